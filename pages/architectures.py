@@ -1,0 +1,6 @@
+"""Architectures page (being built)."""
+
+import streamlit as st
+
+st.title("Architectures")
+st.info("This page is being built.")

@@ -1,0 +1,55 @@
+"""Home: what each page shows, and which pretrained weights this computer has."""
+
+import pandas as pd
+import streamlit as st
+
+from explorer import weights
+
+st.title("CNN Explorer")
+st.markdown(
+    "Open the great image CNNs — VGG, GoogLeNet, ResNet, MobileNet, Inception — and watch them work on "
+    "real photos. Everything runs on this computer, no internet needed once the weights are here."
+)
+
+PAGES = [
+    ("Architectures", "pages/architectures.py",
+     "Pick a famous network and browse it layer by layer: shapes, parameters, and the graph with its "
+     "branches and skip connections. Large models collapse their repeated blocks so you can open one."),
+    ("Inception block", "pages/inception_block.py",
+     "Build one GoogLeNet Inception block, push a photo through its four parallel branches and see why "
+     "1x1 convolutions save parameters. GoogLeNet's two auxiliary classifiers add to the loss."),
+    ("Residual block", "pages/residual_block.py",
+     "See F(x), x and F(x)+x inside a ResNet block on a photo, and watch gradients vanish in a deep plain "
+     "network but not with skip connections. Global average pooling lets the same network take any size."),
+    ("Feature maps", "pages/feature_maps.py",
+     "Upload a photo and see what every layer extracts, channel by channel. Early layers find edges; deep "
+     "layers find parts of objects."),
+    ("Transfer learning", "pages/transfer_learning.py",
+     "Bring a few images per class, train a classifier on top of a frozen pretrained network in seconds, "
+     "then fine-tune and inspect its mistakes."),
+    ("Ideal class image", "pages/ideal_image.py",
+     "Start from noise and let gradient ascent paint what the network thinks a cat (or a zebra) looks like. "
+     "Regularisers turn noise into something recognisable."),
+    ("Adversarial example", "pages/adversarial.py",
+     "Change a photo by one or two pixel levels, invisibly, until the network is sure it shows a cat. "
+     "Then check whether a second network is fooled too."),
+]
+
+cols = st.columns(2)
+for i, (title, path, text) in enumerate(PAGES):
+    with cols[i % 2].container(border=True):
+        st.page_link(path, label=f"**{title}**")
+        st.write(text)
+
+st.header("Pretrained weights on this computer")
+rows = weights.status()
+present = [r for r in rows if r["present"]]
+st.markdown(
+    f"Keras keeps weights in `{weights.cache_dir()}`. **{len(present)} of {len(rows)}** known files are here. "
+    "Models whose weights are missing still work with random weights (clearly labelled); to get the real "
+    "ones, run `python -m explorer.weights prefetch --all` on a computer with internet and copy the folder "
+    "here (see the README, *Offline classrooms*)."
+)
+table = pd.DataFrame(rows).rename(columns={"model": "Model", "file": "File", "present": "Here", "size_mb": "MB"})
+st.dataframe(table, hide_index=True, width="stretch",
+             column_config={"Here": st.column_config.CheckboxColumn("Here")})

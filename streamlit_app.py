@@ -1,0 +1,26 @@
+"""CNN Explorer: entry point. Run with ``streamlit run streamlit_app.py``."""
+
+import streamlit as st
+
+st.set_page_config(page_title="CNN Explorer", page_icon=":material/neurology:", layout="wide")
+
+PAGES = {
+    "Start": [
+        st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+    ],
+    "Architectures": [
+        st.Page("pages/architectures.py", title="Architectures", icon=":material/account_tree:"),
+        st.Page("pages/inception_block.py", title="Inception block", icon=":material/call_split:"),
+        st.Page("pages/residual_block.py", title="Residual block", icon=":material/redo:"),
+    ],
+    "Inside a network": [
+        st.Page("pages/feature_maps.py", title="Feature maps", icon=":material/grid_view:"),
+        st.Page("pages/transfer_learning.py", title="Transfer learning", icon=":material/model_training:"),
+    ],
+    "What the network sees": [
+        st.Page("pages/ideal_image.py", title="Ideal class image", icon=":material/auto_awesome:"),
+        st.Page("pages/adversarial.py", title="Adversarial example", icon=":material/bug_report:"),
+    ],
+}
+
+st.navigation(PAGES).run()

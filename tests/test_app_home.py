@@ -1,0 +1,20 @@
+"""The app shell: navigation, the home page with the weights status."""
+
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import ROOT, needs_fixtures
+
+APP = str(ROOT / "streamlit_app.py")
+
+
+@needs_fixtures
+def test_home_page_lists_pages_and_weights():
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not at.exception
+    text = " ".join(m.value for m in at.markdown)
+    assert "known files are here" in text
+    assert "**2 of" not in text  # the fixture cache holds 6 weight files + class names
+    assert "**7 of 19**" in text, text
+    assert len(at.dataframe) == 1
+    links = [el.proto.label for el in at.get("page_link")]
+    assert len(links) == 7 and "**Feature maps**" in links
