@@ -4,12 +4,14 @@ Keras keeps downloaded weights in ``$KERAS_HOME/models`` (default ``~/.keras/mod
 often offline, so nothing here downloads unless asked and the network is reachable; a missing file
 raises :class:`WeightsUnavailable` naming the file and the command that fetches it.
 
-Run ``python -m explorer.weights --help`` for the command line (list, prefetch, --dir).
+Run ``python -m explorer.weights --help`` for the command line (list, prefetch, install, --dir). Set
+``CNN_EXPLORER_OFFLINE=1`` to never try the network (a classroom server behind a captive portal, tests).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import socket
@@ -21,6 +23,8 @@ _GOOGLE = "https://storage.googleapis.com/tensorflow/keras-applications/"
 DOWNLOAD_HOST = "storage.googleapis.com"
 CLASS_INDEX_URL = "https://storage.googleapis.com/download.tensorflow.org/data/imagenet_class_index.json"
 CLASS_INDEX_FILE = "imagenet_class_index.json"
+OFFLINE_ENV = "CNN_EXPLORER_OFFLINE"
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
 
 class WeightsUnavailable(RuntimeError):
@@ -124,8 +128,42 @@ def is_cached(file_name: str, directory: Path | None = None) -> bool:
     return path.is_file() and path.stat().st_size > 0
 
 
+def problem(path: Path) -> str | None:
+    """Why a weights file cannot be used (missing, empty, not HDF5, truncated), or None if it is fine.
+
+    A download cut short or a bad copy from a USB stick otherwise fails deep inside Keras with an
+    obscure h5py error; this says which file and what to do.
+    """
+    path = Path(path)
+    if not path.is_file():
+        return "missing"
+    if path.stat().st_size == 0:
+        return "empty (0 bytes)"
+    if path.name == CLASS_INDEX_FILE:
+        try:
+            data = json.loads(path.read_text())
+            return None if len(data) == 1000 else f"holds {len(data)} classes, not 1000"
+        except (OSError, ValueError) as exc:
+            return f"not valid JSON ({exc})"
+    with open(path, "rb") as f:
+        if f.read(len(HDF5_SIGNATURE)) != HDF5_SIGNATURE:
+            return "not an HDF5 weights file"
+    try:
+        import h5py
+
+        with h5py.File(path, "r"):
+            return None
+    except OSError as exc:
+        return f"damaged or truncated ({exc})"
+
+
 def online(timeout: float = 2.0) -> bool:
-    """Whether the weights server can be reached right now (a quick TCP connect, no download)."""
+    """Whether the weights server can be reached right now (a quick TCP connect, no download).
+
+    Always False when the environment variable ``CNN_EXPLORER_OFFLINE`` is set to 1/true/yes.
+    """
+    if os.environ.get(OFFLINE_ENV, "").strip().lower() in ("1", "true", "yes"):
+        return False
     try:
         with socket.create_connection((DOWNLOAD_HOST, 443), timeout=timeout):
             return True
@@ -161,9 +199,17 @@ def ensure(name: str, include_top: bool = True, alpha: float = 1.0, rows: int = 
     file_name = weight_file(name, include_top, alpha, rows)
     if file_name is None:
         return None
-    if is_cached(file_name):
-        return cache_dir() / file_name
     label = Variant(name, include_top, alpha, rows).label
+    if is_cached(file_name):
+        path = cache_dir() / file_name
+        issue = problem(path)
+        if issue is None:
+            return path
+        raise WeightsUnavailable(
+            f"The weights file {path} is {issue}. Delete it and fetch it again with "
+            f"`python -m explorer.weights prefetch {name}` (or copy a good one from another computer).",
+            file_name,
+        )
     if not allow_download or not online():
         raise WeightsUnavailable(missing_message(file_name, label), file_name)
     try:
@@ -175,35 +221,38 @@ def ensure(name: str, include_top: bool = True, alpha: float = 1.0, rows: int = 
 
 
 def status(directory: Path | None = None) -> list[dict]:
-    """One row per known weights file: model, file, present, size in MB."""
+    """One row per known weights file: model, file, present (usable), state, size in MB.
+
+    ``state`` is ``"present"``, ``"missing"`` or a short description of what is wrong with the file.
+    """
     directory = Path(directory or cache_dir())
+    known = [(v.label, v.file_name) for v in variants()] + [("ImageNet class names", CLASS_INDEX_FILE)]
     rows = []
-    for v in variants():
-        path = directory / v.file_name
-        present = path.is_file() and path.stat().st_size > 0
+    for label, file_name in known:
+        path = directory / file_name
+        issue = problem(path)
         rows.append(
             {
-                "model": v.label,
-                "file": v.file_name,
-                "present": present,
-                "size_mb": round(path.stat().st_size / 1e6, 1) if present else None,
+                "model": label,
+                "file": file_name,
+                "present": issue is None,
+                "state": issue or "present",
+                "size_mb": round(path.stat().st_size / 1e6, 2) if path.is_file() else None,
             }
         )
-    path = directory / CLASS_INDEX_FILE
-    rows.append({"model": "ImageNet class names", "file": CLASS_INDEX_FILE, "present": path.is_file(),
-                 "size_mb": round(path.stat().st_size / 1e6, 2) if path.is_file() else None})
     return rows
 
 
 def _cmd_list(args) -> int:
     directory = Path(args.dir) if args.dir else cache_dir()
     rows = status(directory)
-    print(f"Keras weights cache: {directory}")
+    print(f"Keras weights cache: {directory}" + ("" if directory.is_dir() else " (folder does not exist)"))
     width = max(len(r["model"]) for r in rows)
     for r in rows:
-        mark = "present" if r["present"] else "missing"
-        size = f"{r['size_mb']:>7.1f} MB" if r["present"] else " " * 10
-        print(f"  {mark:8} {r['model']:<{width}} {size}  {r['file']}")
+        mark = "present" if r["present"] else ("missing" if r["state"] == "missing" else "DAMAGED")
+        size = f"{r['size_mb']:>7.1f} MB" if r["size_mb"] is not None else " " * 10
+        note = "" if r["state"] in ("present", "missing") else f"  ({r['state']})"
+        print(f"  {mark:8} {r['model']:<{width}} {size}  {r['file']}{note}")
     n = sum(r["present"] for r in rows)
     print(f"{n} of {len(rows)} files present.")
     return 0
@@ -221,17 +270,22 @@ def _cmd_prefetch(args) -> int:
         return 2
     if not online():
         print(f"No internet connection ({DOWNLOAD_HOST} unreachable). Run this on a connected computer, "
-              f"then copy {directory} to the classroom machine's {cache_dir()}.", file=sys.stderr)
+              f"then copy {directory} to the classroom machine and run `python -m explorer.weights install "
+              "FOLDER` there.", file=sys.stderr)
         return 1
     files = [CLASS_INDEX_FILE] + [v.file_name for n in names for v in variants(n)
                                   if args.small or (v.alpha, v.rows) in ((1.0, 224), (1.0, 299))]
     failed = 0
     for f in files:
-        if is_cached(f, directory):
+        if problem(directory / f) is None:
             print(f"  present   {f}")
             continue
+        (directory / f).unlink(missing_ok=True)  # a damaged copy would make get_file skip the download
         try:
             download(f, directory)
+            issue = problem(directory / f)
+            if issue:
+                raise OSError(f"the downloaded file is {issue}")
             print(f"  fetched   {f}")
         except Exception as exc:
             failed += 1
@@ -240,16 +294,32 @@ def _cmd_prefetch(args) -> int:
     return 1 if failed else 0
 
 
-def _cmd_copy(args) -> int:
-    source, target = Path(args.source), cache_dir()
+def _cmd_install(args) -> int:
+    source = Path(args.source)
+    target = Path(args.dir) if args.dir else cache_dir()
+    if not source.is_dir():
+        print(f"No folder at {source}: give the folder that holds the .h5 files (e.g. the USB stick).",
+              file=sys.stderr)
+        return 2
+    candidates = [f for f in sorted(source.iterdir()) if f.is_file() and (f.suffix == ".h5" or f.name == CLASS_INDEX_FILE)]
+    if not candidates:
+        print(f"No weight files (.h5) in {source}.", file=sys.stderr)
+        return 1
     target.mkdir(parents=True, exist_ok=True)
-    copied = 0
-    for f in sorted(source.glob("*")):
-        if f.is_file() and (f.suffix == ".h5" or f.name == CLASS_INDEX_FILE):
-            shutil.copy2(f, target / f.name)
-            copied += 1
-    print(f"Copied {copied} file(s) from {source} into {target}.")
-    return 0
+    copied = skipped = 0
+    for f in candidates:
+        issue = problem(f)
+        if issue:
+            skipped += 1
+            print(f"  SKIPPED   {f.name}: {issue}", file=sys.stderr)
+            continue
+        tmp = target / (f.name + ".part")
+        shutil.copyfile(f, tmp)
+        os.replace(tmp, target / f.name)  # never leave a half-copied file under the real name
+        copied += 1
+        print(f"  copied    {f.name}")
+    print(f"Copied {copied} file(s) from {source} into {target}" + (f"; skipped {skipped} damaged." if skipped else "."))
+    return 1 if skipped else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -257,6 +327,9 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m explorer.weights",
         description="Manage the ImageNet weights CNN Explorer uses, for classrooms without internet. "
         "Keras keeps them in $KERAS_HOME/models (default ~/.keras/models).",
+        epilog="Classroom without internet: on a connected computer run `python -m explorer.weights prefetch "
+        "--all --small --dir /media/usb/weights`; on the classroom machine run `python -m explorer.weights "
+        "install /media/usb/weights`, then `python -m explorer.weights list`.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("list", help="show which weights are present and which are missing")
@@ -268,9 +341,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--small", action="store_true", help="also the small MobileNet variants")
     p.add_argument("--dir", help="download into this folder (e.g. a USB stick) instead of the Keras cache")
     p.set_defaults(func=_cmd_prefetch)
-    p = sub.add_parser("install", help="copy weight files from a folder (e.g. a USB stick) into the Keras cache")
+    p = sub.add_parser("install", help="copy weight files from a folder (e.g. a USB stick) into the Keras cache, "
+                       "checking each one")
     p.add_argument("source", help="folder holding .h5 files")
-    p.set_defaults(func=_cmd_copy)
+    p.add_argument("--dir", help="cache folder to install into (default: the Keras cache)")
+    p.set_defaults(func=_cmd_install)
     args = parser.parse_args(argv)
     return args.func(args)
 
