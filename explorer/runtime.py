@@ -1,0 +1,245 @@
+"""Sharing one small server between a classroom: TF threads, a queue for heavy work, cancellation.
+
+One Streamlit process serves every student; each session runs its script in its own thread, and all of
+them share TensorFlow's thread pools and the CPU. Three tools keep that fair:
+
+- :func:`configure` sets TensorFlow's thread pools once, at app start (before the first op runs).
+- :func:`heavy_work` is a first-come-first-served queue for long runs (training, optimisation): at most
+  :func:`heavy_slots` run at once, the others wait and are told their place in the queue. Quick work
+  (one forward pass for feature maps) does not need it.
+- :class:`CancelToken` lets a long loop stop early: when the user presses Stop, or when the run's time
+  budget is spent (so one session cannot hold a slot forever).
+
+Environment overrides (for the teacher's server): ``CNN_EXPLORER_THREADS`` (intra-op threads),
+``CNN_EXPLORER_HEAVY_SLOTS`` (concurrent heavy runs), ``CNN_EXPLORER_MAX_RUN_SECONDS`` (time budget of
+one heavy run).
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import threading
+import time
+from contextlib import contextmanager
+from typing import Callable, Iterator
+
+THREADS_ENV = "CNN_EXPLORER_THREADS"
+SLOTS_ENV = "CNN_EXPLORER_HEAVY_SLOTS"
+MAX_SECONDS_ENV = "CNN_EXPLORER_MAX_RUN_SECONDS"
+DEFAULT_MAX_SECONDS = 300.0
+
+
+class Cancelled(RuntimeError):
+    """A long run was stopped: by the user, or because its time budget was spent."""
+
+
+class Diverged(ArithmeticError):
+    """An optimisation produced NaN or infinite values (usually: the learning rate is far too high)."""
+
+
+def _env_int(name: str, default: int) -> int:
+    try:
+        value = int(os.environ.get(name, ""))
+    except ValueError:
+        return default
+    return value if value > 0 else default
+
+
+def cpu_count() -> int:
+    """CPUs this process may use (respects taskset/cgroup affinity where the OS reports it)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def heavy_slots() -> int:
+    """How many heavy runs may go at once: half the CPUs (at least 1, at most 4) unless overridden."""
+    return _env_int(SLOTS_ENV, max(1, min(4, cpu_count() // 2)))
+
+
+_configured: dict | None = None
+_configure_lock = threading.Lock()
+
+
+def configure(intra_op: int | None = None, inter_op: int | None = None) -> dict:
+    """Set TensorFlow's thread pools for a small shared server; safe to call on every rerun.
+
+    ``intra_op`` (threads inside one big op such as a convolution) defaults to the CPU count:
+    a lone student gets the whole machine. ``inter_op`` (independent ops run side by side) defaults to
+    2: concurrent sessions already keep the cores busy, and a wide inter-op pool on top of that only
+    multiplies threads (and per-thread memory arenas). Returns the settings in effect. TensorFlow fixes
+    its pools at the first op, so a later call with other values changes nothing and says so in
+    ``"applied"``.
+    """
+    global _configured
+    with _configure_lock:
+        if _configured is not None:
+            return dict(_configured, applied=False)
+        import tensorflow as tf
+
+        intra = intra_op or _env_int(THREADS_ENV, cpu_count())
+        inter = inter_op or 2
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(intra)
+            tf.config.threading.set_inter_op_parallelism_threads(inter)
+            applied = True
+        except RuntimeError:  # TF already initialised (e.g. a model was built first): keep its pools
+            applied = False
+        _configured = {
+            "intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
+            "inter_op": tf.config.threading.get_inter_op_parallelism_threads(),
+            "heavy_slots": heavy_slots(),
+        }
+        return dict(_configured, applied=applied)
+
+
+class CancelToken:
+    """A flag a long loop checks between steps; cancelled by :meth:`cancel` or after ``max_seconds``.
+
+    >>> token = CancelToken(max_seconds=60)
+    >>> for step in range(steps):
+    ...     token.raise_if_cancelled()   # or: if token.cancelled: break
+    """
+
+    def __init__(self, max_seconds: float | None = None):
+        self._event = threading.Event()
+        self._deadline = None if max_seconds is None else time.monotonic() + float(max_seconds)
+        self.max_seconds = max_seconds
+        self.reason: str | None = None
+
+    def cancel(self, reason: str = "Stopped.") -> None:
+        if not self._event.is_set():
+            self.reason = reason
+            self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        if not self._event.is_set() and self._deadline is not None and time.monotonic() >= self._deadline:
+            self.cancel(f"Stopped after {self.max_seconds:g} s, the time limit for one run on this shared server.")
+        return self._event.is_set()
+
+    def raise_if_cancelled(self) -> None:
+        if self.cancelled:
+            raise Cancelled(self.reason)
+
+    def wait(self, seconds: float) -> bool:
+        """Sleep up to ``seconds``, waking early when cancelled; returns :attr:`cancelled`."""
+        if self._deadline is not None:
+            seconds = min(seconds, max(0.0, self._deadline - time.monotonic()))
+        self._event.wait(seconds)
+        return self.cancelled
+
+
+class WorkQueue:
+    """First-come-first-served slots for heavy work, shared by every session of the process."""
+
+    def __init__(self, slots: int):
+        if slots < 1:
+            raise ValueError("A work queue needs at least one slot.")
+        self.slots = slots
+        self._cond = threading.Condition()
+        self._waiting: collections.deque = collections.deque()
+        self._running = 0
+
+    @property
+    def running(self) -> int:
+        return self._running
+
+    @property
+    def waiting(self) -> int:
+        return len(self._waiting)
+
+    def _position(self, ticket) -> int:
+        return self._waiting.index(ticket) + 1
+
+    @contextmanager
+    def slot(self, on_wait: Callable[[int], None] | None = None, cancel: CancelToken | None = None,
+             poll: float = 0.25) -> Iterator[None]:
+        """Hold one slot for the ``with`` block; wait in line first if all are taken.
+
+        ``on_wait(position)`` is called (outside the lock) whenever this run's place in the line changes,
+        1 meaning next. Raises :class:`Cancelled` if ``cancel`` fires while waiting. The slot is freed
+        however the block ends (exception, Streamlit rerun, cancellation).
+        """
+        ticket = object()
+        told = None
+        with self._cond:
+            self._waiting.append(ticket)
+        try:
+            while True:
+                with self._cond:
+                    if self._waiting[0] is ticket and self._running < self.slots:
+                        self._waiting.popleft()
+                        self._running += 1
+                        self._cond.notify_all()
+                        break
+                    position = self._position(ticket)
+                if position != told and on_wait is not None:
+                    on_wait(position)  # may raise (e.g. Streamlit stopping the script): handled below
+                told = position
+                if cancel is not None and cancel.cancelled:
+                    raise Cancelled(cancel.reason)
+                with self._cond:
+                    self._cond.wait(poll)
+        except BaseException:
+            with self._cond:
+                if ticket in self._waiting:
+                    self._waiting.remove(ticket)
+                    self._cond.notify_all()
+            raise
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._running -= 1
+                self._cond.notify_all()
+
+
+_queue: WorkQueue | None = None
+_queue_lock = threading.Lock()
+
+
+def work_queue() -> WorkQueue:
+    """The process-wide queue for heavy work (created on first use with :func:`heavy_slots` slots)."""
+    global _queue
+    with _queue_lock:
+        if _queue is None:
+            _queue = WorkQueue(heavy_slots())
+        return _queue
+
+
+def heavy_work(on_wait: Callable[[int], None] | None = None, cancel: CancelToken | None = None):
+    """Context manager around one long run (training, optimisation) so the server stays responsive.
+
+    >>> with heavy_work(on_wait=lambda n: box.info(f"Waiting for a free slot: {n} ahead of you")):
+    ...     train(...)
+    """
+    return work_queue().slot(on_wait=on_wait, cancel=cancel)
+
+
+def run_budget() -> float:
+    """Seconds one heavy run may take on this server (``CNN_EXPLORER_MAX_RUN_SECONDS``, default 300)."""
+    return float(_env_int(MAX_SECONDS_ENV, int(DEFAULT_MAX_SECONDS)))
+
+
+def check_finite(what: str = "the image", **values) -> None:
+    """Raise :class:`Diverged` if any value (number or array) holds NaN or inf.
+
+    Optimisation loops call it after each step so a learning rate that is far too large stops with a
+    message instead of painting a black image.
+    """
+    import numpy as np
+
+    for name, value in values.items():
+        arr = np.asarray(value, dtype=np.float64)
+        if not np.all(np.isfinite(arr)):
+            raise Diverged(
+                f"The optimisation blew up: {name} of {what} became NaN or infinite. "
+                "Lower the learning rate (or the step size) and run it again."
+            )
+
+
+__all__ = ["Cancelled", "CancelToken", "Diverged", "WorkQueue", "check_finite", "configure", "cpu_count",
+           "heavy_slots", "heavy_work", "run_budget", "work_queue"]

@@ -1,0 +1,163 @@
+"""Sharing the server: TF thread settings, the heavy-work queue, cancellation, NaN guard."""
+
+import json
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from explorer import runtime
+from tests.conftest import ROOT
+
+
+def test_configure_sets_tf_thread_pools_once():
+    code = (
+        "import json; from explorer import runtime; "
+        "first = runtime.configure(intra_op=3, inter_op=1); "
+        "import tensorflow as tf; tf.constant(1.0) + 1.0; "
+        "print(json.dumps([first, runtime.configure(intra_op=5)]))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    first, second = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert first["applied"] and (first["intra_op"], first["inter_op"]) == (3, 1)
+    assert not second["applied"] and (second["intra_op"], second["inter_op"]) == (3, 1)
+    assert first["heavy_slots"] >= 1
+
+
+def test_heavy_slots_follow_the_environment(monkeypatch):
+    monkeypatch.setenv(runtime.SLOTS_ENV, "3")
+    assert runtime.heavy_slots() == 3
+    monkeypatch.setenv(runtime.SLOTS_ENV, "lots")
+    assert runtime.heavy_slots() == max(1, min(4, runtime.cpu_count() // 2))
+
+
+def _hold(queue, gate, log, name, on_wait=None):
+    with queue.slot(on_wait=on_wait, poll=0.01):
+        log.append(("start", name, queue.running))
+        gate.wait(5)
+        log.append(("end", name))
+
+
+def _until(condition, timeout=5.0):
+    deadline = time.time() + timeout
+    while not condition() and time.time() < deadline:
+        time.sleep(0.01)
+    assert condition()
+
+
+def test_queue_bounds_concurrency_and_serves_in_order():
+    queue = runtime.WorkQueue(slots=2)
+    gates = [threading.Event() for _ in range(5)]
+    log, positions = [], {}
+    threads = []
+    for i in range(5):
+        told = lambda p, i=i: positions.setdefault(i, []).append(p)  # noqa: E731
+        t = threading.Thread(target=_hold, args=(queue, gates[i], log, i, told))
+        t.start()
+        threads.append(t)
+        _until(lambda: queue.running + queue.waiting == i + 1)  # arrive in a known order
+    assert (queue.running, queue.waiting) == (2, 3)
+    assert (positions[2], positions[3], positions[4]) == ([1], [2], [3]) and 0 not in positions
+    gates[0].set()
+    _until(lambda: queue.waiting == 2 and positions[4][-1] == 2)
+    gates[1].set()
+    _until(lambda: queue.waiting == 1 and positions[4][-1] == 1)
+    for gate in gates:
+        gate.set()
+    for t in threads:
+        t.join(5)
+    starts = [e for e in log if e[0] == "start"]
+    assert [name for _, name, _ in starts] == [0, 1, 2, 3, 4]
+    assert max(running for _, _, running in starts) == 2
+    assert positions[4] == [3, 2, 1]  # told each time the line moved
+    assert (queue.running, queue.waiting) == (0, 0)
+
+
+def test_a_failing_run_frees_its_slot():
+    queue = runtime.WorkQueue(slots=1)
+    with pytest.raises(ZeroDivisionError):
+        with queue.slot():
+            1 / 0
+    assert queue.running == 0
+    with queue.slot():
+        assert queue.running == 1
+
+
+def test_cancel_while_waiting_leaves_the_line():
+    queue = runtime.WorkQueue(slots=1)
+    token = runtime.CancelToken()
+    result = {}
+
+    def wait_then_give_up():
+        try:
+            with queue.slot(cancel=token, poll=0.01):
+                result["ran"] = True
+        except runtime.Cancelled as exc:
+            result["cancelled"] = str(exc)
+
+    with queue.slot():
+        t = threading.Thread(target=wait_then_give_up)
+        t.start()
+        time.sleep(0.1)
+        assert queue.waiting == 1
+        token.cancel("Stopped by the user.")
+        t.join(5)
+    assert result == {"cancelled": "Stopped by the user."}
+    assert (queue.running, queue.waiting) == (0, 0)
+
+
+def test_an_interrupted_waiter_does_not_block_the_line():
+    """Streamlit stops a script by raising inside st.* calls, e.g. in the on_wait message."""
+    queue = runtime.WorkQueue(slots=1)
+
+    class StopScript(BaseException):
+        pass
+
+    def interrupted(position):
+        raise StopScript()
+
+    with queue.slot():
+        with pytest.raises(StopScript):
+            with queue.slot(on_wait=interrupted):
+                pass
+        assert queue.waiting == 0
+    with queue.slot():  # the slot is free again
+        pass
+
+
+def test_cancel_token_by_hand_and_by_time_budget():
+    token = runtime.CancelToken()
+    assert not token.cancelled
+    token.raise_if_cancelled()
+    token.cancel("Stop pressed.")
+    token.cancel("second reason is ignored")
+    assert token.cancelled and token.reason == "Stop pressed."
+    with pytest.raises(runtime.Cancelled, match="Stop pressed"):
+        token.raise_if_cancelled()
+
+    budget = runtime.CancelToken(max_seconds=0.05)
+    assert not budget.cancelled
+    t0 = time.monotonic()
+    assert budget.wait(5.0) is True
+    assert time.monotonic() - t0 < 1.0
+    assert "time limit" in budget.reason
+
+
+def test_heavy_work_uses_one_shared_queue():
+    assert runtime.work_queue() is runtime.work_queue()
+    with runtime.heavy_work():
+        assert runtime.work_queue().running == 1
+    assert runtime.work_queue().running == 0
+
+
+def test_check_finite_stops_a_diverged_optimisation():
+    runtime.check_finite(image=np.zeros((4, 4, 3)), loss=1.5)
+    with pytest.raises(runtime.Diverged, match="learning rate") as info:
+        runtime.check_finite("the ideal image", image=np.array([1.0, np.nan]), loss=2.0)
+    assert "image of the ideal image" in str(info.value)
+    with pytest.raises(runtime.Diverged):
+        runtime.check_finite(loss=float("inf"))
