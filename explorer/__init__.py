@@ -21,6 +21,8 @@ from .imagenet import (  # noqa: E402
     is_cat,
     is_dog,
 )
+from .runtime import Cancelled, CancelToken, Diverged, check_finite, heavy_work  # noqa: E402
+from .user_models import ModelFileError, load_user_model  # noqa: E402
 from .weights import WeightsUnavailable  # noqa: E402
 from .zoo import MODEL_NAMES, MODELS, input_size, load_model, model_info, weights_available, weights_label  # noqa: E402
 
@@ -28,4 +30,5 @@ __all__ = [
     "CAT_CLASSES", "DOG_CLASSES", "SIAMESE_CAT", "TABBY", "ZEBRA", "ImageError", "MODEL_NAMES", "MODELS",
     "WeightsUnavailable", "class_index", "class_name", "class_names", "decode", "input_size", "is_cat", "is_dog",
     "load_image", "load_model", "model_info", "weights_available", "weights_label",
+    "CancelToken", "Cancelled", "Diverged", "ModelFileError", "check_finite", "heavy_work", "load_user_model",
 ]

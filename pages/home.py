@@ -4,6 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from explorer import weights
+from ui.upload_model import upload_model
 
 st.title("CNN Explorer")
 st.markdown(
@@ -48,8 +49,22 @@ st.markdown(
     f"Keras keeps weights in `{weights.cache_dir()}`. **{len(present)} of {len(rows)}** known files are here. "
     "Models whose weights are missing still work with random weights (clearly labelled); to get the real "
     "ones, run `python -m explorer.weights prefetch --all` on a computer with internet and copy the folder "
-    "here (see the README, *Offline classrooms*)."
+    "here with `python -m explorer.weights install FOLDER` (see the README, *Offline classrooms*)."
 )
-table = pd.DataFrame(rows).rename(columns={"model": "Model", "file": "File", "present": "Here", "size_mb": "MB"})
+damaged = [r for r in rows if r["state"] not in ("present", "missing")]
+if damaged:
+    st.warning("These files are damaged and will be ignored until replaced: "
+               + "; ".join(f"`{r['file']}` ({r['state']})" for r in damaged), icon=":material/warning:")
+table = pd.DataFrame(rows)[["model", "file", "present", "state", "size_mb"]].rename(
+    columns={"model": "Model", "file": "File", "present": "Here", "state": "Status", "size_mb": "MB"})
 st.dataframe(table, hide_index=True, width="stretch",
              column_config={"Here": st.column_config.CheckboxColumn("Here")})
+
+st.header("Your own classifier")
+st.markdown(
+    "Trained an image classifier elsewhere? Upload it as a `.keras` file and the pages that take your models "
+    "can use it. It is checked first: Keras *safe mode*, no Lambda layers or custom code, one colour image "
+    "in and one score per class out."
+)
+with st.expander("Upload a .keras model", icon=":material/upload_file:"):
+    upload_model("home_upload")
