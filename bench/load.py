@@ -1,0 +1,241 @@
+"""Classroom load test: N students open a running CNN Explorer at once, in real browsers.
+
+Starts nothing itself: run the app first (``streamlit run streamlit_app.py --server.port 8501``), then
+
+    python bench/load.py --port 8501 --sessions 20
+
+Each session is its own headless Chromium context (its own Streamlit session) that opens every page in
+``--pages`` (default: feature maps, then the ideal class image), waits until the app has finished
+running, and on pages with a button labelled "Run" or "Start" (found by its role, whatever the page
+looks like) clicks it and waits for that run to end. All sessions start together (``--ramp`` spreads
+them over some seconds). Meanwhile the server's resident memory is sampled from /proc (the process is
+found by the port it listens on, or given with ``--pid``; no psutil needed).
+
+Output: one line per step (page load, run) with its latencies, then one final line:
+
+    sessions=20 errors=0 p50=1.2s p95=3.4s peak_rss=1.10GB
+
+p50/p95 are over every timed step of every session; ``errors`` counts steps that timed out or showed an
+exception or ``st.error`` box; peak_rss is the server's largest RSS during the run (``n/a`` if the
+server belongs to another user). Needs Playwright (requirements-dev.txt) and Debian's chromium.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import resource
+import shutil
+import statistics
+import sys
+import threading
+import time
+from pathlib import Path
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+RUN_BUTTON = re.compile(r"\b(run|start)\b", re.IGNORECASE)
+# Streamlit marks the app root with data-test-script-state (initial/running/notRunning). A page counts as
+# ready once the script has been seen running and is now done, with content in the main area; if a run
+# was too quick to be seen, 5 s of quiet with content will do.
+TRACK_RUNS_JS = """
+window.__benchRunSeen = false; window.__benchSince = performance.now();
+new MutationObserver(changes => {
+    for (const c of changes) {
+        const s = c.target.getAttribute('data-test-script-state');
+        if (s === 'running' || s === 'rerunRequested') window.__benchRunSeen = true;
+    }
+}).observe(document, {attributes: true, subtree: true, attributeFilter: ['data-test-script-state']});
+"""
+RESET_JS = "() => { window.__benchRunSeen = false; window.__benchSince = performance.now(); }"
+IDLE_JS = """() => {
+    const app = document.querySelector('[data-testid="stApp"]');
+    if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
+    if (document.querySelector('[data-testid="stStatusWidget"]')) return false;
+    if (!document.querySelector('[data-testid="stMain"] [data-testid="stElementContainer"]')) return false;
+    return window.__benchRunSeen || performance.now() - window.__benchSince > 5000;
+}"""
+ERRORS_JS = """() => [...document.querySelectorAll('[data-testid="stException"], [data-testid="stAlertContentError"]')]
+    .map(e => e.innerText.slice(0, 300))"""
+
+
+def server_pid(port: int) -> int | None:
+    """PID of the process listening on a local TCP port, from /proc (None if not visible to us)."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:  # 0A = LISTEN
+                inodes.add(fields[9])
+    targets = {f"socket:[{i}]" for i in inodes}
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            for fd in (proc / "fd").iterdir():
+                if os.readlink(fd) in targets:
+                    return int(proc.name)
+        except OSError:
+            continue
+    return None
+
+
+def cpu_seconds(pid: int | None) -> float | None:
+    """User + system CPU time a process has used so far (from /proc/PID/stat)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError, TypeError):
+        return None
+
+
+def rss_bytes(pid: int) -> int | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+class RssSampler(threading.Thread):
+    """Samples a process's RSS every ``interval`` seconds; ``peak`` is the largest seen."""
+
+    def __init__(self, pid: int | None, interval: float = 0.2):
+        super().__init__(daemon=True)
+        self.pid, self.interval, self.peak = pid, interval, None
+        self._done = threading.Event()
+
+    def run(self):
+        while self.pid and not self._done.is_set():
+            value = rss_bytes(self.pid)
+            if value is not None:
+                self.peak = max(self.peak or 0, value)
+            self._done.wait(self.interval)
+
+    def stop(self):
+        self._done.set()
+        self.join(2)
+
+
+async def wait_idle(page, timeout_ms: float) -> None:
+    await page.wait_for_function(IDLE_JS, timeout=timeout_ms, polling=100)
+
+
+async def run_session(browser, base: str, pages: list[str], index: int, delay: float, timeout_ms: float,
+                      steps: list, errors: list) -> None:
+    await asyncio.sleep(delay)
+    context = await browser.new_context(viewport={"width": 1280, "height": 900})
+    await context.add_init_script(TRACK_RUNS_JS)
+    page = await context.new_page()
+    try:
+        for name in pages:
+            step = f"{name or 'home'}:load"
+            try:
+                t0 = time.perf_counter()
+                await page.goto(f"{base}/{name}", timeout=timeout_ms)
+                await wait_idle(page, timeout_ms)
+                steps.append((step, time.perf_counter() - t0))
+                boxes = await page.evaluate(ERRORS_JS)
+                if boxes:
+                    errors.append(f"session {index} {step}: {boxes[0]}")
+                    continue
+                button = page.locator('[data-testid="stMain"]').get_by_role("button", name=RUN_BUTTON)
+                if await button.count() == 0:
+                    continue
+                step = f"{name}:run"
+                await page.evaluate(RESET_JS)
+                t0 = time.perf_counter()
+                await button.first.click(timeout=timeout_ms)
+                await wait_idle(page, timeout_ms)
+                steps.append((step, time.perf_counter() - t0))
+                boxes = await page.evaluate(ERRORS_JS)
+                if boxes:
+                    errors.append(f"session {index} {step}: {boxes[0]}")
+            except Exception as exc:  # timeouts, crashed pages, closed connections
+                errors.append(f"session {index} {step}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+    finally:
+        await context.close()
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
+
+
+async def main_async(args) -> int:
+    from playwright.async_api import async_playwright
+
+    base = f"http://{args.host}:{args.port}"
+    pages = [p.strip().strip("/") for p in args.pages.split(",")]
+    pid = args.pid or server_pid(args.port)
+    chromium = args.chromium or shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        print("Chromium not found: install Debian's chromium or pass --chromium PATH.", file=sys.stderr)
+        return 2
+    steps, errors = [], []
+    sampler = RssSampler(pid)
+    start_rss = rss_bytes(pid) if pid else None
+    start_cpu = cpu_seconds(pid)
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
+        sampler.start()
+        t0 = time.perf_counter()
+        await asyncio.gather(*(
+            run_session(browser, base, pages, i, args.ramp * i / max(1, args.sessions - 1) if args.sessions > 1 else 0,
+                        args.timeout * 1000, steps, errors)
+            for i in range(args.sessions)))
+        wall = time.perf_counter() - t0
+        sampler.stop()
+        await browser.close()
+    end_rss = rss_bytes(pid) if pid else None
+    end_cpu = cpu_seconds(pid)
+    browser_cpu = sum(getattr(resource.getrusage(resource.RUSAGE_CHILDREN), f) for f in ("ru_utime", "ru_stime"))
+
+    for message in errors[:10]:
+        print(f"error: {message}", file=sys.stderr)
+    gb = lambda b: "n/a" if b is None else f"{b / 1e9:.2f}GB"  # noqa: E731
+    for step in dict.fromkeys(s for s, _ in steps):
+        times = [t for s, t in steps if s == step]
+        print(f"step={step} n={len(times)} p50={percentile(times, 50):.2f}s p95={percentile(times, 95):.2f}s "
+              f"max={max(times):.2f}s")
+    server_cpu = "n/a" if None in (start_cpu, end_cpu) else f"{end_cpu - start_cpu:.1f}s"
+    growth = "n/a" if None in (start_rss, sampler.peak) else f"{(sampler.peak - start_rss) / args.sessions / 1e6:.0f}MB"
+    print(f"server pid={pid or 'n/a'} rss_before={gb(start_rss)} rss_after={gb(end_rss)} "
+          f"peak_growth_per_session={growth} server_cpu={server_cpu} browser_cpu={browser_cpu:.1f}s "
+          f"wall={wall:.1f}s machine_cpus={os.cpu_count()} loadavg_1min={os.getloadavg()[0]:.1f}")
+    times = [t for _, t in steps]
+    print(f"sessions={args.sessions} errors={len(errors)} p50={percentile(times, 50):.1f}s "
+          f"p95={percentile(times, 95):.1f}s peak_rss={gb(sampler.peak)}")
+    return 0 if not errors else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--port", type=int, required=True, help="port of the running CNN Explorer")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--sessions", type=int, default=20, help="concurrent browser sessions (students)")
+    parser.add_argument("--pages", default="feature_maps,ideal_image",
+                        help="comma-separated page URLs to visit in order (file stems, '' for home)")
+    parser.add_argument("--ramp", type=float, default=0.0, help="spread session starts over this many seconds")
+    parser.add_argument("--timeout", type=float, default=300.0, help="seconds one step may take")
+    parser.add_argument("--pid", type=int, help="server PID for RSS (default: found from --port via /proc)")
+    parser.add_argument("--chromium", help="Chromium executable (default: chromium on PATH)")
+    args = parser.parse_args(argv)
+    if args.sessions < 1:
+        parser.error("--sessions must be at least 1")
+    return asyncio.run(main_async(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
