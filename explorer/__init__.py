@@ -29,3 +29,7 @@ __all__ = [
     "WeightsUnavailable", "class_index", "class_name", "class_names", "decode", "input_size", "is_cat", "is_dog",
     "load_image", "load_model", "model_info", "weights_available", "weights_label",
 ]
+
+from .graph import LayerGraph, collapse, layer_graph, layer_table, layout  # noqa: E402
+
+__all__ += ["LayerGraph", "collapse", "layer_graph", "layer_table", "layout"]

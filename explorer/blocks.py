@@ -294,7 +294,8 @@ def gap_demo(model: keras.Model, sizes=((224, 224), (320, 480))) -> dict[tuple[i
     """Output shape of a fully-convolutional model with GlobalAveragePooling for several input sizes."""
     out = {}
     for h, w in sizes:
-        y = model(np.zeros((1, h, w, 3), dtype="float32"), training=False)
+        x = np.zeros((1, h, w, 3), dtype="float32")
+        y = model([x] if isinstance(model.input, list) else x, training=False)  # zoo models take a list
         y = y[0] if isinstance(y, (list, tuple)) else y
         out[(h, w)] = tuple(y.shape)
     return out

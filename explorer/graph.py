@@ -183,7 +183,7 @@ def layer_graph(model: keras.Model) -> LayerGraph:
     parents = {name: [p for p in _parents(model, layer) if p in layers] for name, layer in layers.items()}
     edges = [(p, name) for name, ps in parents.items() for p in ps]
     order = _topological(list(layers), edges)
-    blocks = _find_blocks(model, order, parents, edges)
+    blocks = _find_blocks(model, layers, order, parents, edges)
     block_of = {layer: b for b, members in blocks.items() for layer in members}
     nodes = [Node(name, type(layers[name]).__name__, _category(layers[name], len(parents[name])),
                   _shape_text(layers[name]), int(layers[name].count_params()), block_of.get(name))
@@ -191,7 +191,7 @@ def layer_graph(model: keras.Model) -> LayerGraph:
     return LayerGraph(nodes, edges, blocks)
 
 
-def _find_blocks(model, order, parents, edges) -> dict[str, list[str]]:
+def _find_blocks(model, layers, order, parents, edges) -> dict[str, list[str]]:
     # 1. Structural blocks: segments between cut layers of the main path that branch inside.
     outputs = model.outputs if isinstance(model.outputs, (list, tuple)) else [model.outputs]
     main_out = outputs[0]._keras_history.operation.name
@@ -212,6 +212,10 @@ def _find_blocks(model, order, parents, edges) -> dict[str, list[str]]:
     segments, segment, running = [], [], 0
     for i, n in enumerate(path):
         running += cover[i]
+        if (running == 0 and not segment and segments and parents[n] == [segments[-1][-1]]
+                and type(layers[n]).__name__ in ("Activation", "ReLU")):
+            segments[-1].append(n)  # the activation right after an add belongs to its block
+            continue
         segment.append(n)
         if running == 0:  # a cut layer closes the segment
             if len(segment) > 1:
