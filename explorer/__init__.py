@@ -32,3 +32,7 @@ __all__ = [
     "load_image", "load_model", "model_info", "weights_available", "weights_label",
     "CancelToken", "Cancelled", "Diverged", "ModelFileError", "check_finite", "heavy_work", "load_user_model",
 ]
+
+from .graph import LayerGraph, collapse, layer_graph, layer_table, layout  # noqa: E402
+
+__all__ += ["LayerGraph", "collapse", "layer_graph", "layer_table", "layout"]

@@ -21,6 +21,11 @@ INCEPTION_3A = dict(filters_1x1=64, filters_3x3_reduce=96, filters_3x3=128,
                     filters_5x5_reduce=16, filters_5x5=32, filters_pool_proj=32)
 
 
+def _seed(seed):
+    if seed is not None:
+        keras.utils.set_random_seed(seed)
+
+
 def conv(x, filters, kernel, strides=1, name=None, activation="relu", padding="same"):
     return layers.Conv2D(filters, kernel, strides=strides, padding=padding, activation=activation, name=name)(x)
 
@@ -46,8 +51,11 @@ def inception_block(x, filters_1x1=64, filters_3x3_reduce=96, filters_3x3=128, f
     return layers.Concatenate(axis=-1, name=f"{name}_output")(list(branches))
 
 
-def inception_block_model(input_shape=(28, 28, 192), name="inception_3a", **widths) -> keras.Model:
-    """One Inception block as a model; outputs a dict of every branch tensor and the concatenation."""
+def inception_block_model(input_shape=(28, 28, 192), name="inception_3a", seed=None, **widths) -> keras.Model:
+    """One Inception block as a model; outputs a dict of every branch tensor and the concatenation.
+
+    ``seed`` makes the random weights reproducible (the same block for the same widths)."""
+    _seed(seed)
     widths = {**INCEPTION_3A, **widths}
     inputs = keras.Input(input_shape, name=f"{name}_input")
     b1, b2, b3, b4 = inception_branches(inputs, name=name, **widths)
@@ -59,6 +67,11 @@ def inception_block_model(input_shape=(28, 28, 192), name="inception_3a", **widt
 def conv_params(in_channels: int, out_channels: int, kernel: int) -> int:
     """Parameters of a Conv2D with bias: k*k*in*out + out."""
     return kernel * kernel * in_channels * out_channels + out_channels
+
+
+def bn_params(channels: int) -> int:
+    """Parameters of a BatchNormalization: gamma, beta and the two moving statistics per channel."""
+    return 4 * channels
 
 
 def inception_params(in_channels, filters_1x1=64, filters_3x3_reduce=96, filters_3x3=128, filters_5x5_reduce=16,
@@ -133,14 +146,42 @@ def residual_block(x, filters, kind="basic", stride=1, projection=None, name="re
 
 
 def residual_block_model(input_shape=(56, 56, 64), filters=64, kind="basic", stride=1, projection=None,
-                         name="res") -> keras.Model:
+                         name="res", seed=None) -> keras.Model:
     """One residual block; outputs x (the shortcut), F(x), F(x)+x and relu(F(x)+x)."""
+    _seed(seed)
     inputs = keras.Input(input_shape, name=f"{name}_input")
     shortcut, f = residual_branches(inputs, filters, kind, stride, projection, name)
     added = layers.Add(name=f"{name}_add")([shortcut, f])
     out = layers.Activation("relu", name=f"{name}_out")(added)
     return keras.Model(inputs, {"x (shortcut)": shortcut, "F(x)": f, "F(x) + x": added, "relu(F(x) + x)": out},
                        name=name)
+
+
+def residual_params(in_channels: int, filters: int, kind: str = "basic", projection: bool = False) -> dict[str, int]:
+    """Parameters of a residual block computed by hand (convs with bias, :func:`bn_params`)."""
+    bn = bn_params
+    out = filters if kind == "basic" else 4 * filters
+    if kind == "basic":
+        f = conv_params(in_channels, filters, 3) + bn(filters) + conv_params(filters, filters, 3) + bn(filters)
+    else:
+        f = (conv_params(in_channels, filters, 1) + bn(filters) + conv_params(filters, filters, 3) + bn(filters)
+             + conv_params(filters, out, 1) + bn(out))
+    shortcut = conv_params(in_channels, out, 1) + bn(out) if projection else 0
+    return {"F(x)": f, "shortcut": shortcut, "total": f + shortcut}
+
+
+def stem_model(channels: int = 64, input_shape=(224, 224, 3), seed: int = 0, name: str = "stem") -> keras.Model:
+    """A small stem with random weights, pixels 0..255 in: conv 7x7/2 -> maxpool 3x3/2 -> conv 1x1 to
+    ``channels``. It turns a photo into the many-channel tensor (H/4 x W/4) that a block expects."""
+    from .preprocess import ImageNetPreprocess
+
+    _seed(seed)
+    inputs = keras.Input(input_shape, name="pixels")
+    x = ImageNetPreprocess("tf", name="preprocess")(inputs)
+    x = conv(x, 64, 7, strides=2, name=f"{name}_conv7x7")
+    x = layers.MaxPooling2D(3, strides=2, padding="same", name=f"{name}_pool")(x)
+    x = conv(x, channels, 1, name=f"{name}_conv1x1")
+    return keras.Model(inputs, x, name=name)
 
 
 # --- Inception-ResNet ----------------------------------------------------------------------------------
@@ -166,7 +207,21 @@ def inception_resnet_a(x, scale=0.17, name="block35"):
     return layers.Activation("relu", name=f"{name}_ac")(added)
 
 
-def inception_resnet_a_model(input_shape=(35, 35, 320), scale=0.17, name="block35") -> keras.Model:
+def inception_resnet_a_params(in_channels: int = 320) -> dict[str, int]:
+    """Parameters of :func:`inception_resnet_a` computed by hand (convs with bias)."""
+    p = {
+        "branch 1x1": conv_params(in_channels, 32, 1),
+        "branch 1x1 -> 3x3": conv_params(in_channels, 32, 1) + conv_params(32, 32, 3),
+        "branch 1x1 -> 3x3 -> 3x3": conv_params(in_channels, 32, 1) + conv_params(32, 48, 3) + conv_params(48, 64, 3),
+        "1x1 linear back to the input width": conv_params(32 + 32 + 64, in_channels, 1),
+    }
+    p["total"] = sum(p.values())
+    return p
+
+
+def inception_resnet_a_model(input_shape=(35, 35, 320), scale=0.17, name="block35", seed=None) -> keras.Model:
+    """Inception-ResNet-v2 block A as a model; outputs every branch, the scaled F(x) and relu(x + scale F(x))."""
+    _seed(seed)
     inputs = keras.Input(input_shape, name=f"{name}_input")
     b0, b1, b2, mixed, scaled = inception_resnet_a_branches(inputs, scale, name)
     added = layers.Add(name=f"{name}_add")([inputs, scaled])
@@ -201,31 +256,46 @@ def residual_stack(depth=20, width=16, input_shape=(32, 32, 3), num_classes=10, 
     return _stack(depth, width, input_shape, True, num_classes, seed, activation)
 
 
-def gradient_norms(model: keras.Model, x=None, seed=0) -> np.ndarray:
-    """L2 norm of d(loss)/d(kernel) for each conv layer's kernel, input to output, at the current weights.
+def gradient_norms(model: keras.Model, x=None, seed=0, wrt: str = "outputs") -> np.ndarray:
+    """L2 norm of the loss gradient at each conv layer, input to output, at the current weights.
 
-    The loss is cross-entropy against random labels on random inputs, i.e. what the first training
-    step would back-propagate.
+    ``wrt="outputs"``: the gradient reaching each conv layer's output (d loss / d activation), the
+    quantity that vanishes in deep plain stacks. ``wrt="kernels"``: d loss / d kernel, the update
+    each layer's weights would get. The loss is cross-entropy against random labels on random inputs,
+    i.e. what the first training step would back-propagate.
     """
     import tensorflow as tf
 
+    if wrt not in ("outputs", "kernels"):
+        raise ValueError("wrt must be 'outputs' or 'kernels'")
     rng = np.random.default_rng(seed)
     if x is None:
         x = rng.normal(size=(8, *model.input_shape[1:])).astype("float32")
     y = rng.integers(0, model.output_shape[-1], size=len(x))
-    kernels = [layer.kernel for layer in model.layers if isinstance(layer, layers.Conv2D)]
     loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    convs = [layer for layer in model.layers if isinstance(layer, layers.Conv2D)]
     with tf.GradientTape() as tape:
-        loss = loss_fn(y, model(x, training=False))
-    grads = tape.gradient(loss, kernels)
-    return np.array([float(tf.norm(g)) for g in grads])
+        tensors = _replay(model, tf.convert_to_tensor(x))
+        loss = loss_fn(y, tensors[model.layers[-1].name])
+    sources = [c.kernel for c in convs] if wrt == "kernels" else [tensors[c.name] for c in convs]
+    return np.array([float(tf.norm(g)) for g in tape.gradient(loss, sources)])
+
+
+def _replay(model: keras.Model, x) -> dict:
+    """Run a single-input functional model layer by layer; every layer's output tensor by name."""
+    tensors = {model.layers[0].name: x}
+    for layer in model.layers[1:]:
+        inputs = [tensors[t._keras_history.operation.name] for t in layer._inbound_nodes[0].input_tensors]
+        tensors[layer.name] = layer(inputs if len(inputs) > 1 else inputs[0], training=False)
+    return tensors
 
 
 def gap_demo(model: keras.Model, sizes=((224, 224), (320, 480))) -> dict[tuple[int, int], tuple]:
     """Output shape of a fully-convolutional model with GlobalAveragePooling for several input sizes."""
     out = {}
     for h, w in sizes:
-        y = model(np.zeros((1, h, w, 3), dtype="float32"), training=False)
+        x = np.zeros((1, h, w, 3), dtype="float32")
+        y = model([x] if isinstance(model.input, list) else x, training=False)  # zoo models take a list
         y = y[0] if isinstance(y, (list, tuple)) else y
         out[(h, w)] = tuple(y.shape)
     return out

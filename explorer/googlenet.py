@@ -43,6 +43,16 @@ def stem(x):
     return layers.MaxPooling2D(3, strides=2, padding="same", name="pool2_3x3_s2")(x)
 
 
+def stem_model(input_shape=(224, 224, 3), seed: int | None = 0) -> keras.Model:
+    """GoogLeNet's stem alone, pixels 0..255 in, random weights (``seed`` makes them reproducible):
+    the 28x28x192 tensor that inception 3a reads."""
+    if seed is not None:
+        keras.utils.set_random_seed(seed)
+    inputs = keras.Input(input_shape, name="pixels")
+    x = ImageNetPreprocess("tf", name="preprocess")(inputs)
+    return keras.Model(inputs, stem(x), name="googlenet_stem")
+
+
 def auxiliary_classifier(x, classes, name):
     """avgpool 5x5/3 -> conv 1x1 (128) -> FC 1024 -> dropout 0.7 -> FC classes, softmax."""
     x = layers.AveragePooling2D(5, strides=3, name=f"{name}_ave_pool")(x)

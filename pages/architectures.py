@@ -1,6 +1,90 @@
-"""Architectures page (being built)."""
+"""Architectures: pick a famous CNN, read its summary card, browse its layer graph and layer table."""
 
+import pandas as pd
 import streamlit as st
 
+import explorer
+from explorer import graph as g
+from explorer import zoo
+from ui.graph_plot import graph_figure
+from ui.models import model_select
+
 st.title("Architectures")
-st.info("This page is being built.")
+st.markdown("Pick a network. The graph runs from the input (top) to the classifier (bottom): parallel "
+            "branches sit side by side, skip connections are orange arcs, and repeated blocks are folded "
+            "into squares. Open one to see its layers; hover any node for its output shape and parameters.")
+
+NO_EXPAND = "(none: all blocks folded)"
+COLLAPSE_FROM = 60  # layers; smaller models show every layer by default
+
+
+@st.cache_data(show_spinner="Reading the layer graph (first time only)...", max_entries=16)
+def structure(name: str, _model=None) -> g.LayerGraph:
+    """The layer graph of a zoo model; built with random weights when no loaded model is given
+    (the structure is the same whatever the weights)."""
+    model = _model if _model is not None else explorer.load_model(name, weights=None)
+    return g.layer_graph(model)
+
+
+@st.cache_data(max_entries=64)
+def view(name: str, collapsed: bool, expand: str | None, _graph: g.LayerGraph):
+    shown = g.collapse(_graph, expand) if collapsed else _graph
+    return shown, g.layout(shown)
+
+
+left, right = st.columns([1, 2])
+with left:
+    name, model = model_select("Model", key="arch_model", default="mobilenet_v2")
+info = zoo.model_info(name)
+graph = structure(name, model)
+weights_text = explorer.weights_label(model) if model is not None else "none loaded (structure built with random weights)"
+
+with right.container(border=True):
+    st.subheader(f"{info.title} ({info.year})")
+    st.caption(f"{info.paper}. {info.blurb}")
+    c = st.columns(5)
+    c[0].metric("Depth", info.depth if info.depth else "?", help="Depth as listed in the Keras applications table")
+    c[1].metric("Parameters", f"{graph.params / 1e6:.1f} M")
+    c[2].metric("Input", f"{info.input_size}x{info.input_size}")
+    c[3].metric("ImageNet top-1", f"{info.top1:.1%}" if info.top1 else "n/a",
+                help="Keras' published accuracy of these weights" if info.top1 else "No pretrained weights exist")
+    c[4].metric("Keras layers", len(graph.nodes))
+    st.markdown(f"**Weights:** {weights_text}")
+
+# Clicking a folded block in the graph opens it: the click arrives in the chart's state on the rerun.
+chart_key, expand_key, click_key = f"arch_graph_{name}", f"arch_expand_{name}", f"arch_click_{name}"
+event = st.session_state.get(chart_key)
+points = event.selection.points if event and getattr(event, "selection", None) else []
+clicked = points[0].get("customdata") if points else None
+if clicked and clicked != st.session_state.get(click_key):
+    st.session_state[click_key] = clicked
+    if clicked in graph.blocks:
+        st.session_state[expand_key] = clicked
+
+controls = st.columns([1, 2, 2])
+collapsed = controls[0].toggle("Fold repeated blocks", value=len(graph.nodes) > COLLAPSE_FROM, key=f"arch_fold_{name}",
+                               disabled=not graph.blocks, help="Large models stay readable when each block is one node")
+expand = None
+if collapsed and graph.blocks:
+    choice = controls[1].selectbox("Open one block (or click a square)", [NO_EXPAND, *graph.blocks], key=expand_key)
+    expand = None if choice == NO_EXPAND else choice
+shown, lay = view(name, collapsed, expand, graph)
+controls[2].caption(f"Showing {len(shown.nodes)} nodes for {len(graph.nodes)} layers; "
+                    f"{len(lay.skips)} skip connection(s) visible.")
+st.plotly_chart(graph_figure(shown, lay, highlight=expand), key=chart_key, on_select="rerun",
+                selection_mode="points", width="stretch")
+
+if graph.blocks:
+    with st.expander(f"The {len(graph.blocks)} repeated blocks"):
+        st.dataframe(pd.DataFrame(g.block_summary(graph)), hide_index=True, width="stretch")
+
+st.subheader("Layer table")
+query = st.text_input("Search layers", placeholder="name, type or block, e.g. conv, Add, block_3",
+                      key=f"arch_search_{name}").strip().lower()
+table = pd.DataFrame(g.layer_table(graph))
+if query:
+    hit = table[["layer", "type", "block"]].apply(lambda col: col.str.lower().str.contains(query, regex=False))
+    table = table[hit.any(axis=1)]
+st.caption(f"{len(table)} of {len(graph.nodes)} layers")
+st.dataframe(table, hide_index=True, width="stretch", height=min(600, 38 + 35 * max(1, len(table))),
+             column_config={"parameters": st.column_config.NumberColumn(format="localized")})

@@ -1,6 +1,146 @@
-"""Inception block page (being built)."""
+"""Inception block: GoogLeNet's four parallel branches on a real photo, why 1x1 reductions matter,
+and the three classifier heads whose losses are summed during training."""
 
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
+import explorer
+from explorer import blocks, googlenet
+from explorer.images import fit_to
+from ui.models import load_with_notice
+from ui.photo import photo_input
+from ui.tensors import show_channels
+
 st.title("Inception block")
-st.info("This page is being built.")
+st.markdown(
+    "GoogLeNet does not choose between a 1x1, a 3x3 and a 5x5 convolution: it runs them **in parallel** "
+    "and concatenates the results on the channel axis. Cheap 1x1 convolutions first *reduce* the "
+    "channels, so the expensive 3x3 and 5x5 stay affordable. The default widths are **inception 3a** "
+    "from the paper: 192 channels in, 64 + 128 + 32 + 32 = 256 out.")
+
+BRANCH_COLOURS = {"1x1": "#1f77b4", "1x1 -> 3x3": "#ff7f0e", "1x1 -> 5x5": "#2ca02c", "pool -> 1x1": "#9467bd"}
+SLIDERS = [  # key, label, default (inception 3a)
+    ("filters_1x1", "1x1 branch", 64),
+    ("filters_3x3_reduce", "3x3 branch: 1x1 reduce to", 96),
+    ("filters_3x3", "3x3 branch: 3x3 conv", 128),
+    ("filters_5x5_reduce", "5x5 branch: 1x1 reduce to", 16),
+    ("filters_5x5", "5x5 branch: 5x5 conv", 32),
+    ("filters_pool_proj", "pool branch: 1x1 after max-pool", 32),
+]
+IN_CHANNELS = 192
+
+
+@st.cache_resource(show_spinner=False)
+def stem():
+    return googlenet.stem_model(seed=0)
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def block(widths: tuple):
+    return blocks.inception_block_model((28, 28, IN_CHANNELS), seed=1, **dict(widths))
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def stem_features(photo: np.ndarray) -> np.ndarray:
+    return stem().predict(photo[None].astype("float32"), verbose=0)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def block_outputs(widths: tuple, features: np.ndarray) -> dict:
+    return {k: np.asarray(v) for k, v in block(widths)(features, training=False).items()}
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def head_outputs(_model, photo: np.ndarray) -> list[np.ndarray]:
+    return [np.asarray(o) for o in _model(photo[None].astype("float32"), training=False)]
+
+
+def reset_widths():
+    for k, _, default in SLIDERS:
+        st.session_state[f"incep_{k}"] = default
+
+
+left, right = st.columns([1, 2], gap="large")
+with left:
+    photo, source = photo_input("inception_photo")
+    photo = fit_to(photo, (224, 224))
+    st.image(photo, caption=f"{source}, centre-cropped to 224x224", width=224)
+    st.markdown("**Branch widths** (output channels)")
+    widths = {k: st.slider(label, 1, 384, default, key=f"incep_{k}") for k, label, default in SLIDERS}
+    st.button("Back to inception 3a", key="incep_reset", on_click=reset_widths)
+
+key = tuple(sorted(widths.items()))
+with right:
+    with st.spinner("Running the stem and the block..."):
+        features = stem_features(photo)
+        outputs = block_outputs(key, features)
+    st.info("The stem (conv 7x7/2, max-pool, conv 1x1, conv 3x3, max-pool) and the block have **random "
+            "weights**: Keras has no pretrained GoogLeNet. The shapes and parameter counts are exactly the "
+            "paper's; the pictures show what random filters pass on, not learned features.",
+            icon=":material/info:")
+    st.markdown(f"Photo 224x224x3 -> stem -> **{'x'.join(map(str, features.shape[1:]))}** -> four branches:")
+    cols = st.columns(4)
+    for col, (branch, colour) in zip(cols, BRANCH_COLOURS.items()):
+        with col:
+            st.markdown(f"<span style='color:{colour}'>■</span> **{branch}**", unsafe_allow_html=True)
+            show_channels(outputs[branch], n=2, width=100)
+            st.caption(f"{'x'.join(map(str, outputs[branch].shape[1:]))}")
+    concat = outputs["concatenated"]
+    st.markdown(f"**Concatenated on channels**: {concat.shape[-1]} = "
+                + " + ".join(str(outputs[b].shape[-1]) for b in BRANCH_COLOURS) + " channels, same 28x28 grid.")
+    bar = go.Figure()
+    for branch, colour in BRANCH_COLOURS.items():
+        bar.add_trace(go.Bar(y=["channels"], x=[outputs[branch].shape[-1]], name=branch, orientation="h",
+                             marker_color=colour, hovertemplate=f"{branch}: %{{x}} channels<extra></extra>"))
+    bar.update_layout(barmode="stack", height=130, margin=dict(l=0, r=0, t=0, b=0), showlegend=True,
+                      legend=dict(orientation="h", y=-0.5), xaxis_title=None)
+    st.plotly_chart(bar, width="stretch", key="incep_concat_bar")
+    starts = np.cumsum([0] + [outputs[b].shape[-1] for b in BRANCH_COLOURS][:-1]).tolist()
+    show_channels(concat, channels=starts, width=100,
+                  title=f"The concatenation: channels {', '.join(map(str, starts))} are each branch's first")
+
+st.header("Why 1x1 reductions matter")
+hand = blocks.inception_params(IN_CHANNELS, **widths)
+naive = blocks.naive_params(IN_CHANNELS, **widths)
+keras_count = block(key).count_params()
+rows = [{"design": "this Inception block (with 1x1 reductions)", "parameters": hand["total"]}]
+rows += [{"design": k, "parameters": v} for k, v in naive.items()]
+left, right = st.columns([3, 2])
+with left:
+    fig = go.Figure(go.Bar(x=[r["parameters"] for r in rows], y=[r["design"] for r in rows], orientation="h",
+                           marker_color=["#2ca02c", "#d62728", "#7f7f7f"], text=[f"{r['parameters']:,}" for r in rows],
+                           textposition="auto"))
+    fig.update_layout(height=230, margin=dict(l=0, r=0, t=10, b=0), xaxis_title="parameters",
+                      yaxis=dict(autorange="reversed"))
+    st.plotly_chart(fig, width="stretch", key="incep_params_bar")
+with right:
+    st.dataframe(pd.DataFrame([{"branch": k, "parameters": v} for k, v in hand.items()]), hide_index=True,
+                 width="stretch")
+    st.caption(f"Counted by hand (k·k·in·out + out per conv): **{hand['total']:,}**; Keras counts "
+               f"**{keras_count:,}**. A single 5x5 conv with the same {concat.shape[-1]} outputs needs "
+               f"{list(naive.values())[1] / hand['total']:.1f}x as many.")
+
+st.header("GoogLeNet's three classifier heads")
+st.markdown(
+    "GoogLeNet is 22 layers deep. To help gradients reach the early layers, two **auxiliary classifiers** "
+    "branch off after inception 4a and 4d. During training their losses are added to the main loss, "
+    f"weighted by {googlenet.AUX_WEIGHT}: **loss = main + 0.3 · aux1 + 0.3 · aux2**. At test time only "
+    "the main head is used.")
+model = load_with_notice("googlenet", key="incep_googlenet")
+names = explorer.class_names()
+label = st.selectbox("True label of the photo", range(len(names)), index=explorer.TABBY,
+                     format_func=lambda i: f"{i}: {names[i]}", key="incep_label")
+heads = head_outputs(model, photo)
+total, parts = googlenet.googlenet_loss(np.array([label]), heads)
+parts = {k: float(v) for k, v in parts.items()}
+cols = st.columns(4)
+for col, (head, probs) in zip(cols, zip(("main", "aux1", "aux2"), heads)):
+    top = explorer.decode(probs[0], top=1)[0]
+    col.metric(f"{head} loss", f"{parts[head]:.3f}", help=f"cross-entropy of P({names[label]}) = {probs[0][label]:.5f}")
+    col.caption(f"top guess: {top[1]} ({top[2]:.2%})")
+cols[3].metric("total loss", f"{float(total):.3f}")
+cols[3].caption(f"= {parts['main']:.3f} + 0.3 · {parts['aux1']:.3f} + 0.3 · {parts['aux2']:.3f}")
+st.caption(f"Random weights: every head guesses about 1 in 1000, so each loss is near ln(1000) = {np.log(1000):.2f} "
+           "and the total near 1.6 x that. Training would push all three down together.")

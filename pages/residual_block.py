@@ -1,6 +1,181 @@
-"""Residual block page (being built)."""
+"""Residual block: F(x), x and F(x)+x on a photo; gradient flow with and without skip connections;
+global average pooling takes any input size; Inception-ResNet block A combines both ideas."""
 
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
+from explorer import blocks
+from explorer.images import fit_to
+from ui.models import cached_model
+from ui.photo import photo_input
+from ui.tensors import show_channels, top_channels
+
 st.title("Residual block")
-st.info("This page is being built.")
+st.markdown(
+    "A residual block does not learn its output directly: it learns a correction **F(x)** and adds the "
+    "input back, **relu(F(x) + x)**. If the best thing to do is nothing, F(x) = 0 is easy to learn, and "
+    "the gradient always has a short path back through the addition. That is how ResNet trains 50, 101 "
+    "or 152 layers.")
+RANDOM_NOTE = ("Random weights (the shapes and the arithmetic are real; the filters are not trained), "
+               "so look at how the tensors combine, not at what they detect.")
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def stem(channels: int, size: int):
+    return blocks.stem_model(channels, input_shape=(size, size, 3), seed=0)
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def residual_model(in_channels: int, filters: int, kind: str, stride: int, projection: bool):
+    return blocks.residual_block_model((56, 56, in_channels), filters, kind, stride, projection, seed=2)
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def inception_resnet_model(scale: float):
+    return blocks.inception_resnet_a_model((35, 35, 320), scale=scale, seed=3)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def run_block(kind_key: tuple, photo: np.ndarray, which: str) -> dict:
+    if which == "residual":
+        in_channels = kind_key[0]
+        x = stem(in_channels, 224).predict(photo[None].astype("float32"), verbose=0)
+        out = residual_model(*kind_key)(x, training=False)
+    else:
+        x = stem(320, 140).predict(fit_to(photo, (140, 140))[None].astype("float32"), verbose=0)
+        out = inception_resnet_model(*kind_key)(x, training=False)
+    return {"x": x, **{k: np.asarray(v) for k, v in out.items()}}
+
+
+@st.cache_data(show_spinner="Building both stacks and back-propagating once...", max_entries=32)
+def gradient_flow(depth: int, activation: str) -> pd.DataFrame:
+    plain = blocks.gradient_norms(blocks.plain_stack(depth, activation=activation))
+    residual = blocks.gradient_norms(blocks.residual_stack(depth, activation=activation))
+    return pd.DataFrame({"layer": np.arange(len(plain)), "plain": plain, "residual": residual})
+
+
+@st.cache_data(show_spinner="Running ResNet-50 at both sizes...", max_entries=8)
+def gap_run(photo: np.ndarray, sizes: tuple) -> list[tuple]:
+    model = cached_model("resnet50", None, include_top=False)
+    rows = []
+    for h, w in sizes:
+        x = fit_to(photo, (h, w))[None].astype("float32")
+        features = np.asarray(model([x], training=False))
+        rows.append(((h, w), features.shape, features.mean(axis=(1, 2)).shape))
+    return rows
+
+
+photo, source = photo_input("residual_photo")
+photo = fit_to(photo, (224, 224))
+
+# --- 1. One residual block -------------------------------------------------------------------------
+st.header("F(x), x and F(x) + x")
+left, right = st.columns([1, 3], gap="large")
+with left:
+    st.image(photo, caption=f"{source}, 224x224", width=180)
+    kind = st.segmented_control("Block", ["basic", "bottleneck"], default="basic", key="res_kind", required=True)
+    shortcut = st.segmented_control("Shortcut", ["identity", "projection"], default="identity", key="res_shortcut",
+                                    required=True)
+    stride = st.segmented_control("Stride", [1, 2], default=1, key="res_stride", required=True)
+    filters = st.select_slider("Filters", [16, 32, 64, 128], value=64, key="res_filters")
+out_channels = filters if kind == "basic" else 4 * filters
+projection = shortcut == "projection"
+if not projection and stride == 2:
+    right.warning("An identity shortcut cannot halve the size (x and F(x) must have the same shape to be "
+                  "added), so this block uses a **projection** shortcut: a 1x1 conv with stride 2.")
+    projection = True
+in_channels = out_channels if not projection else 64  # like ResNet: stage entry blocks take 64 channels
+key = (in_channels, filters, kind, stride, projection)
+with right:
+    with st.spinner("Running the block..."):
+        t = run_block(key, photo, "residual")
+    st.caption(f"Photo -> random stem (conv 7x7/2, max-pool, conv 1x1) -> x: {'x'.join(map(str, t['x'].shape[1:]))}. "
+               + RANDOM_NOTE)
+    channels = top_channels(t["relu(F(x) + x)"], 3)
+    cols = st.columns(4)
+    for col, name in zip(cols, ["x (shortcut)", "F(x)", "F(x) + x", "relu(F(x) + x)"]):
+        with col:
+            show_channels(t[name], channels=channels, width=92, title=name)
+    hand = blocks.residual_params(in_channels, filters, kind, projection)
+    st.markdown(
+        f"**{kind.capitalize()} block, {'projection' if projection else 'identity'} shortcut, stride {stride}:** "
+        f"{in_channels} channels in, {out_channels} out. Parameters by hand: F(x) {hand['F(x)']:,} + shortcut "
+        f"{hand['shortcut']:,} = **{hand['total']:,}**; Keras counts **{residual_model(*key).count_params():,}**. "
+        + ("The identity shortcut is free: it adds no parameter." if not projection else
+           "The projection shortcut (1x1 conv + BatchNorm) matches the shapes so they can be added."))
+
+# --- 2. Gradient flow ------------------------------------------------------------------------------
+st.header("Gradient flow: why skip connections matter")
+st.markdown(
+    "Two stacks of the same 3x3 conv layers, at initialisation: a **plain** one, and a **residual** one "
+    "where every layer is wrapped as x + F(x). We back-propagate one batch and plot how large the "
+    "gradient is when it reaches each layer's output (log scale). In the plain stack it shrinks layer after "
+    "layer: the first layers would barely learn. The skip connections carry it back undamped.")
+c1, c2 = st.columns([2, 1])
+depth = c1.slider("Depth (conv layers)", 2, 50, 30, key="res_depth")
+activation = c2.segmented_control("Activation", ["sigmoid", "tanh", "relu"], default="sigmoid", key="res_act",
+                                  required=True)
+flow = gradient_flow(depth, activation)
+fig = go.Figure()
+underflow = {}
+for name, colour in (("plain", "#d62728"), ("residual", "#2ca02c")):
+    values = flow[name].to_numpy()
+    underflow[name] = int((values <= 0).sum())
+    fig.add_trace(go.Scatter(x=flow["layer"], y=np.where(values > 0, values, np.nan), name=name,
+                             mode="lines+markers", line=dict(color=colour)))
+fig.update_layout(height=380, margin=dict(l=0, r=0, t=10, b=0), yaxis_type="log",
+                  xaxis_title="conv layer (0 = first, next to the input)",
+                  yaxis_title="gradient norm reaching the layer", legend=dict(orientation="h", y=1.08))
+st.plotly_chart(fig, width="stretch", key="res_flow")
+ratio = {n: flow[n].iloc[0] / flow[n].iloc[-1] if flow[n].iloc[-1] > 0 else float("nan") for n in ("plain", "residual")}
+st.caption(f"First layer / last layer gradient: plain {ratio['plain']:.1e}, residual {ratio['residual']:.1e}."
+           + (f" {underflow['plain']} plain layer(s) got a gradient of exactly 0 (below float32's smallest "
+              "number) and are not drawn." if underflow["plain"] else "")
+           + (" With ReLU and no normalisation the residual sums grow layer after layer, so their gradient "
+              "*explodes* instead: real ResNets add BatchNorm inside F(x) to keep it in range."
+              if activation == "relu" else ""))
+
+# --- 3. Global average pooling ---------------------------------------------------------------------
+st.header("Any input size, thanks to global average pooling")
+st.markdown(
+    "ResNet's convolutions work on any grid; at the end, **GlobalAveragePooling** averages each of the "
+    "2048 feature maps to one number, whatever its height and width. So the classifier on top always "
+    "receives 2048 numbers, and the same network takes a 224x224 or a 320x480 photo.")
+c1, c2 = st.columns(2)
+SIZES = ["160x160", "224x224", "299x299", "320x480", "480x320", "512x512"]
+first = c1.selectbox("First size", SIZES, index=1, key="res_gap_a")
+second = c2.selectbox("Second size", SIZES, index=3, key="res_gap_b")
+sizes = tuple(tuple(int(v) for v in s.split("x")) for s in (first, second))
+rows = gap_run(photo, sizes)
+st.dataframe(pd.DataFrame([{"input (h x w)": f"{h}x{w}", "last feature maps": str(f[1:]),
+                            "after GlobalAveragePooling": str(p[1:])} for (h, w), f, p in rows]),
+             hide_index=True, width="stretch")
+st.caption("ResNet-50 without its top, random weights: the shapes are what matters here.")
+
+# --- 4. Inception-ResNet ---------------------------------------------------------------------------
+st.header("Both ideas at once: Inception-ResNet block A")
+st.markdown(
+    "Inception-ResNet-v2 runs Inception-style parallel branches, concatenates them, mixes them back to the "
+    "input width with a linear 1x1 conv, **scales** the result (0.1-0.3 keeps very deep training stable) "
+    "and adds it to the input: relu(x + scale · F(x)).")
+left, right = st.columns([1, 3], gap="large")
+scale = left.slider("Scale of F(x)", 0.0, 1.0, 0.17, 0.01, key="res_ir_scale")
+hand = blocks.inception_resnet_a_params(320)
+left.dataframe(pd.DataFrame([{"part": k, "parameters": v} for k, v in hand.items()]), hide_index=True)
+left.caption(f"Keras counts {inception_resnet_model(scale).count_params():,}.")
+with right:
+    with st.spinner("Running the block..."):
+        t = run_block((scale,), photo, "inception_resnet")
+    st.caption(f"Photo 140x140 -> random stem -> x: {'x'.join(map(str, t['x'].shape[1:]))}. " + RANDOM_NOTE)
+    names = ["branch 1x1", "branch 1x1 -> 3x3", "branch 1x1 -> 3x3 -> 3x3", "concatenated"]
+    cols = st.columns(4)
+    for col, name in zip(cols, names):
+        with col:
+            show_channels(t[name], n=2, width=92, title=name)
+    channels = top_channels(t["relu(x + scale * F(x))"], 3)
+    cols = st.columns(3)
+    for col, name in zip(cols, ["x", "F(x): 1x1 linear, scaled", "relu(x + scale * F(x))"]):
+        with col:
+            show_channels(t[name], channels=channels, width=92, title=name)

@@ -1,0 +1,101 @@
+"""Blocks: shapes and parameter counts against hand calculation, gradient flow, any input size."""
+
+import numpy as np
+import pytest
+
+import explorer
+from explorer import blocks, googlenet
+
+
+def test_inception_3a_shapes_and_parameters_by_hand():
+    model = blocks.inception_block_model((28, 28, 192), seed=0)
+    shapes = {k: tuple(v.shape[1:]) for k, v in model.output.items()}
+    assert shapes == {"1x1": (28, 28, 64), "1x1 -> 3x3": (28, 28, 128), "1x1 -> 5x5": (28, 28, 32),
+                      "pool -> 1x1": (28, 28, 32), "concatenated": (28, 28, 256)}
+    hand = blocks.inception_params(192)
+    # k*k*in*out + out per conv, written out: 192*64+64 | 192*96+96 + 9*96*128+128 | ...
+    assert hand == {"1x1": 12_352, "1x1 -> 3x3": 18_528 + 110_720, "1x1 -> 5x5": 3_088 + 12_832,
+                    "pool -> 1x1": 6_176, "total": 163_696}
+    assert model.count_params() == 163_696
+
+
+def test_one_by_one_reductions_save_parameters():
+    naive = blocks.naive_params(192)
+    assert naive["single 5x5 conv, 256 channels"] == 25 * 192 * 256 + 256
+    assert naive["naive inception (no 1x1 reductions)"] == 12_352 + (9 * 192 * 128 + 128) + (25 * 192 * 32 + 32)
+    assert blocks.inception_params(192)["total"] * 7 < naive["single 5x5 conv, 256 channels"]
+
+
+def test_inception_block_with_extreme_widths():
+    model = blocks.inception_block_model((8, 8, 5), filters_1x1=1, filters_3x3_reduce=1, filters_3x3=1,
+                                         filters_5x5_reduce=1, filters_5x5=1, filters_pool_proj=1)
+    out = model(np.random.default_rng(0).random((1, 8, 8, 5), dtype=np.float32))
+    assert out["concatenated"].shape == (1, 8, 8, 4)
+    assert model.count_params() == blocks.inception_params(5, 1, 1, 1, 1, 1, 1)["total"]
+
+
+@pytest.mark.parametrize("kind, in_ch, filters, projection, expected", [
+    ("basic", 64, 64, False, 2 * (9 * 64 * 64 + 64) + 2 * 4 * 64),  # 74,368
+    ("bottleneck", 64, 64, True, (64 * 64 + 64) + 256 + (9 * 64 * 64 + 64) + 256 + (64 * 256 + 256) + 1024
+     + (64 * 256 + 256) + 1024),  # 76,928, ResNet-50's conv2_block1
+    ("bottleneck", 256, 64, False, (256 * 64 + 64) + 256 + (9 * 64 * 64 + 64) + 256 + (64 * 256 + 256) + 1024),
+])
+def test_residual_block_parameters_by_hand(kind, in_ch, filters, projection, expected):
+    model = blocks.residual_block_model((16, 16, in_ch), filters, kind, projection=projection)
+    assert blocks.residual_params(in_ch, filters, kind, projection)["total"] == expected
+    assert model.count_params() == expected
+
+
+def test_residual_block_adds_the_input_back():
+    model = blocks.residual_block_model((12, 12, 16), 16, "basic", seed=0)
+    x = np.random.default_rng(0).normal(size=(2, 12, 12, 16)).astype("float32")
+    out = {k: np.asarray(v) for k, v in model(x, training=False).items()}
+    np.testing.assert_allclose(out["x (shortcut)"], x)
+    np.testing.assert_allclose(out["F(x) + x"], out["F(x)"] + x, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(out["relu(F(x) + x)"], np.maximum(out["F(x) + x"], 0), rtol=1e-6)
+
+
+def test_residual_block_stride_two_needs_a_projection():
+    model = blocks.residual_block_model((16, 16, 64), 128, "basic", stride=2)
+    assert tuple(model.output["relu(F(x) + x)"].shape[1:]) == (8, 8, 128)
+    assert "res_shortcut_conv" in [layer.name for layer in model.layers]
+    with pytest.raises(ValueError, match="projection"):
+        blocks.residual_block_model((16, 16, 64), 64, "basic", stride=2, projection=False)
+
+
+def test_inception_resnet_a_parameters_and_scaled_sum():
+    hand = blocks.inception_resnet_a_params(320)
+    assert hand["total"] == (320 * 32 + 32) * 3 + (9 * 32 * 32 + 32) + (9 * 32 * 48 + 48) + (9 * 48 * 64 + 64) \
+        + (128 * 320 + 320)
+    model = blocks.inception_resnet_a_model((9, 9, 320), scale=0.25, seed=0)
+    assert model.count_params() == hand["total"] == 122_928
+    x = np.random.default_rng(1).normal(size=(1, 9, 9, 320)).astype("float32")
+    out = {k: np.asarray(v) for k, v in model(x).items()}
+    assert out["concatenated"].shape == (1, 9, 9, 128)
+    np.testing.assert_allclose(out["relu(x + scale * F(x))"], np.maximum(x + out["F(x): 1x1 linear, scaled"], 0),
+                               rtol=1e-5, atol=1e-5)
+
+
+def test_stems_turn_a_photo_into_block_inputs(cat_photo):
+    photo = explorer.load_image(cat_photo, size=224)[None].astype("float32")
+    assert googlenet.stem_model().predict(photo, verbose=0).shape == (1, 28, 28, 192)
+    assert blocks.stem_model(320, (140, 140, 3)).predict(photo[:, :140, :140], verbose=0).shape == (1, 35, 35, 320)
+
+
+def test_gradients_vanish_in_a_plain_stack_but_not_with_skips():
+    plain = blocks.gradient_norms(blocks.plain_stack(20))
+    residual = blocks.gradient_norms(blocks.residual_stack(20))
+    assert len(plain) == len(residual) == 21  # stem + 20 blocks
+    assert plain[0] < 1e-6 * plain[-1]  # vanished by the time it reaches the first layer
+    assert np.all(np.diff(plain) >= 0)  # shrinks at every step back towards the input
+    assert residual.min() > 0.5 * residual.max()  # the skips carry it back undamped
+    kernels = blocks.gradient_norms(blocks.plain_stack(20), wrt="kernels")
+    assert kernels[0] < 1e-4 * kernels[-1]
+
+
+def test_global_average_pooling_takes_any_input_size():
+    shapes = blocks.gap_demo(blocks.residual_stack(3, input_shape=(None, None, 3)), sizes=((32, 32), (48, 80)))
+    assert list(shapes.values()) == [(1, 10), (1, 10)]
+    resnet = explorer.load_model("resnet50", weights=None, include_top=False, pooling="avg")
+    shapes = blocks.gap_demo(resnet, sizes=((64, 64), (96, 160)))
+    assert list(shapes.values()) == [(1, 2048), (1, 2048)]
