@@ -67,21 +67,33 @@ def _consumers(model: keras.Model) -> dict[int, list]:
     return out
 
 
-def activation_of(model: keras.Model, name: str) -> str:
-    """The layer holding ``name``'s output after the batch norm / activation that directly follow it.
-
-    ``conv1`` -> ``conv1_bn`` -> ``conv1_relu`` gives ``conv1_relu``; a VGG convolution (ReLU inside)
-    gives itself. Stops at any layer with several inputs (an Add or Concatenate) or several consumers.
-    """
-    if _is_nested(model):
-        return name  # nested graphs share layers with their parent: keep it simple and honest
-    consumers = _consumers(model)
-    layer = model.get_layer(name)
+def _follow(consumers: dict, layer) -> str:
     while True:
         nxt = consumers.get(id(layer.output), [])
         if len(nxt) != 1 or not isinstance(nxt[0], _POINTWISE):
             return layer.name
         layer = nxt[0]
+
+
+def activation_of(model: keras.Model, name: str) -> str:
+    """The layer holding ``name``'s output after the batch norm / activation that directly follow it.
+
+    ``conv1`` -> ``conv1_bn`` -> ``conv1_relu`` gives ``conv1_relu``; a VGG convolution (ReLU inside)
+    gives itself. Stops at any layer with several inputs (an Add or Concatenate) or several consumers.
+    Models with nested models give ``name`` itself (their inner graph is not followed).
+    """
+    if _is_nested(model):
+        return name
+    return _follow(_consumers(model), model.get_layer(name))
+
+
+def conv_activations(model: keras.Model) -> dict[str, str]:
+    """Every conv layer (in order) -> :func:`activation_of` it, computed in one sweep of the graph."""
+    names = conv_layers(model)
+    if _is_nested(model):
+        return {n: n for n in names}
+    consumers = _consumers(model)
+    return {n: _follow(consumers, model.get_layer(n)) for n in names}
 
 
 def _flat_call(layer, *args, record: dict, **kwargs):
@@ -215,6 +227,19 @@ class Grid:
             return None
         i = row * self.cols + col
         return int(self.order[i]) if i < len(self.order) else None
+
+    def to_rgb(self, colorscale: str = "Viridis", background=(255, 255, 255)) -> np.ndarray:
+        """The grid through a colour scale (uint8 HxWx3); padding and unused tiles in ``background``."""
+        rgb = colorize(self.image, colorscale)
+        h, w = self.tile
+        for r in range(1, self.rows):
+            rgb[r * (h + self.pad) - self.pad:r * (h + self.pad)] = background
+        for c in range(1, self.cols):
+            rgb[:, c * (w + self.pad) - self.pad:c * (w + self.pad)] = background
+        last_row, used = divmod(len(self.order), self.cols)
+        if used:
+            rgb[last_row * (h + self.pad):, used * (w + self.pad):] = background
+        return rgb
 
 
 def _finite_range(values: np.ndarray) -> tuple[float, float]:

@@ -78,6 +78,9 @@ def test_mobilenet_conv_layers_and_their_activations(mobilenet_small):
     assert len(names) == 28  # 1 + 13 depthwise + 13 pointwise + the 1x1 classifier
     assert activation_of(mobilenet_small, "conv1") == "conv1_relu"  # conv -> BN -> ReLU
     assert activation_of(mobilenet_small, "conv_dw_1") == "conv_dw_1_relu"
+    after = features.conv_activations(mobilenet_small)
+    assert list(after) == names and after["conv_pw_13"] == "conv_pw_13_relu"
+    assert after["conv_preds"] == "conv_preds"  # the 1x1 classifier is followed by a reshape
     relu = explorer.feature_maps(mobilenet_small, np.zeros((50, 50, 3), np.uint8), "conv_pw_1_relu")["conv_pw_1_relu"]
     assert relu.min() >= 0 and relu.max() <= 6  # ReLU6
 
@@ -124,6 +127,16 @@ def test_grid_sorts_strongest_first_and_switches_colour_scales():
     assert tiles[1].max() == 0  # a flat channel has no pattern to stretch
     assert shared.channel_at(0, 0) == 1 and shared.channel_at(15, 3) == 0
     assert shared.channel_at(6, 0) is None and shared.channel_at(100, 0) is None
+    rgb = shared.to_rgb()
+    assert rgb.shape == (4, 20, 3) and rgb.dtype == np.uint8
+    assert np.all(rgb[:, 6] == 255) and not np.all(rgb[:, 5] == 255)  # white padding, coloured tiles
+
+
+def test_unused_tiles_are_background():
+    grid = channel_grid(np.ones((2, 2, 3), np.float32), columns=2)  # 2x2 tiles, 3 used
+    rgb = grid.to_rgb(background=(1, 2, 3))
+    assert rgb.shape == (5, 5, 3)
+    assert np.all(rgb[3:, 3:] == (1, 2, 3)) and not np.all(rgb[3:, :2] == (1, 2, 3))
 
 
 def test_grid_survives_nans_infinities_and_constant_maps():
