@@ -7,6 +7,7 @@ import os as _os
 
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from .features import feature_maps  # noqa: E402
 from .images import ImageError, load_image  # noqa: E402
 from .imagenet import (  # noqa: E402
     CAT_CLASSES,
@@ -29,6 +30,7 @@ from .zoo import MODEL_NAMES, MODELS, input_size, load_model, model_info, weight
 __all__ = [
     "CAT_CLASSES", "DOG_CLASSES", "SIAMESE_CAT", "TABBY", "ZEBRA", "ImageError", "MODEL_NAMES", "MODELS",
     "WeightsUnavailable", "class_index", "class_name", "class_names", "decode", "input_size", "is_cat", "is_dog",
+    "feature_maps",
     "load_image", "load_model", "model_info", "weights_available", "weights_label",
     "CancelToken", "Cancelled", "Diverged", "ModelFileError", "check_finite", "heavy_work", "load_user_model",
 ]

@@ -182,10 +182,13 @@ def load_image(source, size: int | tuple[int, int] | None = None) -> np.ndarray:
         img = img.resize((int(width), int(height)), Image.Resampling.BICUBIC)
     elif min(img.size) < MIN_SIDE:
         scale = MIN_SIDE / min(img.size)
-        img = img.resize(
-            (max(MIN_SIDE, round(img.width * scale)), max(MIN_SIDE, round(img.height * scale))),
-            Image.Resampling.BICUBIC,
-        )
+        target = (max(MIN_SIDE, round(img.width * scale)), max(MIN_SIDE, round(img.height * scale)))
+        if target[0] * target[1] > MAX_PIXELS:  # a 1-pixel-high strip would upscale into a bomb
+            raise ImageError(
+                f"The image is {img.width}x{img.height} pixels: a thin strip, not a photo. "
+                "Crop or resize it to a more square shape and try again."
+            )
+        img = img.resize(target, Image.Resampling.BICUBIC)
     return np.ascontiguousarray(np.asarray(img, dtype=np.uint8))
 
 
