@@ -29,3 +29,8 @@ __all__ = [
     "WeightsUnavailable", "class_index", "class_name", "class_names", "decode", "input_size", "is_cat", "is_dog",
     "load_image", "load_model", "model_info", "weights_available", "weights_label",
 ]
+
+# Ideal class images (issue D).
+from .optvis import DivergedError, IdealImage, ideal_image  # noqa: E402
+
+__all__ += ["DivergedError", "IdealImage", "ideal_image"]
