@@ -18,12 +18,13 @@ from .render import (
     IdealImage,
     compiled_step,
     ideal_image,
+    lesson_learning_rate,
     options_for,
     predict,
 )
 
 __all__ = [
     "Context", "DEFAULTS", "DivergedError", "Fourier", "IdealImage", "MAX_STEPS", "Objective", "PRESETS", "Pixels",
-    "class_ce", "class_probability", "compiled_step", "gif_bytes", "ideal_image", "l2", "lesson_objective",
+    "class_ce", "class_probability", "compiled_step", "gif_bytes", "ideal_image", "l2", "lesson_learning_rate", "lesson_objective",
     "options_for", "parameterisation", "png_bytes", "predict", "total_variation",
 ]

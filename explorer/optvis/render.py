@@ -44,7 +44,8 @@ DEFAULTS = dict(
     objective=None,  # an optvis Objective replacing the weighted CE + TV + L2 loss
 )
 
-#: Named option sets. "as in the lesson": VGG16-style plain gradient steps on pixels, 10*CE + 0.005*TV.
+#: Named option sets (``steps`` in a preset is the recommended run length; the page uses it).
+#: "as in the lesson": VGG16-style plain gradient steps of size 1 on pixels 0..255, 10*CE + 0.005*TV.
 PRESETS = {
     "as in the lesson": dict(param="pixels", optimizer="sgd", learning_rate=1.0, ce_weight=10.0, tv_weight=0.005,
                              l2_weight=0.0, jitter=0, scale=0.0, rotation=0.0, views=1, steps=1000, frame_every=100),
@@ -96,10 +97,13 @@ def options_for(preset: str | None = None, **overrides) -> dict:
 
 
 def _check_options(options: dict) -> dict:
-    unknown = set(options) - set(DEFAULTS) - {"steps"}
+    options = dict(options)
+    preset = options.pop("preset", None)
+    unknown = set(options) - set(DEFAULTS)
     if unknown:
-        raise ValueError(f"Unknown option(s) {', '.join(sorted(unknown))}. Known: {', '.join(DEFAULTS)}.")
-    o = {**DEFAULTS, **options}
+        raise ValueError(f"Unknown option(s) {', '.join(sorted(unknown))}. Known: preset, {', '.join(DEFAULTS)}.")
+    o = options_for(preset, **options)
+    o.pop("steps", None)
     if o["param"] not in PARAM_NAMES:
         raise ValueError(f"param must be one of {PARAM_NAMES}, got {o['param']!r}.")
     if o["optimizer"] not in OPTIMIZERS:
@@ -169,6 +173,29 @@ def compiled_step(model, param, optimizer: str, views: int, robust: bool, object
     return step
 
 
+def lesson_learning_rate(model) -> float:
+    """The lesson's step size 1 translated to this model: pixels move by the gradient w.r.t. its own input.
+
+    The lesson ran VGG-16, whose ``caffe`` preprocessing only shifts pixels, so a plain step of size 1
+    in pixels is a step of 1 in the network's input. ``tf`` models (MobileNet, Inception) divide pixels
+    by 127.5, which makes pixel gradients 127.5 times smaller: the same step needs a learning rate of
+    127.5 there. Models without a ``preprocess`` layer get 1.
+    """
+    preprocess = _find_layer(model, "preprocess")
+    mode = getattr(preprocess, "mode", "caffe")
+    return {"caffe": 1.0, "tf": 127.5, "torch": 255.0 * 0.226}[mode]
+
+
+def _find_layer(model, name: str):
+    for layer in getattr(model, "layers", []):
+        if layer.name == name:
+            return layer
+        found = _find_layer(layer, name)
+        if found is not None:
+            return found
+    return None
+
+
 def predict(model, image: np.ndarray) -> np.ndarray:
     """Class probabilities of one uint8/float RGB image, resized to the model's input size if needed."""
     h, w = input_size(model)
@@ -183,8 +210,8 @@ def ideal_image(model, target: int, steps: int = 200, seed: int = 0, callback: C
     """Paint the image ``model`` finds most like class ``target`` by gradient descent on the loss.
 
     ``model`` is any classifier taking RGB pixels 0..255 and giving probabilities (zoo or user-trained).
-    Options (see :data:`DEFAULTS`, or start from a preset with ``**options_for("as in the lesson")``):
-    ``param`` ('pixels' | 'fourier'), ``optimizer`` ('sgd' | 'adam'), ``learning_rate``, ``ce_weight``,
+    Options (see :data:`DEFAULTS`): ``preset`` (a name from :data:`PRESETS`, overridden by the other
+    options), ``param`` ('pixels' | 'fourier'), ``optimizer`` ('sgd' | 'adam'), ``learning_rate``, ``ce_weight``,
     ``tv_weight``, ``l2_weight``, ``jitter`` (px), ``scale`` (fraction), ``rotation`` (degrees), ``views``,
     ``frame_every``, ``objective``.
 
