@@ -38,3 +38,8 @@ __all__ = [
 from .graph import LayerGraph, collapse, layer_graph, layer_table, layout  # noqa: E402
 
 __all__ += ["LayerGraph", "collapse", "layer_graph", "layer_table", "layout"]
+
+# Ideal class images (issue D).
+from .optvis import DivergedError, IdealImage, ideal_image  # noqa: E402
+
+__all__ += ["DivergedError", "IdealImage", "ideal_image"]

@@ -1,0 +1,30 @@
+"""Feature visualisation in small composable pieces (after Lucid): paint what a network thinks a class is.
+
+- :mod:`.objectives`: losses that add and scale like numbers (class CE, total variation, L2, ...)
+- :mod:`.param`: image parameterisations (plain pixels, decorrelated-colour Fourier space)
+- :mod:`.transform`: random jitter, scale and rotation (transformation robustness)
+- :mod:`.render`: the compiled step and :func:`ideal_image`
+- :mod:`.export`: PNG and animated GIF
+"""
+
+from .export import gif_bytes, png_bytes
+from .objectives import Context, Objective, class_ce, class_probability, l2, lesson_objective, total_variation
+from .param import Fourier, Pixels, parameterisation
+from .render import (
+    DEFAULTS,
+    MAX_STEPS,
+    PRESETS,
+    DivergedError,
+    IdealImage,
+    compiled_step,
+    ideal_image,
+    lesson_learning_rate,
+    options_for,
+    predict,
+)
+
+__all__ = [
+    "Context", "DEFAULTS", "DivergedError", "Fourier", "IdealImage", "MAX_STEPS", "Objective", "PRESETS", "Pixels",
+    "class_ce", "class_probability", "compiled_step", "gif_bytes", "ideal_image", "l2", "lesson_learning_rate", "lesson_objective",
+    "options_for", "parameterisation", "png_bytes", "predict", "total_variation",
+]
