@@ -37,26 +37,42 @@ from pathlib import Path
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
 RUN_BUTTON = re.compile(r"\b(run|start)\b", re.IGNORECASE)
-# Streamlit marks the app root with data-test-script-state (initial/running/notRunning). A page counts as
-# ready once the script has been seen running and is now done, with content in the main area; if a run
-# was too quick to be seen, 5 s of quiet with content will do.
+# Streamlit marks the app root with data-test-script-state (initial/running/notRunning). The script being
+# done is not the page being shown: widget components are loaded lazily, so a page counts as ready once
+# the script has been seen running and is done, and the main area has not changed for QUIET_MS. The step's
+# latency is the time of that last change (visually complete). A page that never goes quiet (animations,
+# fragments with run_every) counts as ready 5 s after its script ended.
+QUIET_MS = 1500
 TRACK_RUNS_JS = """
-window.__benchRunSeen = false; window.__benchSince = performance.now();
+window.__benchRunSeen = false; window.__benchSince = 0; window.__benchState = 0; window.__benchDom = 0;
 new MutationObserver(changes => {
+    const now = performance.now();
     for (const c of changes) {
-        const s = c.target.getAttribute('data-test-script-state');
-        if (s === 'running' || s === 'rerunRequested') window.__benchRunSeen = true;
+        if (c.type === 'attributes' && c.attributeName === 'data-test-script-state') {
+            const s = c.target.getAttribute('data-test-script-state');
+            if (s === 'running' || s === 'rerunRequested') window.__benchRunSeen = true;
+            window.__benchState = now;
+        } else if (c.target.closest && c.target.closest('[data-testid="stMain"]')) {
+            window.__benchDom = now;
+        }
     }
-}).observe(document, {attributes: true, subtree: true, attributeFilter: ['data-test-script-state']});
+}).observe(document, {attributes: true, childList: true, characterData: true, subtree: true});
+new PerformanceObserver(list => {  // a lazily loaded component arriving counts as activity too
+    for (const e of list.getEntries()) window.__benchDom = Math.max(window.__benchDom, e.responseEnd);
+}).observe({type: 'resource', buffered: true});
 """
-RESET_JS = "() => { window.__benchRunSeen = false; window.__benchSince = performance.now(); }"
+RESET_JS = """() => { window.__benchRunSeen = false; window.__benchSince = performance.now();
+    window.__benchState = window.__benchSince; window.__benchDom = window.__benchSince; }"""
 IDLE_JS = """() => {
     const app = document.querySelector('[data-testid="stApp"]');
-    if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
-    if (document.querySelector('[data-testid="stStatusWidget"]')) return false;
-    if (!document.querySelector('[data-testid="stMain"] [data-testid="stElementContainer"]')) return false;
-    return window.__benchRunSeen || performance.now() - window.__benchSince > 5000;
-}"""
+    if (!app || app.getAttribute('data-test-script-state') !== 'notRunning' || !window.__benchRunSeen) return null;
+    if (document.querySelector('[data-testid="stStatusWidget"]')) return null;
+    if (!document.querySelector('[data-testid="stMain"] [data-testid="stElementContainer"]')) return null;
+    const now = performance.now(), last = Math.max(window.__benchState, window.__benchDom);
+    if (now - last > %d) return last - window.__benchSince;
+    if (now - window.__benchState > 5000) return window.__benchState - window.__benchSince;
+    return null;
+}""" % QUIET_MS
 ERRORS_JS = """() => [...document.querySelectorAll('[data-testid="stException"], [data-testid="stAlertContentError"]')]
     .map(e => e.innerText.slice(0, 300))"""
 
@@ -125,8 +141,10 @@ class RssSampler(threading.Thread):
         self.join(2)
 
 
-async def wait_idle(page, timeout_ms: float) -> None:
-    await page.wait_for_function(IDLE_JS, timeout=timeout_ms, polling=100)
+async def wait_idle(page, timeout_ms: float) -> float:
+    """Wait until the page is ready (see IDLE_JS); return the step's latency in seconds."""
+    handle = await page.wait_for_function(IDLE_JS, timeout=timeout_ms, polling=100)
+    return await handle.json_value() / 1000.0
 
 
 async def run_session(browser, base: str, pages: list[str], index: int, delay: float, timeout_ms: float,
@@ -139,10 +157,8 @@ async def run_session(browser, base: str, pages: list[str], index: int, delay: f
         for name in pages:
             step = f"{name or 'home'}:load"
             try:
-                t0 = time.perf_counter()
                 await page.goto(f"{base}/{name}", timeout=timeout_ms)
-                await wait_idle(page, timeout_ms)
-                steps.append((step, time.perf_counter() - t0))
+                steps.append((step, await wait_idle(page, timeout_ms)))
                 boxes = await page.evaluate(ERRORS_JS)
                 if boxes:
                     errors.append(f"session {index} {step}: {boxes[0]}")
@@ -152,10 +168,8 @@ async def run_session(browser, base: str, pages: list[str], index: int, delay: f
                     continue
                 step = f"{name}:run"
                 await page.evaluate(RESET_JS)
-                t0 = time.perf_counter()
                 await button.first.click(timeout=timeout_ms)
-                await wait_idle(page, timeout_ms)
-                steps.append((step, time.perf_counter() - t0))
+                steps.append((step, await wait_idle(page, timeout_ms)))
                 boxes = await page.evaluate(ERRORS_JS)
                 if boxes:
                     errors.append(f"session {index} {step}: {boxes[0]}")
