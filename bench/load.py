@@ -39,10 +39,11 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 RUN_BUTTON = re.compile(r"\b(run|start)\b", re.IGNORECASE)
 # Streamlit marks the app root with data-test-script-state (initial/running/notRunning). The script being
 # done is not the page being shown: widget components are loaded lazily, so a page counts as ready once
-# the script has been seen running and is done, and the main area has not changed for QUIET_MS. The step's
+# the script has been seen running and is done, no HTTP request is in flight, and the main area has not
+# changed for QUIET_MS. The step's
 # latency is the time of that last change (visually complete). A page that never goes quiet (animations,
 # fragments with run_every) counts as ready 5 s after its script ended.
-QUIET_MS = 1500
+QUIET_MS = 750
 TRACK_RUNS_JS = """
 window.__benchRunSeen = false; window.__benchSince = 0; window.__benchState = 0; window.__benchDom = 0;
 new MutationObserver(changes => {
@@ -141,10 +142,16 @@ class RssSampler(threading.Thread):
         self.join(2)
 
 
-async def wait_idle(page, timeout_ms: float) -> float:
-    """Wait until the page is ready (see IDLE_JS); return the step's latency in seconds."""
-    handle = await page.wait_for_function(IDLE_JS, timeout=timeout_ms, polling=100)
-    return await handle.json_value() / 1000.0
+async def wait_idle(page, inflight: set, timeout_ms: float) -> float:
+    """Wait until the page is ready (IDLE_JS, and no HTTP request such as a component chunk in flight);
+    return the step's latency in seconds."""
+    deadline = time.monotonic() + timeout_ms / 1000
+    while time.monotonic() < deadline:
+        latency = await page.evaluate(IDLE_JS)
+        if latency is not None and not inflight:
+            return latency / 1000.0
+        await asyncio.sleep(0.1)
+    raise TimeoutError(f"page not ready after {timeout_ms / 1000:.0f} s")
 
 
 async def run_session(browser, base: str, pages: list[str], index: int, delay: float, timeout_ms: float,
@@ -153,12 +160,16 @@ async def run_session(browser, base: str, pages: list[str], index: int, delay: f
     context = await browser.new_context(viewport={"width": 1280, "height": 900})
     await context.add_init_script(TRACK_RUNS_JS)
     page = await context.new_page()
+    inflight = set()  # HTTP requests (not the websocket) still loading: lazily loaded widget code
+    page.on("request", lambda r: inflight.add(r))
+    page.on("requestfinished", lambda r: inflight.discard(r))
+    page.on("requestfailed", lambda r: inflight.discard(r))
     try:
         for name in pages:
             step = f"{name or 'home'}:load"
             try:
                 await page.goto(f"{base}/{name}", timeout=timeout_ms)
-                steps.append((step, await wait_idle(page, timeout_ms)))
+                steps.append((step, await wait_idle(page, inflight, timeout_ms)))
                 boxes = await page.evaluate(ERRORS_JS)
                 if boxes:
                     errors.append(f"session {index} {step}: {boxes[0]}")
@@ -169,7 +180,7 @@ async def run_session(browser, base: str, pages: list[str], index: int, delay: f
                 step = f"{name}:run"
                 await page.evaluate(RESET_JS)
                 await button.first.click(timeout=timeout_ms)
-                steps.append((step, await wait_idle(page, timeout_ms)))
+                steps.append((step, await wait_idle(page, inflight, timeout_ms)))
                 boxes = await page.evaluate(ERRORS_JS)
                 if boxes:
                     errors.append(f"session {index} {step}: {boxes[0]}")
