@@ -37,26 +37,43 @@ from pathlib import Path
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
 RUN_BUTTON = re.compile(r"\b(run|start)\b", re.IGNORECASE)
-# Streamlit marks the app root with data-test-script-state (initial/running/notRunning). A page counts as
-# ready once the script has been seen running and is now done, with content in the main area; if a run
-# was too quick to be seen, 5 s of quiet with content will do.
+# Streamlit marks the app root with data-test-script-state (initial/running/notRunning). The script being
+# done is not the page being shown: widget components are loaded lazily, so a page counts as ready once
+# the script has been seen running and is done, no HTTP request is in flight, and the main area has not
+# changed for QUIET_MS. The step's
+# latency is the time of that last change (visually complete). A page that never goes quiet (animations,
+# fragments with run_every) counts as ready 5 s after its script ended.
+QUIET_MS = 750
 TRACK_RUNS_JS = """
-window.__benchRunSeen = false; window.__benchSince = performance.now();
+window.__benchRunSeen = false; window.__benchSince = 0; window.__benchState = 0; window.__benchDom = 0;
 new MutationObserver(changes => {
+    const now = performance.now();
     for (const c of changes) {
-        const s = c.target.getAttribute('data-test-script-state');
-        if (s === 'running' || s === 'rerunRequested') window.__benchRunSeen = true;
+        if (c.type === 'attributes' && c.attributeName === 'data-test-script-state') {
+            const s = c.target.getAttribute('data-test-script-state');
+            if (s === 'running' || s === 'rerunRequested') window.__benchRunSeen = true;
+            window.__benchState = now;
+        } else if (c.target.closest && c.target.closest('[data-testid="stMain"]')) {
+            window.__benchDom = now;
+        }
     }
-}).observe(document, {attributes: true, subtree: true, attributeFilter: ['data-test-script-state']});
+}).observe(document, {attributes: true, childList: true, characterData: true, subtree: true});
+new PerformanceObserver(list => {  // a lazily loaded component arriving counts as activity too
+    for (const e of list.getEntries()) window.__benchDom = Math.max(window.__benchDom, e.responseEnd);
+}).observe({type: 'resource', buffered: true});
 """
-RESET_JS = "() => { window.__benchRunSeen = false; window.__benchSince = performance.now(); }"
+RESET_JS = """() => { window.__benchRunSeen = false; window.__benchSince = performance.now();
+    window.__benchState = window.__benchSince; window.__benchDom = window.__benchSince; }"""
 IDLE_JS = """() => {
     const app = document.querySelector('[data-testid="stApp"]');
-    if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
-    if (document.querySelector('[data-testid="stStatusWidget"]')) return false;
-    if (!document.querySelector('[data-testid="stMain"] [data-testid="stElementContainer"]')) return false;
-    return window.__benchRunSeen || performance.now() - window.__benchSince > 5000;
-}"""
+    if (!app || app.getAttribute('data-test-script-state') !== 'notRunning' || !window.__benchRunSeen) return null;
+    if (document.querySelector('[data-testid="stStatusWidget"]')) return null;
+    if (!document.querySelector('[data-testid="stMain"] [data-testid="stElementContainer"]')) return null;
+    const now = performance.now(), last = Math.max(window.__benchState, window.__benchDom);
+    if (now - last > %d) return last - window.__benchSince;
+    if (now - window.__benchState > 5000) return window.__benchState - window.__benchSince;
+    return null;
+}""" % QUIET_MS
 ERRORS_JS = """() => [...document.querySelectorAll('[data-testid="stException"], [data-testid="stAlertContentError"]')]
     .map(e => e.innerText.slice(0, 300))"""
 
@@ -125,8 +142,16 @@ class RssSampler(threading.Thread):
         self.join(2)
 
 
-async def wait_idle(page, timeout_ms: float) -> None:
-    await page.wait_for_function(IDLE_JS, timeout=timeout_ms, polling=100)
+async def wait_idle(page, inflight: set, timeout_ms: float) -> float:
+    """Wait until the page is ready (IDLE_JS, and no HTTP request such as a component chunk in flight);
+    return the step's latency in seconds."""
+    deadline = time.monotonic() + timeout_ms / 1000
+    while time.monotonic() < deadline:
+        latency = await page.evaluate(IDLE_JS)
+        if latency is not None and not inflight:
+            return latency / 1000.0
+        await asyncio.sleep(0.1)
+    raise TimeoutError(f"page not ready after {timeout_ms / 1000:.0f} s")
 
 
 async def run_session(browser, base: str, pages: list[str], index: int, delay: float, timeout_ms: float,
@@ -135,14 +160,16 @@ async def run_session(browser, base: str, pages: list[str], index: int, delay: f
     context = await browser.new_context(viewport={"width": 1280, "height": 900})
     await context.add_init_script(TRACK_RUNS_JS)
     page = await context.new_page()
+    inflight = set()  # HTTP requests (not the websocket) still loading: lazily loaded widget code
+    page.on("request", lambda r: inflight.add(r))
+    page.on("requestfinished", lambda r: inflight.discard(r))
+    page.on("requestfailed", lambda r: inflight.discard(r))
     try:
         for name in pages:
             step = f"{name or 'home'}:load"
             try:
-                t0 = time.perf_counter()
                 await page.goto(f"{base}/{name}", timeout=timeout_ms)
-                await wait_idle(page, timeout_ms)
-                steps.append((step, time.perf_counter() - t0))
+                steps.append((step, await wait_idle(page, inflight, timeout_ms)))
                 boxes = await page.evaluate(ERRORS_JS)
                 if boxes:
                     errors.append(f"session {index} {step}: {boxes[0]}")
@@ -152,10 +179,8 @@ async def run_session(browser, base: str, pages: list[str], index: int, delay: f
                     continue
                 step = f"{name}:run"
                 await page.evaluate(RESET_JS)
-                t0 = time.perf_counter()
                 await button.first.click(timeout=timeout_ms)
-                await wait_idle(page, timeout_ms)
-                steps.append((step, time.perf_counter() - t0))
+                steps.append((step, await wait_idle(page, inflight, timeout_ms)))
                 boxes = await page.evaluate(ERRORS_JS)
                 if boxes:
                     errors.append(f"session {index} {step}: {boxes[0]}")

@@ -18,7 +18,9 @@ one heavy run).
 from __future__ import annotations
 
 import collections
+import ctypes
 import os
+import sys
 import threading
 import time
 from contextlib import contextmanager
@@ -61,10 +63,28 @@ def heavy_slots() -> int:
 
 _configured: dict | None = None
 _configure_lock = threading.Lock()
+_M_ARENA_MAX = -8  # glibc mallopt parameter
+
+
+def limit_malloc_arenas(arenas: int = 2) -> bool:
+    """Cap glibc's per-thread malloc arenas (like ``MALLOC_ARENA_MAX``); True if applied.
+
+    Streamlit runs every script rerun in a fresh thread and glibc gives busy threads their own arenas
+    (up to 8 per CPU), so TensorFlow's buffers get spread over many arenas that are never returned: the
+    server's memory creeps up with each new student. Two arenas keep it flat (see bench/load.py). Does
+    nothing if ``MALLOC_ARENA_MAX`` is already set, or off glibc.
+    """
+    if os.environ.get("MALLOC_ARENA_MAX") or not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        return bool(libc.mallopt(_M_ARENA_MAX, int(arenas)))
+    except (OSError, AttributeError):
+        return False
 
 
 def configure(intra_op: int | None = None, inter_op: int | None = None) -> dict:
-    """Set TensorFlow's thread pools for a small shared server; safe to call on every rerun.
+    """Set TensorFlow's thread pools (and malloc arenas) for a small shared server; call on every rerun.
 
     ``intra_op`` (threads inside one big op such as a convolution) defaults to the CPU count:
     a lone student gets the whole machine. ``inter_op`` (independent ops run side by side) defaults to
@@ -79,6 +99,7 @@ def configure(intra_op: int | None = None, inter_op: int | None = None) -> dict:
             return dict(_configured, applied=False)
         import tensorflow as tf
 
+        arenas = limit_malloc_arenas()
         intra = intra_op or _env_int(THREADS_ENV, cpu_count())
         inter = inter_op or 2
         try:
@@ -91,6 +112,7 @@ def configure(intra_op: int | None = None, inter_op: int | None = None) -> dict:
             "intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
             "inter_op": tf.config.threading.get_inter_op_parallelism_threads(),
             "heavy_slots": heavy_slots(),
+            "malloc_arenas_limited": arenas,
         }
         return dict(_configured, applied=applied)
 
@@ -242,4 +264,4 @@ def check_finite(what: str = "the image", **values) -> None:
 
 
 __all__ = ["Cancelled", "CancelToken", "Diverged", "WorkQueue", "check_finite", "configure", "cpu_count",
-           "heavy_slots", "heavy_work", "run_budget", "work_queue"]
+           "heavy_slots", "heavy_work", "limit_malloc_arenas", "run_budget", "work_queue"]

@@ -1,6 +1,7 @@
 """Sharing the server: TF thread settings, the heavy-work queue, cancellation, NaN guard."""
 
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -20,12 +21,14 @@ def test_configure_sets_tf_thread_pools_once():
         "import tensorflow as tf; tf.constant(1.0) + 1.0; "
         "print(json.dumps([first, runtime.configure(intra_op=5)]))"
     )
-    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    env = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"}
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     first, second = json.loads(proc.stdout.strip().splitlines()[-1])
     assert first["applied"] and (first["intra_op"], first["inter_op"]) == (3, 1)
     assert not second["applied"] and (second["intra_op"], second["inter_op"]) == (3, 1)
     assert first["heavy_slots"] >= 1
+    assert first["malloc_arenas_limited"] is True  # glibc Linux, MALLOC_ARENA_MAX not set
 
 
 def test_heavy_slots_follow_the_environment(monkeypatch):
