@@ -2,6 +2,10 @@
 
 import streamlit as st
 
+from explorer import runtime
+
+runtime.configure()  # TF thread pools + malloc arenas for a shared classroom server (once per process)
+
 st.set_page_config(page_title="CNN Explorer", page_icon=":material/neurology:", layout="wide")
 
 PAGES = {

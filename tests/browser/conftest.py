@@ -95,7 +95,8 @@ def wait_for_app(page, timeout: float = 120_000) -> None:
         """() => {
             const app = document.querySelector('[data-testid="stApp"]');
             const running = document.querySelector('[data-testid="stStatusWidget"]');
-            return app && app.getAttribute('data-test-script-state') !== 'running' && !running;
+            return app && app.getAttribute('data-test-script-state') === 'notRunning' && !running
+                && !!document.querySelector('[data-testid="stMain"] [data-testid="stElementContainer"]');
         }""",
         timeout=timeout,
     )
