@@ -7,6 +7,7 @@ import os as _os
 
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from .attacks import AdversarialResult, adversarial  # noqa: E402
 from .images import ImageError, load_image  # noqa: E402
 from .imagenet import (  # noqa: E402
     CAT_CLASSES,
@@ -28,4 +29,5 @@ __all__ = [
     "CAT_CLASSES", "DOG_CLASSES", "SIAMESE_CAT", "TABBY", "ZEBRA", "ImageError", "MODEL_NAMES", "MODELS",
     "WeightsUnavailable", "class_index", "class_name", "class_names", "decode", "input_size", "is_cat", "is_dog",
     "load_image", "load_model", "model_info", "weights_available", "weights_label",
+    "AdversarialResult", "adversarial",
 ]
