@@ -11,7 +11,9 @@ Methods (all targeted: they lower the cross-entropy to the target class):
 
 - ``"lesson"``: plain gradient descent on the pixels, ``x -= step_size * grad`` (the lesson's way).
 - ``"fgsm"``: Fast Gradient Sign Method, one step of the full budget, ``x -= epsilon * sign(grad)``.
-- ``"pgd"``: Projected Gradient Descent, many small signed steps kept inside the epsilon budget.
+- ``"pgd"``: Projected Gradient Descent, signed steps kept inside the epsilon budget, with momentum
+  (as in MI-FGSM, Dong et al. 2018) and a step that shrinks from ``epsilon`` to 5% of it (cosine), which
+  reaches the target in far fewer steps at a budget of one pixel level than constant steps do.
 
 All three stay inside the budget: no pixel moves by more than ``epsilon`` levels (0..255 scale).
 """
@@ -37,9 +39,12 @@ METHODS = {
     "fgsm": "FGSM: one signed step",
     "pgd": "PGD: many small signed steps",
 }
-# Default step size per method: pixel levels per signed step (PGD) or per unit of gradient (lesson).
-# The lesson's raw pixel gradients are ~1e-4..1e-3 per level, so its step size is large.
-DEFAULT_STEP_SIZE = {"lesson": 2000.0, "pgd": 0.25}
+# The lesson's learning rate: pixel levels per unit of gradient. Raw pixel gradients of the
+# cross-entropy are ~1e-4..1e-3, so it is large.
+LESSON_LEARNING_RATE = 2000.0
+# PGD: momentum of the normalised gradient, and the last step as a fraction of the first.
+PGD_MOMENTUM = 0.75
+PGD_FINAL_STEP = 0.05
 MAX_STEPS = 10_000
 _TINY = 1e-30
 
@@ -144,10 +149,10 @@ def _compile(model_ref, size):
     image_spec = tf.TensorSpec([None, None, 3], tf.float32)
     scalar = tf.TensorSpec([], tf.float32)
 
-    @tf.function(input_signature=[image_spec, image_spec, tf.TensorSpec([], tf.int32), scalar, scalar,
-                                  tf.TensorSpec([], tf.bool)])
-    def step(original, delta, target, epsilon, step_size, signed):
-        """Score the rounded image original+delta; return its metrics and the next delta."""
+    @tf.function(input_signature=[image_spec, image_spec, image_spec, tf.TensorSpec([], tf.int32), scalar,
+                                  scalar, scalar, tf.TensorSpec([], tf.bool)])
+    def step(original, delta, velocity, target, epsilon, step_size, momentum, signed):
+        """Score the rounded image original+delta; return its metrics, the next delta and velocity."""
         with tf.GradientTape() as tape:
             tape.watch(delta)
             rounded = delta + tf.stop_gradient(tf.round(delta) - delta)  # straight-through rounding
@@ -155,14 +160,15 @@ def _compile(model_ref, size):
             loss = -tf.math.log(tf.maximum(probs[target], _TINY))
         grad = tape.gradient(loss, delta)
         grad = tf.where(tf.math.is_finite(grad), grad, 0.0)  # a broken model must not poison the photo
-        direction = tf.where(signed, tf.sign(grad), grad)
+        velocity = momentum * velocity + grad / (tf.reduce_mean(tf.abs(grad)) + _TINY)
+        update = tf.where(signed, tf.sign(velocity), grad)
         low = tf.maximum(-epsilon, -original)
         high = tf.minimum(epsilon, 255.0 - original)
-        new_delta = tf.clip_by_value(delta - step_size * direction, low, high)
+        new_delta = tf.clip_by_value(delta - step_size * update, low, high)
         change = tf.round(delta)
         linf = tf.reduce_max(tf.abs(change))
         l2 = tf.norm(tf.reshape(change, [-1]))
-        return probs, loss, linf, l2, new_delta
+        return probs, loss, linf, l2, new_delta, velocity
 
     @tf.function(input_signature=[image_spec])
     def forward(image):
@@ -209,8 +215,9 @@ def adversarial(model, image, target, epsilon: float = 1.0, steps: int = 20, met
     ``image``: uint8 HxWx3 array of any size (or a path / bytes / file); ``target``: class index or name.
     ``epsilon``: budget in pixel levels 0..255 (whole levels: the saved image is uint8). ``steps``: at
     most this many gradient steps (FGSM always takes one). It stops early once the target is the top-1
-    class with probability at least ``confidence``. ``step_size``: pixel levels per signed PGD step, or
-    the lesson's learning rate (defaults in :data:`DEFAULT_STEP_SIZE`).
+    class with probability at least ``confidence``. ``step_size``: PGD's first step in pixel levels
+    (default ``epsilon``; later steps shrink), FGSM's step (default ``epsilon``) or the lesson's
+    learning rate (default :data:`LESSON_LEARNING_RATE`).
 
     ``callback(step, image, metrics)`` is called before the first step (step 0) and after each step
     with the current uint8 image and ``metrics`` (``probability``, ``loss``, ``linf``, ``l2``,
@@ -225,21 +232,24 @@ def adversarial(model, image, target, epsilon: float = 1.0, steps: int = 20, met
     if not 0 <= steps <= MAX_STEPS:
         raise ValueError(f"steps must be 0..{MAX_STEPS}, got {steps}.")
     if step_size is None:
-        step_size = max(budget, 1) if method == "fgsm" else DEFAULT_STEP_SIZE[method]
+        step_size = LESSON_LEARNING_RATE if method == "lesson" else max(budget, 1)
     if not (math.isfinite(float(step_size)) and float(step_size) > 0):
         raise ValueError(f"step_size must be a positive number, got {step_size}.")
     confidence = float(np.clip(np.nan_to_num(confidence), 0.0, 1.0))
 
     step_fn, forward = _compiled(model)
     x0 = tf.constant(original, tf.float32)
-    args = (tf.constant(target, tf.int32), tf.constant(float(budget)), tf.constant(float(step_size)),
-            tf.constant(method != "lesson"))
-    delta = tf.zeros_like(x0)
+    fixed = (tf.constant(target, tf.int32), tf.constant(float(budget)))
+    momentum = tf.constant(PGD_MOMENTUM if method == "pgd" else 0.0)
+    signed = tf.constant(method != "lesson")
+    delta = velocity = tf.zeros_like(x0)
     history, losses, notes = [], [], []
     probs_before = None
     start = time.perf_counter()
     for k in range(steps + 1):
-        probs, loss, linf, l2, new_delta = step_fn(x0, delta, *args)
+        size = _step_size(method, float(step_size), k, steps)
+        probs, loss, linf, l2, new_delta, velocity = step_fn(x0, delta, velocity, *fixed, tf.constant(size),
+                                                             momentum, signed)
         probs = probs.numpy()
         if probs_before is None:
             probs_before = probs
@@ -267,6 +277,14 @@ def adversarial(model, image, target, epsilon: float = 1.0, steps: int = 20, met
         losses=losses, success=bool(_wins(probs_after, target, confidence)), linf=float(np.abs(change).max()),
         l2=float(np.sqrt((change ** 2).sum())), probs_before=probs_before, probs_after=probs_after,
         seconds=seconds, notes=notes)
+
+
+def _step_size(method: str, first: float, k: int, steps: int) -> float:
+    """PGD's step shrinks from ``first`` to PGD_FINAL_STEP of it over the run (cosine); others are constant."""
+    if method != "pgd" or steps <= 1:
+        return first
+    last = first * PGD_FINAL_STEP
+    return last + 0.5 * (first - last) * (1.0 + math.cos(math.pi * k / (steps - 1)))
 
 
 def _wins(probs: np.ndarray, target: int, confidence: float) -> bool:
