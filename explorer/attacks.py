@@ -35,9 +35,9 @@ from .images import ImageError, load_image
 from .zoo import input_size
 
 METHODS = {
-    "lesson": "Plain gradient descent (the lesson's way)",
-    "fgsm": "FGSM: one signed step",
-    "pgd": "PGD: many small signed steps",
+    "lesson": "Lesson: plain gradient descent on the pixels, as in the lesson",
+    "fgsm": "FGSM (Fast Gradient Sign Method): one step of the whole budget along the gradient's sign",
+    "pgd": "PGD (Projected Gradient Descent): many signed steps with momentum, kept inside the budget",
 }
 # The lesson's learning rate: pixel levels per unit of gradient. Raw pixel gradients of the
 # cross-entropy are ~1e-4..1e-3, so it is large.
