@@ -20,6 +20,7 @@ All three stay inside the budget: no pixel moves by more than ``epsilon`` levels
 
 from __future__ import annotations
 
+import io
 import math
 import time
 import weakref
@@ -236,6 +237,10 @@ def adversarial(model, image, target, epsilon: float = 1.0, steps: int = 20, met
     if not (math.isfinite(float(step_size)) and float(step_size) > 0):
         raise ValueError(f"step_size must be a positive number, got {step_size}.")
     confidence = float(np.clip(np.nan_to_num(confidence), 0.0, 1.0))
+    notes = []
+    if budget == 0 and steps:
+        steps = 0
+        notes.append("A budget of 0 pixel levels allows no change, so no steps were taken.")
 
     step_fn, forward = _compiled(model)
     x0 = tf.constant(original, tf.float32)
@@ -243,7 +248,7 @@ def adversarial(model, image, target, epsilon: float = 1.0, steps: int = 20, met
     momentum = tf.constant(PGD_MOMENTUM if method == "pgd" else 0.0)
     signed = tf.constant(method != "lesson")
     delta = velocity = tf.zeros_like(x0)
-    history, losses, notes = [], [], []
+    history, losses = [], []
     probs_before = None
     start = time.perf_counter()
     for k in range(steps + 1):
@@ -303,6 +308,13 @@ def amplify(perturbation: np.ndarray) -> tuple[np.ndarray, float]:
     peak = float(np.abs(perturbation).max())
     factor = 127.0 / peak if peak > 0 else 1.0
     return np.clip(128.0 + perturbation * factor, 0, 255).astype(np.uint8), factor
+
+
+def png_bytes(image: np.ndarray) -> bytes:
+    """A lossless PNG of a uint8 photo: exactly these pixels (JPEG would blur a perturbation away)."""
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def shrink(image: np.ndarray, max_side: int) -> np.ndarray:

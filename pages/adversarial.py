@@ -1,14 +1,12 @@
 """Adversarial example: change a photo by a pixel level or two until the network is sure it shows a cat."""
 
 import hashlib
-import io
 import time
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
-from PIL import Image
 
 import explorer
 from explorer import attacks, zoo
@@ -89,12 +87,6 @@ class Frames:
         self.drawn += 1  # a fresh key each time: the same chart may be drawn twice in one run
         self.curve.plotly_chart(curve(history, target_name, steps), key=f"adv_curve_{self.drawn}",
                                 config={"displayModeBar": False})
-
-
-def png_bytes(image: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(image).save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 st.title("Adversarial example")
@@ -187,8 +179,9 @@ with results:
         if result.success:
             status.success("Fooled. " + verdict, icon=":material/bug_report:")
         else:
-            status.warning(f"Not fooled yet: '{name_used}' is at {result.history[-1]:.1%}. " + verdict +
-                           " Try more steps, PGD, or a budget of 2.", icon=":material/shield:")
+            hint = " Raise the budget ε." if result.epsilon == 0 else " Try more steps, PGD, or a larger budget ε."
+            status.warning(f"Not fooled yet: '{name_used}' is at {result.history[-1]:.1%}. " + verdict + hint,
+                           icon=":material/shield:")
         if saved["signature"] != signature:
             st.caption("Settings changed since this run: press **Fool the network** to run again.")
         cols = st.columns(4)
@@ -217,7 +210,7 @@ with results:
                 st.success(f"Not fooled: '{name_used}' goes from {check.probability_before:.2%} to "
                            f"{check.probability_after:.2%}. " + seen, icon=":material/verified_user:")
 
-        st.download_button("Download the adversarial photo (PNG)", png_bytes(result.image),
+        st.download_button("Download the adversarial photo (PNG)", attacks.png_bytes(result.image),
                            file_name=f"adversarial_{name_used.replace(' ', '_')}.png", mime="image/png",
                            icon=":material/download:", on_click="ignore")
         st.caption("Lossless 8-bit PNG: exactly the pixels scored above, so it still fools the network when "
