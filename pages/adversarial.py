@@ -51,10 +51,8 @@ def show_top5(slot, title: str, probs: np.ndarray, names: list[str], target: int
     with slot.container():
         st.markdown(f"**{title}**")
         st.dataframe(top5_table(probs, names, target), hide_index=True, width="stretch",
-                     column_config={"class": st.column_config.TextColumn("Class", width="medium"),
-                                    "probability": st.column_config.ProgressColumn(
-                                        "Probability", min_value=0.0, max_value=1.0, format="percent",
-                                        width="medium")})
+                     column_config={"class": st.column_config.TextColumn("Class"),
+                                    "probability": st.column_config.NumberColumn("Probability", format="percent")})
 
 
 def curve(history: list[float], target_name: str, steps: int) -> go.Figure:
@@ -99,6 +97,7 @@ st.markdown(
 settings, results = st.columns([1, 2.3], gap="large")
 with settings:
     photo, source = photo_input("adv_photo", default_sample="Coffee cup")
+    st.caption(source)
     if max(photo.shape[:2]) > MAX_SIDE:
         st.caption(f"Scaled to {MAX_SIDE} px on its longer side for the attack.")
         photo = attacks.shrink(photo, MAX_SIDE)
@@ -132,8 +131,9 @@ with settings:
 signature = (hashlib.sha1(photo.tobytes()).hexdigest(), photo.shape, model_label, target, method, epsilon,
              steps, step_size, confidence)
 target_name = names[target]
+planned = 1 if method == "fgsm" else steps
 with results:
-    status = st.empty()
+    alert, status = st.empty(), st.empty()
     frames = Frames()
     before_slot, after_slot = st.columns(2)
     before_slot, after_slot = before_slot.empty(), after_slot.empty()
@@ -144,18 +144,18 @@ with results:
 
         def animate(step, image, metrics):
             history.append(metrics["probability"])
-            progress.progress(min(1.0, step / max(steps, 1)),
+            progress.progress(min(1.0, step / planned),
                               text=f"Step {step}: '{target_name}' {metrics['probability']:.1%}, top class "
                                    f"'{names[metrics['top_class']]}' {metrics['top_probability']:.1%}")
             if time.perf_counter() - last_draw[0] >= FRAME_SECONDS:
-                frames.draw(photo, image, history, target_name, steps, caption=f"Step {step}")
+                frames.draw(photo, image, history, target_name, planned, caption=f"Step {step}")
                 last_draw[0] = time.perf_counter()
 
         try:
             result = explorer.adversarial(model, photo, target, epsilon=epsilon, steps=steps, method=method,
                                           callback=animate, step_size=step_size, confidence=confidence)
         except (ValueError, RuntimeError) as exc:
-            status.error(f"The attack could not run: {exc}", icon=":material/error:")
+            alert.error(f"The attack could not run: {exc}", icon=":material/error:")
         else:
             st.session_state["adv_result"] = {"result": result, "signature": signature, "model": model_label,
                                               "names": names}
@@ -163,7 +163,7 @@ with results:
     saved = st.session_state.get("adv_result")
     if saved is None:
         probs = attacks.predict(model, photo)
-        frames.draw(photo, photo, [float(probs[target])], target_name, steps, caption="Not attacked yet")
+        frames.draw(photo, photo, [float(probs[target])], target_name, planned, caption="Not attacked yet")
         show_top5(before_slot, f"{model_label} sees", probs, names, target)
         status.info("Pick a target class and press **Fool the network**.", icon=":material/touch_app:")
     else:
