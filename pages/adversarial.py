@@ -56,13 +56,20 @@ def show_top5(slot, title: str, probs: np.ndarray, names: list[str], target: int
 
 
 def curve(history: list[float], target_name: str, steps: int) -> go.Figure:
+    """The target's probability per step, on a log scale: attacks lift it by orders of magnitude."""
     fig = go.Figure(go.Scatter(x=list(range(len(history))), y=history, mode="lines+markers", name=target_name,
                                line={"color": "#d62728"}))
+    lowest = max(min(min(history), 1e-3), 1e-12)
     fig.update_layout(height=260, margin={"l": 10, "r": 10, "t": 36, "b": 10},
-                      title=f"Probability of '{target_name}' after each step",
+                      title=f"Probability of '{target_name}' after each step (log scale)",
                       xaxis={"title": "step", "range": [0, max(steps, len(history) - 1, 1)]},
-                      yaxis={"title": "probability", "range": [0, 1.02]})
+                      yaxis={"title": "probability", "type": "log", "range": [np.log10(lowest) - 0.2, 0.05]})
     return fig
+
+
+def percent(p: float) -> str:
+    """A probability that stays readable when it is tiny (0.000004% reads as 4.0e-08)."""
+    return f"{p:.1%}" if p >= 1e-3 else f"{p:.1e}"
 
 
 class Frames:
@@ -207,8 +214,8 @@ with results:
             elif check.fooled:
                 st.warning("Fooled too! " + seen, icon=":material/bug_report:")
             else:
-                st.success(f"Not fooled: '{name_used}' goes from {check.probability_before:.2%} to "
-                           f"{check.probability_after:.2%}. " + seen, icon=":material/verified_user:")
+                st.success(f"Not fooled: '{name_used}' goes from {percent(check.probability_before)} to "
+                           f"{percent(check.probability_after)}. " + seen, icon=":material/verified_user:")
 
         st.download_button("Download the adversarial photo (PNG)", attacks.png_bytes(result.image),
                            file_name=f"adversarial_{name_used.replace(' ', '_')}.png", mime="image/png",
