@@ -87,7 +87,8 @@ class Frames:
         self.images[0].image(original, caption="Original", width="stretch")
         self.images[1].image(picture, width="stretch",
                              caption=f"Perturbation, amplified ×{factor:.0f}: the true change is at most "
-                                     f"±{peak} of 255 levels" if peak else "Perturbation: no change yet")
+                                     f"±{peak} of 255 levels (grey: unchanged)" if peak
+                             else "Perturbation: no change yet")
         self.images[2].image(adversarial_image, caption=caption or "Adversarial", width="stretch")
         self.drawn += 1  # a fresh key each time: the same chart may be drawn twice in one run
         self.curve.plotly_chart(curve(history, target_name, steps), key=f"adv_curve_{self.drawn}",
