@@ -7,6 +7,7 @@ import os as _os
 
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from .attacks import AdversarialResult, adversarial  # noqa: E402
 from .features import feature_maps  # noqa: E402
 from .images import ImageError, load_image  # noqa: E402
 from .imagenet import (  # noqa: E402
@@ -33,6 +34,7 @@ __all__ = [
     "feature_maps",
     "load_image", "load_model", "model_info", "weights_available", "weights_label",
     "CancelToken", "Cancelled", "Diverged", "ModelFileError", "check_finite", "heavy_work", "load_user_model",
+    "AdversarialResult", "adversarial",
 ]
 
 from .graph import LayerGraph, collapse, layer_graph, layer_table, layout  # noqa: E402

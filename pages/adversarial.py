@@ -1,6 +1,225 @@
-"""Adversarial page (being built)."""
+"""Adversarial example: change a photo by a pixel level or two until the network is sure it shows a cat."""
 
+import hashlib
+import time
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
-st.title("Adversarial")
-st.info("This page is being built.")
+import explorer
+from explorer import attacks, zoo
+from ui.models import load_with_notice, user_models
+from ui.photo import photo_input
+
+MAX_SIDE = 768  # photos are scaled down to this for the attack (the API takes any size)
+EPSILONS = [0, 1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 64, 128, 255]
+PGD_STEPS = [0.25, 0.5, 1, 2, 4, 8]  # PGD's first step, in budgets (epsilon)
+LESSON_RATES = [100, 300, 1000, 2000, 5000, 10_000, 30_000, 100_000]
+METHOD_LABELS = {"pgd": "PGD", "fgsm": "FGSM", "lesson": "Lesson"}
+YOURS = "Yours: "
+FRAME_SECONDS = 0.25  # redraw the animation at most this often
+ZOO_CHOICES = {
+    "MobileNetV2": ("mobilenet_v2", {}),
+    "MobileNet 0.75 (192 px)": ("mobilenet", {"alpha": 0.75, "input_shape": (192, 192, 3)}),
+    "MobileNet 0.25 (128 px)": ("mobilenet", {"alpha": 0.25, "input_shape": (128, 128, 3)}),
+    **{info.title: (name, {}) for name, info in zoo.MODELS.items() if name != "mobilenet_v2"},
+}
+
+
+def choose_model(label: str, key: str, default: str):
+    """A zoo model (shared, cached) or one of this user's classifiers: (label, model or None)."""
+    mine = user_models()
+    options = list(ZOO_CHOICES) + [YOURS + name for name in mine]
+    choice = st.selectbox(label, options, index=options.index(default), key=key)
+    if choice.startswith(YOURS):
+        model = mine[choice[len(YOURS):]]
+        st.caption(f"Your classifier: {', '.join(attacks.class_names_of(model))}")
+        return choice, model
+    name, kwargs = ZOO_CHOICES[choice]
+    return choice, load_with_notice(name, key=key, **kwargs)
+
+
+def top5_table(probs: np.ndarray, names: list[str], target: int) -> pd.DataFrame:
+    order = np.argsort(-probs)[:5]
+    return pd.DataFrame({"class": [names[i] + (" (target)" if i == target else "") for i in order],
+                         "probability": probs[order]})
+
+
+def show_top5(slot, title: str, probs: np.ndarray, names: list[str], target: int) -> None:
+    with slot.container():
+        st.markdown(f"**{title}**")
+        st.dataframe(top5_table(probs, names, target), hide_index=True, width="stretch",
+                     column_config={"class": st.column_config.TextColumn("Class"),
+                                    "probability": st.column_config.NumberColumn("Probability", format="percent")})
+
+
+def curve(history: list[float], target_name: str, steps: int) -> go.Figure:
+    """The target's probability per step, on a log scale: attacks lift it by orders of magnitude."""
+    fig = go.Figure(go.Scatter(x=list(range(len(history))), y=history, mode="lines+markers", name=target_name,
+                               line={"color": "#d62728"}))
+    lowest = max(min(min(history), 1e-3), 1e-12)
+    fig.update_layout(height=260, margin={"l": 10, "r": 10, "t": 36, "b": 10},
+                      title=f"Probability of '{target_name}' after each step (log scale)",
+                      xaxis={"title": "step", "range": [0, max(steps, len(history) - 1, 1)]},
+                      yaxis={"title": "probability", "type": "log", "range": [np.log10(lowest) - 0.2, 0.05]})
+    return fig
+
+
+def percent(p: float) -> str:
+    """A probability that stays readable when it is tiny (0.000004% reads as 4.0e-08)."""
+    return f"{p:.1%}" if p >= 1e-3 else f"{p:.1e}"
+
+
+class Frames:
+    """Draws the original, the amplified perturbation, the adversarial photo and the curve in place."""
+
+    def __init__(self):
+        self.images = [column.empty() for column in st.columns(3)]
+        self.curve = st.empty()
+        self.drawn = 0
+
+    def draw(self, original, adversarial_image, history, target_name, steps, caption=""):
+        change = adversarial_image.astype(np.int16) - original.astype(np.int16)
+        picture, factor = attacks.amplify(change)
+        peak = int(np.abs(change).max())
+        self.images[0].image(original, caption="Original", width="stretch")
+        self.images[1].image(picture, width="stretch",
+                             caption=f"Perturbation, amplified ×{factor:.0f}: the true change is at most "
+                                     f"±{peak} of 255 levels (grey: unchanged)" if peak
+                             else "Perturbation: no change yet")
+        self.images[2].image(adversarial_image, caption=caption or "Adversarial", width="stretch")
+        self.drawn += 1  # a fresh key each time: the same chart may be drawn twice in one run
+        self.curve.plotly_chart(curve(history, target_name, steps), key=f"adv_curve_{self.drawn}",
+                                config={"displayModeBar": False})
+
+
+st.title("Adversarial example")
+st.markdown(
+    "Change every pixel of a photo by **one or two levels out of 255**, far too little to see, and a network "
+    "becomes sure it shows a cat. The attack follows the gradient of the network's loss *with respect to the "
+    "pixels*: the same backpropagation that trains it, turned against it."
+)
+
+settings, results = st.columns([1, 2.3], gap="large")
+with settings:
+    photo, source = photo_input("adv_photo", default_sample="Coffee cup")
+    st.caption(source)
+    if max(photo.shape[:2]) > MAX_SIDE:
+        st.caption(f"Scaled to {MAX_SIDE} px on its longer side for the attack.")
+        photo = attacks.shrink(photo, MAX_SIDE)
+    model_label, model = choose_model("Network to fool", "adv_model", "MobileNetV2")
+    if model is None:
+        st.info("Pick a network whose weights are here, or switch on random weights above.")
+        st.stop()
+    names = attacks.class_names_of(model)
+    target = st.selectbox("Make it see", range(len(names)), format_func=lambda i: f"{names[i]} ({i})",
+                          index=explorer.TABBY if len(names) == 1000 else len(names) - 1,
+                          key=f"adv_target_{len(names)}", help="Type to search the class names.")
+    method = st.segmented_control("Method", list(METHOD_LABELS), format_func=METHOD_LABELS.get, default="pgd",
+                                  required=True, key="adv_method")
+    epsilon = st.select_slider("Budget ε: largest change of any pixel (levels of 255)", EPSILONS, value=1,
+                               key="adv_epsilon")
+    steps = st.slider("Steps (at most; it stops once the network is fooled)", 1, 500, 40, key="adv_steps",
+                      disabled=method == "fgsm")
+    with st.expander("Advanced"):
+        step_size = None  # FGSM: one step of the whole budget
+        if method == "lesson":
+            step_size = st.select_slider("Learning rate (pixel levels per unit of gradient)", LESSON_RATES,
+                                         value=int(attacks.LESSON_LEARNING_RATE), key="adv_rate")
+        elif method == "pgd":
+            step_size = max(epsilon, 1) * st.select_slider("First step, in budgets ε (later steps shrink)",
+                                                           PGD_STEPS, value=1, key="adv_step")
+        confidence = st.slider("Keep going until it is this sure", 0.0, 0.99, 0.0, 0.01, key="adv_confidence",
+                               help="0: stop as soon as the target is the top class.")
+    st.caption(attacks.METHODS[method] + ".")
+    go_clicked = st.button("Fool the network", type="primary", icon=":material/bug_report:", width="stretch")
+
+signature = (hashlib.sha1(photo.tobytes()).hexdigest(), photo.shape, model_label, target, method, epsilon,
+             steps, step_size, confidence)
+target_name = names[target]
+planned = 1 if method == "fgsm" else steps
+with results:
+    alert, status = st.empty(), st.empty()
+    frames = Frames()
+    before_slot, after_slot = st.columns(2)
+    before_slot, after_slot = before_slot.empty(), after_slot.empty()
+
+    if go_clicked:
+        progress = status.progress(0.0, text="Starting (the first run of a network compiles its step)...")
+        last_draw, history = [0.0], []
+
+        def animate(step, image, metrics):
+            history.append(metrics["probability"])
+            progress.progress(min(1.0, step / planned),
+                              text=f"Step {step}: '{target_name}' {metrics['probability']:.1%}, top class "
+                                   f"'{names[metrics['top_class']]}' {metrics['top_probability']:.1%}")
+            if time.perf_counter() - last_draw[0] >= FRAME_SECONDS:
+                frames.draw(photo, image, history, target_name, planned, caption=f"Step {step}")
+                last_draw[0] = time.perf_counter()
+
+        try:
+            result = explorer.adversarial(model, photo, target, epsilon=epsilon, steps=steps, method=method,
+                                          callback=animate, step_size=step_size, confidence=confidence)
+        except (ValueError, RuntimeError) as exc:
+            alert.error(f"The attack could not run: {exc}", icon=":material/error:")
+        else:
+            st.session_state["adv_result"] = {"result": result, "signature": signature, "model": model_label,
+                                              "names": names}
+
+    saved = st.session_state.get("adv_result")
+    if saved is None:
+        probs = attacks.predict(model, photo)
+        frames.draw(photo, photo, [float(probs[target])], target_name, planned, caption="Not attacked yet")
+        show_top5(before_slot, f"{model_label} sees", probs, names, target)
+        status.info("Pick a target class and press **Fool the network**.", icon=":material/touch_app:")
+    else:
+        result, names_used = saved["result"], saved["names"]
+        name_used = names_used[result.target]
+        frames.draw(result.original, result.image, result.history, name_used, max(result.steps, 1),
+                    caption="Adversarial (saved as uint8)")
+        show_top5(before_slot, "Before", result.probs_before, names_used, result.target)
+        show_top5(after_slot, "After", result.probs_after, names_used, result.target)
+        top = int(np.argmax(result.probs_after))
+        verdict = (f"{saved['model']} now sees **{names_used[top]}** ({result.probs_after[top]:.1%}) after "
+                   f"{result.steps} step(s), changing no pixel by more than {result.linf:.0f} level(s).")
+        if result.success:
+            status.success("Fooled. " + verdict, icon=":material/bug_report:")
+        else:
+            hint = " Raise the budget ε." if result.epsilon == 0 else " Try more steps, PGD, or a larger budget ε."
+            status.warning(f"Not fooled yet: '{name_used}' is at {result.history[-1]:.1%}. " + verdict + hint,
+                           icon=":material/shield:")
+        if saved["signature"] != signature:
+            st.caption("Settings changed since this run: press **Fool the network** to run again.")
+        cols = st.columns(4)
+        cols[0].metric(f"p('{name_used}')", f"{result.history[-1]:.1%}",
+                       f"{result.history[-1] - result.history[0]:+.1%}")
+        cols[1].metric("L∞ (levels)", f"{result.linf:.0f}", help="Largest change of any pixel channel.")
+        cols[2].metric("L2 (levels)", f"{result.l2:.0f}", help="Euclidean length of the whole change.")
+        cols[3].metric("Steps", result.steps, help=f"{result.seconds:.1f} s")
+        for note in result.notes:
+            st.caption(note)
+
+        st.subheader("Does the attack transfer?")
+        st.markdown("Judge the same two photos with a second, different network. Tiny attacks made for one "
+                    "network rarely fool another; attacking several networks at once (an ensemble) transfers "
+                    "far better.")
+        label2, model2 = choose_model("Second network", "adv_model2", "MobileNet 0.75 (192 px)")
+        if model2 is not None:
+            check = attacks.check_transfer(model2, result.original, result.image, name_used)
+            seen = f"{label2} sees **{check.top_before[1]}** ({check.top_before[2]:.1%}) before and " \
+                   f"**{check.top_after[1]}** ({check.top_after[2]:.1%}) after."
+            if not check.known:
+                st.info(f"{label2} has no class '{name_used}'. " + seen)
+            elif check.fooled:
+                st.warning("Fooled too! " + seen, icon=":material/bug_report:")
+            else:
+                st.success(f"Not fooled: '{name_used}' goes from {percent(check.probability_before)} to "
+                           f"{percent(check.probability_after)}. " + seen, icon=":material/verified_user:")
+
+        st.download_button("Download the adversarial photo (PNG)", attacks.png_bytes(result.image),
+                           file_name=f"adversarial_{name_used.replace(' ', '_')}.png", mime="image/png",
+                           icon=":material/download:", on_click="ignore")
+        st.caption("Lossless 8-bit PNG: exactly the pixels scored above, so it still fools the network when "
+                   "loaded again. (JPEG would blur the perturbation away.)")
