@@ -72,7 +72,7 @@ photo = fit_to(photo, (224, 224))
 
 # --- 1. One residual block -------------------------------------------------------------------------
 st.header("F(x), x and F(x) + x")
-left, right = st.columns([1, 3], gap="large")
+left, right = st.columns([1, 2], gap="large")
 with left:
     st.image(photo, caption=f"{source}, 224x224", width=180)
     kind = st.segmented_control("Block", ["basic", "bottleneck"], default="basic", key="res_kind", required=True)

@@ -42,7 +42,7 @@ def show_channels(tensor, channels: list[int] | None = None, n: int = 4, title: 
     t = _hw_c(tensor)
     channels = top_channels(t, n) if channels is None else [c for c in channels if c < t.shape[-1]]
     if title:
-        st.markdown(f"**{title}** &nbsp; `{t.shape[0]}x{t.shape[1]}x{t.shape[2]}`")
+        st.markdown(f"**{title}**")
     if not channels:
         st.caption("No channels to show.")
         return channels
@@ -52,4 +52,6 @@ def show_channels(tensor, channels: list[int] | None = None, n: int = 4, title: 
         lo, hi = float(picked.min()), float(picked.max())
     st.image([channel_image(t, c, lo, hi) for c in channels], caption=[f"channel {c}" for c in channels],
              width=width)
+    if title:
+        st.caption(f"{t.shape[0]}x{t.shape[1]}x{t.shape[2]}")
     return channels
