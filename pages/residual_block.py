@@ -125,7 +125,7 @@ for name, colour in (("plain", "#d62728"), ("residual", "#2ca02c")):
     underflow[name] = int((values <= 0).sum())
     fig.add_trace(go.Scatter(x=flow["layer"], y=np.where(values > 0, values, np.nan), name=name,
                              mode="lines+markers", line=dict(color=colour)))
-fig.update_layout(height=380, margin=dict(l=0, r=0, t=10, b=0), yaxis_type="log",
+fig.update_layout(height=380, margin=dict(l=0, r=0, t=10, b=0), yaxis_type="log", yaxis_exponentformat="power",
                   xaxis_title="conv layer (0 = first, next to the input)",
                   yaxis_title="gradient norm reaching the layer", legend=dict(orientation="h", y=1.08))
 st.plotly_chart(fig, width="stretch", key="res_flow")
