@@ -37,7 +37,8 @@ with left:
     name, model = model_select("Model", key="arch_model", default="mobilenet_v2")
 info = zoo.model_info(name)
 graph = structure(name, model)
-weights_text = explorer.weights_label(model) if model is not None else "none loaded (structure built with random weights)"
+weights_text = (explorer.weights_label(model) if model is not None
+                else "none loaded (structure built with random weights)")
 
 with right.container(border=True):
     st.subheader(f"{info.title} ({info.year})")
