@@ -64,7 +64,7 @@ if clicked in graph.blocks:
     st.session_state[expand_key] = clicked
 
 controls = st.columns([1, 2, 2])
-collapsed = controls[0].toggle("Fold repeated blocks", value=len(graph.nodes) > COLLAPSE_FROM, key=f"arch_fold_{name}",
+collapsed = controls[0].toggle("Fold blocks", value=len(graph.nodes) > COLLAPSE_FROM, key=f"arch_fold_{name}",
                                disabled=not graph.blocks, help="Large models stay readable when each block is one node")
 expand = None
 if collapsed and graph.blocks:

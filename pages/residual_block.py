@@ -97,7 +97,7 @@ with right:
     cols = st.columns(4)
     for col, name in zip(cols, ["x (shortcut)", "F(x)", "F(x) + x", "relu(F(x) + x)"]):
         with col:
-            show_channels(t[name], channels=channels, width=92, title=name)
+            show_channels(t[name], channels=channels, title=name)
     hand = blocks.residual_params(in_channels, filters, kind, projection)
     st.markdown(
         f"**{kind.capitalize()} block, {'projection' if projection else 'identity'} shortcut, stride {stride}:** "
@@ -173,9 +173,9 @@ with right:
     cols = st.columns(4)
     for col, name in zip(cols, names):
         with col:
-            show_channels(t[name], n=2, width=92, title=name)
+            show_channels(t[name], n=2, title=name)
     channels = top_channels(t["relu(x + scale * F(x))"], 3)
     cols = st.columns(3)
     for col, name in zip(cols, ["x", "F(x): 1x1 linear, scaled", "relu(x + scale * F(x))"]):
         with col:
-            show_channels(t[name], channels=channels, width=92, title=name)
+            show_channels(t[name], channels=channels, title=name)

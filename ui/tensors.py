@@ -44,9 +44,9 @@ def channel_strip(tensor, channels: list[int], lo: float | None = None, hi: floa
 
 
 def show_channels(tensor, channels: list[int] | None = None, n: int = 4, title: str | None = None,
-                  width: int = 110, shared_scale: bool = False) -> list[int]:
-    """Show ``channels`` (default: the ``n`` strongest) of a tensor side by side, ``width`` pixels each;
-    returns the indices.
+                  width: int | None = None, shared_scale: bool = False) -> list[int]:
+    """Show ``channels`` (default: the ``n`` strongest) of a tensor side by side, ``width`` pixels each
+    (default: the strip fills its column); returns the indices.
 
     ``shared_scale`` scales all shown channels by one range, so tensors that are added can be compared.
     """
@@ -61,7 +61,7 @@ def show_channels(tensor, channels: list[int] | None = None, n: int = 4, title: 
     if shared_scale:
         picked = np.nan_to_num(t[..., channels])
         lo, hi = float(picked.min()), float(picked.max())
-    st.image(channel_strip(t, channels, lo, hi), width=width * len(channels),
+    st.image(channel_strip(t, channels, lo, hi), width="stretch" if width is None else width * len(channels),
              caption="channel" + ("s " if len(channels) > 1 else " ") + ", ".join(map(str, channels)))
     if title:
         st.caption(f"{t.shape[0]}x{t.shape[1]}x{t.shape[2]}")
