@@ -37,32 +37,34 @@ with left:
     name, model = model_select("Model", key="arch_model", default="mobilenet_v2")
 info = zoo.model_info(name)
 graph = structure(name, model)
-weights_text = explorer.weights_label(model) if model is not None else "none loaded (structure built with random weights)"
+weights_text = (explorer.weights_label(model) if model is not None
+                else "none loaded (structure built with random weights)")
 
 with right.container(border=True):
     st.subheader(f"{info.title} ({info.year})")
     st.caption(f"{info.paper}. {info.blurb}")
-    c = st.columns(5)
+    c = st.columns(3) + st.columns(3)
     c[0].metric("Depth", info.depth if info.depth else "?", help="Depth as listed in the Keras applications table")
     c[1].metric("Parameters", f"{graph.params / 1e6:.1f} M")
     c[2].metric("Input", f"{info.input_size}x{info.input_size}")
     c[3].metric("ImageNet top-1", f"{info.top1:.1%}" if info.top1 else "n/a",
                 help="Keras' published accuracy of these weights" if info.top1 else "No pretrained weights exist")
     c[4].metric("Keras layers", len(graph.nodes))
+    c[5].metric("Repeated blocks", len(graph.blocks))
     st.markdown(f"**Weights:** {weights_text}")
 
 # Clicking a folded block in the graph opens it: the click arrives in the chart's state on the rerun.
-chart_key, expand_key, click_key = f"arch_graph_{name}", f"arch_expand_{name}", f"arch_click_{name}"
+# Each view gets its own chart key, so a new view starts with a fresh chart (no stale selection).
+expand_key = f"arch_expand_{name}"
+chart_key = f"arch_graph_{name}_{st.session_state.get(expand_key)}"
 event = st.session_state.get(chart_key)
 points = event.selection.points if event and getattr(event, "selection", None) else []
 clicked = points[0].get("customdata") if points else None
-if clicked and clicked != st.session_state.get(click_key):
-    st.session_state[click_key] = clicked
-    if clicked in graph.blocks:
-        st.session_state[expand_key] = clicked
+if clicked in graph.blocks:
+    st.session_state[expand_key] = clicked
 
 controls = st.columns([1, 2, 2])
-collapsed = controls[0].toggle("Fold repeated blocks", value=len(graph.nodes) > COLLAPSE_FROM, key=f"arch_fold_{name}",
+collapsed = controls[0].toggle("Fold blocks", value=len(graph.nodes) > COLLAPSE_FROM, key=f"arch_fold_{name}",
                                disabled=not graph.blocks, help="Large models stay readable when each block is one node")
 expand = None
 if collapsed and graph.blocks:
@@ -71,6 +73,7 @@ if collapsed and graph.blocks:
 shown, lay = view(name, collapsed, expand, graph)
 controls[2].caption(f"Showing {len(shown.nodes)} nodes for {len(graph.nodes)} layers; "
                     f"{len(lay.skips)} skip connection(s) visible.")
+chart_key = f"arch_graph_{name}_{st.session_state.get(expand_key)}"
 st.plotly_chart(graph_figure(shown, lay, highlight=expand), key=chart_key, on_select="rerun",
                 selection_mode="points", width="stretch")
 

@@ -85,8 +85,8 @@ with right:
     for col, (branch, colour) in zip(cols, BRANCH_COLOURS.items()):
         with col:
             st.markdown(f"<span style='color:{colour}'>■</span> **{branch}**", unsafe_allow_html=True)
-            show_channels(outputs[branch], n=2, width=100)
-            st.caption(f"{'x'.join(map(str, outputs[branch].shape[1:]))}")
+            show_channels(outputs[branch], n=2)
+            st.caption("x".join(map(str, outputs[branch].shape[1:])))
     concat = outputs["concatenated"]
     st.markdown(f"**Concatenated on channels**: {concat.shape[-1]} = "
                 + " + ".join(str(outputs[b].shape[-1]) for b in BRANCH_COLOURS) + " channels, same 28x28 grid.")

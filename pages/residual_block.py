@@ -72,7 +72,7 @@ photo = fit_to(photo, (224, 224))
 
 # --- 1. One residual block -------------------------------------------------------------------------
 st.header("F(x), x and F(x) + x")
-left, right = st.columns([1, 3], gap="large")
+left, right = st.columns([1, 2], gap="large")
 with left:
     st.image(photo, caption=f"{source}, 224x224", width=180)
     kind = st.segmented_control("Block", ["basic", "bottleneck"], default="basic", key="res_kind", required=True)
@@ -97,7 +97,7 @@ with right:
     cols = st.columns(4)
     for col, name in zip(cols, ["x (shortcut)", "F(x)", "F(x) + x", "relu(F(x) + x)"]):
         with col:
-            show_channels(t[name], channels=channels, width=92, title=name)
+            show_channels(t[name], channels=channels, title=name)
     hand = blocks.residual_params(in_channels, filters, kind, projection)
     st.markdown(
         f"**{kind.capitalize()} block, {'projection' if projection else 'identity'} shortcut, stride {stride}:** "
@@ -125,7 +125,7 @@ for name, colour in (("plain", "#d62728"), ("residual", "#2ca02c")):
     underflow[name] = int((values <= 0).sum())
     fig.add_trace(go.Scatter(x=flow["layer"], y=np.where(values > 0, values, np.nan), name=name,
                              mode="lines+markers", line=dict(color=colour)))
-fig.update_layout(height=380, margin=dict(l=0, r=0, t=10, b=0), yaxis_type="log",
+fig.update_layout(height=380, margin=dict(l=0, r=0, t=10, b=0), yaxis_type="log", yaxis_exponentformat="power",
                   xaxis_title="conv layer (0 = first, next to the input)",
                   yaxis_title="gradient norm reaching the layer", legend=dict(orientation="h", y=1.08))
 st.plotly_chart(fig, width="stretch", key="res_flow")
@@ -173,9 +173,9 @@ with right:
     cols = st.columns(4)
     for col, name in zip(cols, names):
         with col:
-            show_channels(t[name], n=2, width=92, title=name)
+            show_channels(t[name], n=2, title=name)
     channels = top_channels(t["relu(x + scale * F(x))"], 3)
     cols = st.columns(3)
     for col, name in zip(cols, ["x", "F(x): 1x1 linear, scaled", "relu(x + scale * F(x))"]):
         with col:
-            show_channels(t[name], channels=channels, width=92, title=name)
+            show_channels(t[name], channels=channels, title=name)

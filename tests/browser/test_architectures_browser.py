@@ -1,0 +1,63 @@
+"""Real browser: the Architectures graph opens a folded block on click; the block pages draw their charts.
+
+The home page is opened first: on a fresh server, Streamlit serves a deep link to a file in pages/
+directly (without streamlit_app.py's st.navigation) until the main script has run once.
+"""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.conftest import errors_on, screenshot, wait_for_app
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def _open(page, server, path):
+    page.goto(server)
+    wait_for_app(page)
+    page.goto(f"{server}/{path}")
+    wait_for_app(page)
+    assert errors_on(page) == []
+
+
+def _caption(page, pattern):
+    return page.get_by_text(re.compile(pattern)).first.inner_text()
+
+
+def test_clicking_a_folded_block_opens_it(server, page):
+    _open(page, server, "architectures")
+    page.get_by_test_id("stSelectbox").first.click()
+    page.keyboard.type("ResNet-50")
+    page.keyboard.press("Enter")
+    wait_for_app(page)
+    assert "Showing 22 nodes for 178 layers" in _caption(page, r"^Showing \d+ nodes")
+    chart = page.get_by_test_id("stPlotlyChart").first
+    chart.scroll_into_view_if_needed()
+    expect(chart.locator("path.point")).to_have_count(22, timeout=30_000)  # plotly draws after the script ends
+    residual = chart.locator(".scatterlayer .trace").filter(has_text="residual block").locator("path.point")
+    box = residual.nth(1).bounding_box()  # conv2_block1, conv2_block2 (identity: 10 layers)
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.wait_for_timeout(1000)
+    wait_for_app(page)
+    assert "Showing 31 nodes for 178 layers; 1 skip connection" in _caption(page, r"^Showing \d+ nodes")
+    assert errors_on(page) == []
+    chart = page.get_by_test_id("stPlotlyChart").first
+    expect(chart.locator("path.point")).to_have_count(31, timeout=30_000)
+    page.set_viewport_size({"width": 1400, "height": 2600})  # the whole graph in view for the screenshot
+    page.wait_for_timeout(1000)
+    chart.screenshot(path=str(screenshot(page, "architectures_resnet50_full").with_name(
+        "architectures_resnet50_graph.png")))
+
+
+@pytest.mark.parametrize("path, charts", [("inception_block", 2), ("residual_block", 1)])
+def test_block_pages_draw_their_charts(server, page, path, charts):
+    _open(page, server, path)
+    assert page.get_by_test_id("stPlotlyChart").count() == charts
+    assert page.locator("[data-testid=stMain] img").count() >= 5
+    for i in range(charts):
+        chart = page.get_by_test_id("stPlotlyChart").nth(i)
+        chart.scroll_into_view_if_needed()
+        expect(chart.locator(".main-svg").first).to_be_visible(timeout=30_000)
+        chart.screenshot(path=str(screenshot(page, f"{path}_full").with_name(f"{path}_chart{i}.png")))

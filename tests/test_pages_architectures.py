@@ -1,0 +1,95 @@
+"""AppTest for the Architectures, Inception block and Residual block pages, inside the navigation."""
+
+import re
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import ROOT, needs_fixtures
+
+APP = str(ROOT / "streamlit_app.py")
+
+
+def _open(page: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=180).run()
+    at.switch_page(page).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _caption(at, text: str) -> str:
+    """The first caption containing ``text``."""
+    return next(c.value for c in at.caption if text in c.value)
+
+
+@needs_fixtures
+def test_architectures_card_graph_blocks_and_search():
+    at = _open("pages/architectures.py")
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Keras layers"] == "157" and metrics["Parameters"] == "3.5 M"
+    assert metrics["ImageNet top-1"] == "71.3%" and metrics["Input"] == "224x224"
+    assert any(m.value.startswith("**Weights:** ImageNet (mobilenet_v2") for m in at.markdown)
+    assert len(at.get("plotly_chart")) == 1
+    assert _caption(at, "Showing").startswith("Showing 27 nodes for 157 layers")
+    at.selectbox(key="arch_expand_mobilenet_v2").set_value("block_2").run()
+    assert _caption(at, "Showing").startswith("Showing 35 nodes for 157 layers; 1 skip")
+    at.text_input(key="arch_search_mobilenet_v2").input("_add").run()
+    assert _caption(at, "of 157 layers") == "10 of 157 layers"  # MobileNetV2's ten residual additions
+    at.text_input(key="arch_search_mobilenet_v2").input("no such layer").run()
+    assert _caption(at, "of 157 layers") == "0 of 157 layers" and not at.exception
+
+
+@needs_fixtures
+def test_architectures_without_weights_is_honest(monkeypatch):
+    from explorer import weights
+
+    monkeypatch.setattr(weights, "online", lambda timeout=2.0: False)
+    at = _open("pages/architectures.py")
+    at.selectbox(key="arch_model").set_value("resnet50").run()
+    assert not at.exception
+    assert "resnet50_weights_tf_dim_ordering_tf_kernels.h5" in at.warning[0].value
+    assert any("none loaded (structure built with random weights)" in m.value for m in at.markdown)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Parameters"] == "25.6 M" and metrics["Keras layers"] == "178"
+    assert _caption(at, "Showing").startswith("Showing 22 nodes")
+    at.selectbox(key="arch_model").set_value("googlenet").run()
+    assert any("random (untrained)" in m.value for m in at.markdown)
+    assert {m.label: m.value for m in at.metric}["ImageNet top-1"] == "n/a"
+
+
+@needs_fixtures
+def test_inception_block_page_counts_and_losses():
+    at = _open("pages/inception_block.py")
+    assert "163,696" in _caption(at, "Counted by hand") and "Keras counts **163,696**" in _caption(at, "Counted")
+    metrics = {m.label: float(m.value) for m in at.metric}
+    expected = metrics["main loss"] + 0.3 * (metrics["aux1 loss"] + metrics["aux2 loss"])
+    assert metrics["total loss"] == pytest.approx(expected, abs=2e-3)
+    assert 6.0 < metrics["main loss"] < 8.0  # random weights: about ln(1000)
+    for key in ("incep_filters_1x1", "incep_filters_3x3", "incep_filters_5x5", "incep_filters_pool_proj"):
+        at.slider(key=key).set_value(1).run()
+    assert not at.exception
+    concat = next(m.value for m in at.markdown if m.value.startswith("**Concatenated"))
+    assert "4 = 1 + 1 + 1 + 1 channels" in concat
+    at.selectbox(key="incep_label").set_value(340).run()  # zebra
+    assert not at.exception and at.metric[0].label == "main loss"
+
+
+@needs_fixtures
+@pytest.mark.slow
+def test_residual_block_page_block_gradients_and_sizes():
+    at = _open("pages/residual_block.py")
+    assert any("Keras counts **74,368**" in m.value for m in at.markdown)  # basic, identity, 64 channels
+    at.slider(key="res_depth").set_value(8).run()
+    ratio = _caption(at, "First layer / last layer gradient")
+    plain, residual = (float(v) for v in re.findall(r"(?:plain|residual) ([0-9.]+e[+-][0-9]+)", ratio))
+    assert plain < 1e-3 < 0.5 < residual
+    gap = at.dataframe[0].value
+    assert list(gap["after GlobalAveragePooling"]) == ["(2048,)", "(2048,)"]
+    assert list(gap["last feature maps"]) == ["(7, 7, 2048)", "(10, 15, 2048)"]
+    at.segmented_control(key="res_stride").set_value(2).run()
+    assert "identity shortcut cannot halve" in at.warning[0].value
+    at.segmented_control(key="res_kind").set_value("bottleneck").run()
+    assert not at.exception
+    assert any("Keras counts **76,928**" in m.value for m in at.markdown)  # ResNet-50's conv2_block1
+    at.slider(key="res_ir_scale").set_value(0.0).run()
+    assert not at.exception and _caption(at, "Keras counts") == "Keras counts 122,928."
