@@ -51,7 +51,7 @@ def main() -> None:
     assert len(names) == 13
 
     plain = tf.function(lambda t: model(t, training=False))
-    singles = [tf.function(keras.Model(model.inputs, model.get_layer(n).output)) for n in names]
+    singles = [tf.function(keras.Model(model.inputs[0], model.get_layer(n).output)) for n in names]
     runs = {
         "plain forward (floor)": lambda: plain(x).numpy(),
         "feature_maps, 13 layers": lambda: explorer.feature_maps(model, image),

@@ -142,7 +142,7 @@ def _build(model: keras.Model, names: tuple[str, ...]) -> _Extractor:
     else:
         maps = [model.get_layer(n).output for n in names]
         outputs = list(model.outputs)
-        inputs = model.inputs
+        inputs = model.inputs[0]
     probs = _probabilities_output(outputs)
     for name, tensor in zip(names, maps):
         if len(tensor.shape) != 4:

@@ -52,9 +52,9 @@ def test_matches_a_separate_model_per_layer_and_the_model_prediction(mobilenet_s
     maps, probs = feature_maps_and_predictions(mobilenet_small, cat_photo, names)
     x = fit_to(cat_photo, (128, 128))[None].astype("float32")
     for name in names:
-        single = keras.Model(mobilenet_small.inputs, mobilenet_small.get_layer(name).output)
+        single = keras.Model(mobilenet_small.inputs[0], mobilenet_small.get_layer(name).output)
         np.testing.assert_allclose(maps[name], single(x)[0].numpy(), rtol=1e-4, atol=1e-4)
-    np.testing.assert_allclose(probs, mobilenet_small(x)[0].numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(probs, mobilenet_small([x])[0].numpy(), rtol=1e-4, atol=1e-5)
     assert probs.shape == (1000,)
 
 
