@@ -142,7 +142,7 @@ def _build(model: keras.Model, names: tuple[str, ...]) -> _Extractor:
     else:
         maps = [model.get_layer(n).output for n in names]
         outputs = list(model.outputs)
-        inputs = model.inputs
+        inputs = model.inputs[0]
     probs = _probabilities_output(outputs)
     for name, tensor in zip(names, maps):
         if len(tensor.shape) != 4:
@@ -250,6 +250,13 @@ def _finite_range(values: np.ndarray) -> tuple[float, float]:
     return float(lo), float(hi)
 
 
+def _columns(n: int, h: int, w: int) -> int:
+    """A near-square layout (at most ~1.5x wider than tall) with the fewest empty tiles."""
+    square = max(1, int(np.ceil(np.sqrt(n * h / w))))
+    candidates = range(square, max(square, int(square * 1.5)) + 1)
+    return min(candidates, key=lambda c: (int(np.ceil(n / c)) * c - n, c))
+
+
 def channel_grid(fmap: np.ndarray, scale: str = "shared", sort: bool = True, columns: int | None = None,
                  pad: int = 1, max_channels: int | None = None) -> Grid:
     """Tile an HxWxC feature map into one uint8 image, channel by channel (no full-tensor copies).
@@ -267,8 +274,7 @@ def channel_grid(fmap: np.ndarray, scale: str = "shared", sort: bool = True, col
     if max_channels is not None:
         order = order[:max(1, int(max_channels))]
     n = len(order)
-    cols = int(columns) if columns else int(np.ceil(np.sqrt(n * h / w)))
-    cols = max(1, min(cols, n))
+    cols = max(1, min(int(columns) if columns else _columns(n, h, w), n))
     rows = int(np.ceil(n / cols))
     grid = np.zeros((rows * (h + pad) - pad, cols * (w + pad) - pad), dtype=np.uint8)
     if scale == "shared":

@@ -165,7 +165,7 @@ def layer_view(model_label: str, layer: str, fmap: np.ndarray, photo: np.ndarray
                                                  key=f"{key}_scale") or "Shared across channels"]
     shown = c if c <= 8 else controls[1].slider("Channels shown (strongest first)", 1, c, min(c, 64),
                                                 key=f"{key}_count")
-    grid = features.channel_grid(fmap, scale=scale, max_channels=shown)
+    grid = features.channel_grid(fmap, scale=scale, max_channels=shown, pad=max(1, h // 56))
     rgb = grid.to_rgb(COLORSCALE)
     controls[2].download_button("Grid as PNG", _png(rgb), file_name=f"{model_label}_{layer}_channels.png",
                                 mime="image/png", icon=":material/download:", key=f"{key}_download")
@@ -228,7 +228,7 @@ layer = st.select_slider("Layer (input to output)", names, value=names[0], key=f
 others = st.multiselect("Compare with more layers", [n for n in names if n != layer], max_selections=3,
                         key=f"fm_more_{model_label}_{mode}")
 
-top = st.columns([1, 2, 1.3])
+top = st.columns([1, 1.8, 1.5])
 top[0].image(photo, caption=f"What the model sees ({photo.shape[1]}x{photo.shape[0]}); {photo_caption}")
 with top[1]:
     st.markdown("**Smaller and deeper**: spatial size shrinks, channels grow")

@@ -52,9 +52,9 @@ def test_matches_a_separate_model_per_layer_and_the_model_prediction(mobilenet_s
     maps, probs = feature_maps_and_predictions(mobilenet_small, cat_photo, names)
     x = fit_to(cat_photo, (128, 128))[None].astype("float32")
     for name in names:
-        single = keras.Model(mobilenet_small.inputs, mobilenet_small.get_layer(name).output)
+        single = keras.Model(mobilenet_small.inputs[0], mobilenet_small.get_layer(name).output)
         np.testing.assert_allclose(maps[name], single(x)[0].numpy(), rtol=1e-4, atol=1e-4)
-    np.testing.assert_allclose(probs, mobilenet_small(x)[0].numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(probs, mobilenet_small([x])[0].numpy(), rtol=1e-4, atol=1e-5)
     assert probs.shape == (1000,)
 
 
@@ -150,8 +150,10 @@ def test_grid_survives_nans_infinities_and_constant_maps():
 
 
 def test_grid_layout_is_near_square_and_can_be_capped():
-    grid = channel_grid(np.random.default_rng(0).random((14, 14, 512), dtype=np.float32))
-    assert (grid.rows, grid.cols) == (22, 24) or grid.rows * grid.cols >= 512
-    assert abs(grid.image.shape[0] - grid.image.shape[1]) < 2 * 15
+    layouts = {c: channel_grid(np.zeros((14, 14, c), np.float32)) for c in (1, 32, 64, 512, 1280)}
+    assert {c: (g.rows, g.cols) for c, g in layouts.items()} == {
+        1: (1, 1), 32: (4, 8), 64: (8, 8), 512: (16, 32), 1280: (32, 40)}  # no empty tiles
+    seven = channel_grid(np.zeros((14, 14, 7), np.float32))
+    assert (seven.rows, seven.cols) == (2, 4)  # a prime count: one empty tile
     top = channel_grid(np.random.default_rng(0).random((14, 14, 512), dtype=np.float32), max_channels=16)
     assert len(top.order) == 16 and (top.rows, top.cols) == (4, 4)

@@ -19,6 +19,29 @@ def _sample(name: str):
     return sample_image(name)
 
 
+def _use_upload(upload, state_key: str) -> None:
+    """Decode an upload once (reruns reuse it); on a bad file show why and keep the last good photo."""
+    seen_key = f"{state_key}_upload"
+    seen = st.session_state.get(seen_key)
+    if seen is None or seen[0] != upload.file_id:
+        data = upload.getvalue()
+        try:
+            image = explorer.load_image(data)
+        except explorer.ImageError as exc:
+            seen = (upload.file_id, f"**{upload.name}**: {exc}", None)
+        else:
+            seen = (upload.file_id, None, image_note(data))
+            st.session_state[state_key] = (image, f"upload: {upload.name}")
+        st.session_state[seen_key] = seen
+    _, error, note = seen
+    if error:
+        st.error(error, icon=":material/broken_image:")
+        st.caption("Still showing the previous photo." if state_key in st.session_state
+                   else "Showing a sample photo instead.")
+    elif note:
+        st.info(note)
+
+
 def photo_input(key: str = "photo", default_sample: str = "Cat (Chelsea)", label: str = "Photo"):
     """Return an RGB uint8 HxWx3 array (never None) and a short caption of where it came from."""
     state_key = f"{key}_last_good"
@@ -34,18 +57,7 @@ def photo_input(key: str = "photo", default_sample: str = "Cat (Chelsea)", label
         else:
             upload = st.camera_input("Take a photo", key=f"{key}_camera")
         if upload is not None:
-            data = upload.getvalue()
-            try:
-                image = explorer.load_image(data)
-            except explorer.ImageError as exc:
-                st.error(f"**{upload.name}**: {exc}", icon=":material/broken_image:")
-                if state_key in st.session_state:
-                    st.caption("Still showing the previous photo.")
-            else:
-                note = image_note(data)
-                if note:
-                    st.info(note)
-                st.session_state[state_key] = (image, f"upload: {upload.name}")
+            _use_upload(upload, state_key)
     if state_key not in st.session_state:
         st.session_state[state_key] = (_sample(default_sample), f"sample: {default_sample}")
     return st.session_state[state_key]
