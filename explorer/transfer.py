@@ -198,6 +198,10 @@ def train_classifier(images_by_class, backbone="mobilenet_v2", epochs: int = 10,
     ``callback(stage, step, total, metrics)`` reports progress: stage ``"features"`` (images done),
     ``"head"`` and ``"fine_tune"`` (epoch number counted from the first head epoch, with that epoch's
     metrics). The same ``seed`` and inputs give the same history and model.
+
+    Without fine-tuning, ``result.model`` reuses the backbone's layers (no copy of its weights, so many
+    students' classifiers share one backbone in memory): use it for inference and gradients, and clone
+    it (``keras.models.clone_model`` + ``set_weights``) before training it further.
     """
     started = time.perf_counter()
     for name, value, low in (("epochs", epochs, 1), ("batch_size", batch_size, 1), ("fine_tune_layers", fine_tune_layers, 0),
@@ -230,7 +234,8 @@ def train_classifier(images_by_class, backbone="mobilenet_v2", epochs: int = 10,
 
     # 2. The head learns on cached features: seconds.
     history: dict[str, list[float]] = {}
-    total_epochs = epochs + (fine_tune_epochs if fine_tune_layers and fine_tune_epochs else 0)
+    fine_tuning = bool(fine_tune_layers and fine_tune_epochs)
+    total_epochs = epochs + (fine_tune_epochs if fine_tuning else 0)
     layers = head.head_layers(len(class_names), dense_units, dropout)
     head_model = head.feature_head(feature_size(extractor), layers)
     head_model.compile(keras.optimizers.Adam(learning_rate), "sparse_categorical_crossentropy", metrics=["accuracy"])
@@ -238,15 +243,17 @@ def train_classifier(images_by_class, backbone="mobilenet_v2", epochs: int = 10,
     head_model.fit(train_x, train_y, batch_size=batch_size, epochs=epochs, shuffle=True, verbose=0,
                    callbacks=[_EpochReporter(history, "head", total_epochs, callback, validate)])
     val_probabilities = np.asarray(head_model(val_x, training=False)) if len(val_idx) else None
-    clone = head.clone_backbone(extractor)
-    model = head.classifier(clone, layers, class_names)
-    tuned = head.freeze_all_but_last(clone.layers[1:], fine_tune_layers if fine_tune_epochs else 0)
+    # Without fine-tuning the classifier reuses the backbone's layers as they are (no copy of its weights);
+    # fine-tuning trains a clone, so the given (possibly shared) backbone never changes.
+    base = head.clone_backbone(extractor) if fine_tuning else extractor
+    model = head.classifier(base, layers, class_names)
     trained = time.perf_counter()
 
     # 3. Optional fine-tuning: the last N layers of the cloned backbone learn too, gently, on images.
-    fine_tune_start = None
-    if fine_tune_layers and fine_tune_epochs:
+    fine_tune_start, tuned = None, []
+    if fine_tuning:
         fine_tune_start = len(history["loss"])
+        tuned = head.freeze_all_but_last(base.layers[1:], fine_tune_layers)
         pixels = keras.Input(model.input_shape[1:], name="pixels")
         trainer = keras.Model(pixels, model(pixels))  # compiled wrapper: the classifier itself stays uncompiled
         trainer.compile(keras.optimizers.Adam(fine_tune_learning_rate), "sparse_categorical_crossentropy",
