@@ -120,14 +120,15 @@ if data is not None and hasattr(data, "skipped"):
     skipped = skipped + data.skipped
 
 ready = bool(data) and len(data) >= 2 and all(len(v) > 0 for v in data.values())
-if data:
+if data and any(data.values()):
     counts = {name: len(images) for name, images in data.items()}
     chart = go.Figure(go.Bar(x=list(counts), y=list(counts.values()), text=list(counts.values())))
     chart.update_layout(height=220, margin=dict(l=10, r=10, t=30, b=10), title="Images per class")
     st.plotly_chart(chart, width="stretch")
     for name, images in data.items():
         if images:
-            st.image(images[:8], width=84, caption=[name] + [""] * (min(8, len(images)) - 1))
+            st.caption(f"**{name}**: {len(images)} image(s)" + (", the first 8:" if len(images) > 8 else ""))
+            st.image(images[:8], width=84)
     for warning in datasets.dataset_warnings(data):
         st.warning(warning, icon=":material/warning:")
 if skipped:
@@ -271,7 +272,7 @@ else:
     left.plotly_chart(bars, width="stretch", key="tl_per_class")
     matrix = px.imshow(result.confusion_matrix(), x=names, y=names, text_auto=True, color_continuous_scale="Blues",
                        labels=dict(x="predicted", y="true", color="images"), title="Confusion matrix")
-    matrix.update_layout(height=360, margin=dict(l=10, r=10, t=40, b=10))
+    matrix.update_layout(height=360, margin=dict(l=10, r=10, t=40, b=10), coloraxis_showscale=False)
     right.plotly_chart(matrix, width="stretch", key="tl_confusion")
     wrong = result.misclassified()
     if wrong:
