@@ -246,7 +246,7 @@ def train_classifier(images_by_class, backbone="mobilenet_v2", epochs: int = 10,
     # Without fine-tuning the classifier reuses the backbone's layers as they are (no copy of its weights);
     # fine-tuning trains a clone, so the given (possibly shared) backbone never changes.
     base = head.clone_backbone(extractor) if fine_tuning else extractor
-    model = head.classifier(base, layers, class_names)
+    model = head.classifier(base, head_model, class_names)
     trained = time.perf_counter()
 
     # 3. Optional fine-tuning: the last N layers of the cloned backbone learn too, gently, on images.

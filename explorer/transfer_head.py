@@ -1,10 +1,10 @@
 """The trainable part of a transfer-learning classifier, and the whole classifier assembled from it.
 
 The head is a few plain Keras layers (dropout, optional dense layer, softmax). They are trained first
-on cached backbone features (a tiny model: ``features -> head``), then the very same layer objects are
-placed on top of a cloned backbone, so the final classifier takes 0..255 pixels and needs no
-retraining. :class:`ClassNames` is an identity layer that carries the class names into ``.keras``
-files.
+on cached backbone features (a tiny model: ``features -> head``), then copied, weights and all, on top
+of the backbone (a clone of it when fine-tuning follows), so the final classifier takes 0..255 pixels
+and needs no retraining. :class:`ClassNames` is an identity layer that carries the class names into
+``.keras`` files.
 """
 
 from __future__ import annotations
@@ -43,16 +43,13 @@ def head_layers(num_classes: int, dense_units: int = 0, dropout: float = 0.2) ->
     return layers
 
 
-def apply(layers, x):
-    for layer in layers:
-        x = layer(x)
-    return x
-
-
 def feature_head(feature_size: int, layers) -> keras.Model:
     """``features -> probabilities``: the model trained on cached features."""
     features = keras.Input((feature_size,), name="features")
-    return keras.Model(features, apply(layers, features), name="head")
+    x = features
+    for layer in layers:
+        x = layer(x)
+    return keras.Model(features, x, name="head")
 
 
 def clone_backbone(backbone: keras.Model) -> keras.Model:
@@ -65,16 +62,22 @@ def clone_backbone(backbone: keras.Model) -> keras.Model:
     return clone
 
 
-def classifier(backbone: keras.Model, layers, class_names, name: str = "transfer_classifier") -> keras.Model:
-    """One flat model ``pixels 0..255 -> class probabilities``: backbone layers, then the head layers.
+def classifier(backbone: keras.Model, head: keras.Model, class_names, name: str = "transfer_classifier") -> keras.Model:
+    """One flat model ``pixels 0..255 -> class probabilities``: backbone layers, then copies of the trained head.
 
-    Flat (no nested model) so every backbone layer stays reachable, e.g. for the Feature maps page.
-    ``model.explorer_class_names`` holds the class order.
+    Flat (no nested model) so every backbone layer stays reachable, e.g. for the Feature maps page; the
+    head layers are copied (same config and weights) so each layer of the classifier has exactly one
+    place in one graph and ``layer.output`` is defined for all of them. ``model.explorer_class_names``
+    holds the class order.
     """
     x = backbone.output
     if len(x.shape) == 4:
         x = keras.layers.GlobalAveragePooling2D(name="head_pool")(x)
-    probs = ClassNames(class_names, name="class_names")(apply(layers, x))
+    for trained in head.layers[1:]:
+        layer = trained.__class__.from_config(trained.get_config())
+        x = layer(x)
+        layer.set_weights(trained.get_weights())
+    probs = ClassNames(class_names, name="class_names")(x)
     model = keras.Model(backbone.input, probs, name=name)
     model.explorer_class_names = [str(n) for n in class_names]
     model.explorer_name = name

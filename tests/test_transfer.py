@@ -99,6 +99,7 @@ def test_export_and_reload_round_trip(trained, tmp_path):
     model = result.model
     assert model.explorer_class_names == ["cat", "dog", "parrot"]
     assert model.layers[1].name == "preprocess" and model.input_shape == (None, 128, 128, 3)
+    assert all(layer.output is not None for layer in model.layers)  # one graph: every activation reachable
     pixels = result.val_images.astype("float32")
     expected = model.predict(pixels, verbose=0)
     np.testing.assert_allclose(expected, result.val_probabilities, atol=1e-5)
