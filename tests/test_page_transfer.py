@@ -1,6 +1,5 @@
 """The Transfer learning page inside the app's navigation: data, training, evaluation, keeping the model."""
 
-import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
@@ -40,7 +39,6 @@ def test_a_bad_folder_is_a_clear_error_and_nothing_breaks(tmp_path):
     assert any("Nothing at" in e.value for e in at.error)
 
 
-@pytest.mark.slow
 def test_train_on_a_local_folder_then_evaluate_and_keep(tmp_path, fixture_images):
     import explorer
 
@@ -72,3 +70,19 @@ def test_train_on_a_local_folder_then_evaluate_and_keep(tmp_path, fixture_images
     charts = {c.proto.id for c in at.get("plotly_chart")}
     assert len(charts) >= 4  # counts, curves, per-class, confusion matrix, photo guess
     assert len(at.get("download_button")) == 1
+
+
+def test_fine_tuning_on_the_demo_set_continues_the_curves():
+    at = open_page()
+    at.segmented_control(key="tl_source").set_value("Demo set").run()
+    at.selectbox(key="tl_backbone").set_value("mobilenet_0.25").run()
+    at.slider(key="tl_epochs").set_value(3).run()
+    at.toggle(key="tl_fine_tune").set_value(True).run()
+    at.slider(key="tl_ft_layers").set_value(5).run()
+    at.slider(key="tl_ft_epochs").set_value(1).run()
+    next(b for b in at.button if b.label == "Train").click().run()
+    assert not at.exception and not at.error
+    result = at.session_state["tl_result"]
+    assert result.fine_tune_start == 3 and len(result.history["loss"]) == 4
+    assert len(result.class_names) == 4 and any(m.label.startswith("Top-3") for m in at.metric)
+    assert any("fine-tuning began" in c.value for c in at.caption)

@@ -26,7 +26,6 @@ def tiny_backbone():
     return load_backbone("mobilenet_0.25")
 
 
-@pytest.mark.slow
 def test_real_photos_reach_high_accuracy_with_mobilenet_v2(photos):
     backbone = load_backbone("mobilenet_v2")
     result = explorer.train_classifier(photos, backbone=backbone, epochs=8, seed=0)
@@ -70,7 +69,6 @@ def test_callback_reports_features_then_epochs(trained):
     assert trained[0].history["val_accuracy"] == [e[3]["val_accuracy"] for e in epochs]
 
 
-@pytest.mark.slow
 def test_fine_tuning_changes_only_the_last_layers(photos, tiny_backbone):
     before = {layer.name: [w.copy() for w in layer.get_weights()] for layer in tiny_backbone.layers}
     events = []
