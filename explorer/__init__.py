@@ -1,47 +1,58 @@
 """CNN Explorer: the great image CNNs, opened up. Model, data and optimisation code (no UI).
 
 Every model here takes RGB pixels in 0..255; preprocessing lives inside the graph.
+
+Names are imported lazily (PEP 562): ``import explorer`` is instant and TensorFlow loads only when a
+name that needs it is first used, so ``python -m explorer.weights list`` answers at once.
 """
 
+from __future__ import annotations
+
+import importlib
 import os as _os
 
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from .attacks import AdversarialResult, adversarial  # noqa: E402
-from .features import feature_maps  # noqa: E402
-from .images import ImageError, load_image  # noqa: E402
-from .imagenet import (  # noqa: E402
-    CAT_CLASSES,
-    DOG_CLASSES,
-    SIAMESE_CAT,
-    TABBY,
-    ZEBRA,
-    class_index,
-    class_name,
-    class_names,
-    decode,
-    is_cat,
-    is_dog,
-)
-from .runtime import Cancelled, CancelToken, Diverged, check_finite, heavy_work  # noqa: E402
-from .user_models import ModelFileError, load_user_model  # noqa: E402
-from .weights import WeightsUnavailable  # noqa: E402
-from .zoo import MODEL_NAMES, MODELS, input_size, load_model, model_info, weights_available, weights_label  # noqa: E402
+# public name -> submodule that defines it
+_EXPORTS = {
+    # models and weights (issue A)
+    "load_model": "zoo", "model_info": "zoo", "input_size": "zoo", "weights_available": "zoo",
+    "weights_label": "zoo", "MODEL_NAMES": "zoo", "MODELS": "zoo",
+    "WeightsUnavailable": "weights",
+    "LayerGraph": "graph", "collapse": "graph", "layer_graph": "graph", "layer_table": "graph", "layout": "graph",
+    # images and ImageNet classes
+    "ImageError": "images", "load_image": "images",
+    "CAT_CLASSES": "imagenet", "DOG_CLASSES": "imagenet", "SIAMESE_CAT": "imagenet", "TABBY": "imagenet",
+    "ZEBRA": "imagenet", "class_index": "imagenet", "class_name": "imagenet", "class_names": "imagenet",
+    "decode": "imagenet", "is_cat": "imagenet", "is_dog": "imagenet",
+    # feature maps (issue B)
+    "feature_maps": "features",
+    # transfer learning (issue C)
+    "DatasetError": "datasets", "load_dataset": "datasets",
+    "TransferResult": "transfer", "train_classifier": "transfer",
+    # ideal class images and adversarial examples (issue D)
+    "DivergedError": "optvis", "IdealImage": "optvis", "ideal_image": "optvis",
+    "AdversarialResult": "attacks", "adversarial": "attacks",
+    # classroom reliability (issue E)
+    "CancelToken": "runtime", "Cancelled": "runtime", "Diverged": "runtime", "check_finite": "runtime",
+    "heavy_work": "runtime",
+    "ModelFileError": "user_models", "load_user_model": "user_models",
+}
 
-__all__ = [
-    "CAT_CLASSES", "DOG_CLASSES", "SIAMESE_CAT", "TABBY", "ZEBRA", "ImageError", "MODEL_NAMES", "MODELS",
-    "WeightsUnavailable", "class_index", "class_name", "class_names", "decode", "input_size", "is_cat", "is_dog",
-    "feature_maps",
-    "load_image", "load_model", "model_info", "weights_available", "weights_label",
-    "CancelToken", "Cancelled", "Diverged", "ModelFileError", "check_finite", "heavy_work", "load_user_model",
-    "AdversarialResult", "adversarial",
-]
+__all__ = sorted(_EXPORTS)
 
-from .graph import LayerGraph, collapse, layer_graph, layer_table, layout  # noqa: E402
 
-__all__ += ["LayerGraph", "collapse", "layer_graph", "layer_table", "layout"]
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        try:  # a submodule, e.g. explorer.weights
+            return importlib.import_module(f".{name}", __name__)
+        except ModuleNotFoundError:
+            raise AttributeError(f"module 'explorer' has no attribute '{name}'") from None
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
 
-# Ideal class images (issue D).
-from .optvis import DivergedError, IdealImage, ideal_image  # noqa: E402
 
-__all__ += ["DivergedError", "IdealImage", "ideal_image"]
+def __dir__():
+    return sorted(set(globals()) | set(_EXPORTS))
