@@ -110,10 +110,10 @@ def _show_result(result, label, class_label):
                                    f"{result.steps} steps ({result.seconds:.0f} s)", width="stretch")
 
 
-controls, output = st.columns([1, 2], gap="large")
+controls, output = st.columns([1.3, 2], gap="medium")
 with controls:
     label, model, names = _model_picker()
-    st.segmented_control("Quick pick", list(QUICK), key="ideal_quick", on_change=_set_class)
+    st.pills("Quick pick", list(QUICK), key="ideal_quick", on_change=_set_class)
     if names:
         if st.session_state.get("ideal_class", explorer.SIAMESE_CAT) >= len(names):
             st.session_state["ideal_class"] = 0
@@ -128,7 +128,7 @@ with controls:
     if "ideal_steps" not in st.session_state:
         st.session_state["ideal_preset"] = "best looking"
         _apply_preset()
-    st.segmented_control("Preset", list(optvis.PRESETS)[:2], key="ideal_preset", on_change=_apply_preset,
+    st.pills("Preset", list(optvis.PRESETS)[:2], key="ideal_preset", on_change=_apply_preset,
                          help="'as in the lesson': plain gradient steps on the pixels, loss 10*CE + 0.005*TV, "
                               "1000 steps. 'best looking': Fourier parameterisation, Adam, random jitter, "
                               "scale and rotation.")
@@ -194,6 +194,9 @@ with output:
                     st.subheader("Plain noise")
                     _show_result(plain, "no regularisers", done["class_label"])
                     st.plotly_chart(_curves(plain.history, plain.losses), width="stretch", key="ideal_curve_plain")
+                st.caption("The curves follow the copy the network saw at each step (randomly shifted, zoomed and "
+                           "rotated when robustness is on, hence the noise); the numbers under the images are for "
+                           "the final images themselves.")
                 st.caption("Both images convince the network. Only the regularised one shows shapes a person can "
                            "see: without the total-variation penalty and the random transformations, gradient "
                            "ascent finds high-frequency patterns the network reacts to but we do not.")

@@ -23,9 +23,9 @@ def test_page_defaults_to_mobilenet_v2_and_siamese_cat_with_best_looking_preset(
     assert "VGG-16" in " ".join(c.value for c in at.caption)  # says why VGG-16 is not the default
     assert at.selectbox(key="ideal_class").value == 284
     assert at.session_state["ideal_param"] == "fourier"
-    at.segmented_control(key="ideal_quick").set_value("zebra").run()
+    at.pills(key="ideal_quick").set_value("zebra").run()
     assert at.selectbox(key="ideal_class").value == 340
-    at.segmented_control(key="ideal_preset").set_value("as in the lesson").run()
+    at.pills(key="ideal_preset").set_value("as in the lesson").run()
     assert at.slider(key="ideal_steps").value == 1000
     assert at.session_state["ideal_param"] == "pixels"
     assert at.session_state["ideal_tv_weight"] == 0.005
