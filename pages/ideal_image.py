@@ -89,6 +89,9 @@ def _run(model, target, steps, seed, options, slots, label):
         if now - last["t"] >= UI_EVERY_S or step == steps:
             last["t"] = now
             slots["image"].image(image, caption=f"{label}: step {step}/{steps}", width="stretch")
+            # Kept so a run stopped half-way (Stop, or a changed setting) still shows where it got to.
+            st.session_state["ideal_stopped"] = dict(label=label, step=step, steps=steps, image=image,
+                                                     probability=metrics["probability"])
             slots["progress"].progress(step / steps, text=f"{label}: step {step}/{steps}, p = "
                                                            f"{metrics['probability']:.3f}")
             slots["chart"].plotly_chart(_curves(history, losses, label), width="stretch")
@@ -171,12 +174,19 @@ with output:
                                                frame_every=max(1, steps // 20))
             plain_options.pop("steps")
             plain, plain_error = _run(model, target, steps, int(seed), plain_options, slots[1], "plain noise")
+        st.session_state.pop("ideal_stopped", None)
         st.session_state["ideal_run"] = dict(main=main, plain=plain, error=error or plain_error, label=label,
                                              class_label=class_label, target=target)
         st.rerun()
 
     done = st.session_state.get("ideal_run")
-    if done is None:
+    stopped = st.session_state.get("ideal_stopped")
+    if done is None and stopped is not None:
+        st.warning(f"The last run was stopped at step {stopped['step']} of {stopped['steps']} ({stopped['label']}, "
+                   f"p = {stopped['probability']:.3f}). Press **Paint the ideal image** to run again.",
+                   icon=":material/stop_circle:")
+        st.image(stopped["image"], caption=f"{stopped['label']}: step {stopped['step']}", width=320)
+    elif done is None:
         st.info("Pick a model and a class, then press **Paint the ideal image**. A run of 200 steps takes about "
                 "a minute on a laptop; the picture and the curves update as it goes.", icon=":material/brush:")
     else:

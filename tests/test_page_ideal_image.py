@@ -87,3 +87,14 @@ def test_a_run_that_blows_up_shows_a_clear_error_and_the_last_good_image(monkeyp
     assert not at.exception
     assert any("learning rate" in e.value for e in at.error)
     assert at.session_state["ideal_run"]["main"] is partial
+
+
+@needs_fixtures
+def test_a_stopped_run_shows_where_it_got_to():
+    at = _page()
+    image = np.full((128, 128, 3), 7, np.uint8)
+    at.session_state["ideal_stopped"] = dict(label="regularised", step=30, steps=200, image=image, probability=0.4)
+    at.run()
+    assert not at.exception
+    assert "stopped at step 30 of 200" in at.warning[0].value
+    assert len(at.image) == 1
