@@ -182,3 +182,10 @@ def test_lesson_step_size_follows_the_models_preprocessing(tiny):
     assert optvis.lesson_learning_rate(explorer.load_model("mobilenet", weights=None, input_shape=(32, 32, 3),
                                                            include_top=False, alpha=0.25)) == 127.5
     assert optvis.lesson_learning_rate(tiny) == 1.0
+
+
+def test_a_custom_objective_replaces_the_weighted_loss(tiny):
+    aim_for_class_0 = optvis.class_ce(0) + 1e-6 * optvis.total_variation()
+    result = explorer.ideal_image(tiny, 3, steps=15, learning_rate=LR, objective=aim_for_class_0, **PLAIN)
+    probs = optvis.predict(tiny, result.image)
+    assert probs[0] > 0.5 and result.history[-1] < result.history[0]  # class 0 went up, the target down

@@ -131,14 +131,14 @@ _STEPS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
 def compiled_step(model, param, optimizer: str, views: int, robust: bool, objective: obj.Objective | None = None):
-    """The compiled optimisation step for one model and structure (cached; never retraces per slider).
+    """The compiled optimisation step for one model and structure (cached unless ``objective`` is custom).
 
     ``step(raw, m, v, t, target, hp, seed) -> (raw, m, v, image_uint8, loss, ce, tv, l2, probability,
     finite)`` where ``hp = [lr, ce_w, tv_w, l2_w, jitter, scale, rotation]``.
     """
-    key = (param.name, param.shape, optimizer, views, robust, id(objective) if objective is not None else None)
+    key = (param.name, param.shape, optimizer, views, robust)
     per_model = _STEPS.setdefault(model, {})
-    if key in per_model and objective is None:
+    if objective is None and key in per_model:
         return per_model[key]
 
     @tf.function(jit_compile=False, reduce_retracing=True)
@@ -207,7 +207,8 @@ def predict(model, image: np.ndarray) -> np.ndarray:
 
 def ideal_image(model, target: int, steps: int = 200, seed: int = 0, callback: Callable | None = None,
                 **options) -> IdealImage:
-    """Paint the image ``model`` finds most like class ``target`` by gradient descent on the loss.
+    """Paint the image ``model`` finds most like class ``target``: gradient descent on ``-log p(target)``
+    plus regularisers, starting from noise.
 
     ``model`` is any classifier taking RGB pixels 0..255 and giving probabilities (zoo or user-trained).
     Options (see :data:`DEFAULTS`): ``preset`` (a name from :data:`PRESETS`, overridden by the other
