@@ -9,8 +9,11 @@ pytestmark = pytest.mark.browser
 
 @pytest.mark.slow
 def test_paint_a_short_run_in_the_browser(server, page):
+    page.goto(server)  # a fresh server's first hit on a deep link can show the pages-folder sidebar (see report)
+    wait_for_app(page)
     page.goto(f"{server}/ideal_image")
     wait_for_app(page)
+    assert page.get_by_text("What the network sees").count() == 1  # the app's own navigation sections
     assert errors_on(page) == []
     screenshot(page, "ideal_image_start")
     model = page.get_by_test_id("stSelectbox").filter(has_text="Model").first
