@@ -189,3 +189,15 @@ def test_a_custom_objective_replaces_the_weighted_loss(tiny):
     result = explorer.ideal_image(tiny, 3, steps=15, learning_rate=LR, objective=aim_for_class_0, **PLAIN)
     probs = optvis.predict(tiny, result.image)
     assert probs[0] > 0.5 and result.history[-1] < result.history[0]  # class 0 went up, the target down
+
+
+def test_the_step_cache_does_not_keep_discarded_models_alive(tiny):
+    import gc
+    import weakref
+
+    clone = keras.models.clone_model(tiny)
+    explorer.ideal_image(clone, 1, steps=2, **PLAIN)
+    ref = weakref.ref(clone)
+    del clone
+    gc.collect()
+    assert ref() is None

@@ -141,6 +141,8 @@ def compiled_step(model, param, optimizer: str, views: int, robust: bool, object
     if objective is None and key in per_model:
         return per_model[key]
 
+    model_ref = weakref.ref(model)  # the cache must not keep a user's discarded model alive
+
     @tf.function(jit_compile=False, reduce_retracing=True)
     def step(raw, m, v, t, target, hp, seed):
         lr, ce_w, tv_w, l2_w, jitter_px, scale, rotation = tf.unstack(hp)
@@ -148,7 +150,7 @@ def compiled_step(model, param, optimizer: str, views: int, robust: bool, object
             tape.watch(raw)
             image = param.to_image(raw)
             seen = robust_views(image, views, jitter_px, scale, rotation, seed) if robust else image
-            probs = _probabilities(model(seen, training=False))
+            probs = _probabilities(model_ref()(seen, training=False))
             ctx = obj.Context(image=image, views=seen, probs=probs)
             ce, tv, l2 = obj.class_ce(target)(ctx), obj.total_variation()(ctx), obj.l2()(ctx)
             loss = objective(ctx) if objective is not None else ce_w * ce + tv_w * tv + l2_w * l2
