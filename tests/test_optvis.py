@@ -169,7 +169,7 @@ def test_png_and_animated_gif():
 
 @needs_fixtures
 def test_real_imagenet_model_paints_a_tabby(mobilenet_small):
-    result = explorer.ideal_image(mobilenet_small, explorer.TABBY, steps=25, seed=0, views=1)
+    result = explorer.ideal_image(mobilenet_small, explorer.TABBY, steps=35, seed=0, views=1)
     assert result.image.shape == (128, 128, 3)
     assert result.history[0] < 0.05
     assert result.probability > 0.5, result.history
@@ -182,3 +182,22 @@ def test_lesson_step_size_follows_the_models_preprocessing(tiny):
     assert optvis.lesson_learning_rate(explorer.load_model("mobilenet", weights=None, input_shape=(32, 32, 3),
                                                            include_top=False, alpha=0.25)) == 127.5
     assert optvis.lesson_learning_rate(tiny) == 1.0
+
+
+def test_a_custom_objective_replaces_the_weighted_loss(tiny):
+    aim_for_class_0 = optvis.class_ce(0) + 1e-6 * optvis.total_variation()
+    result = explorer.ideal_image(tiny, 3, steps=15, learning_rate=LR, objective=aim_for_class_0, **PLAIN)
+    probs = optvis.predict(tiny, result.image)
+    assert probs[0] > 0.5 and result.history[-1] < result.history[0]  # class 0 went up, the target down
+
+
+def test_the_step_cache_does_not_keep_discarded_models_alive(tiny):
+    import gc
+    import weakref
+
+    clone = keras.models.clone_model(tiny)
+    explorer.ideal_image(clone, 1, steps=2, **PLAIN)
+    ref = weakref.ref(clone)
+    del clone
+    gc.collect()
+    assert ref() is None

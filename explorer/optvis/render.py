@@ -36,9 +36,9 @@ DEFAULTS = dict(
     ce_weight=1.0,  # weight of -log p(target)
     tv_weight=0.0,  # weight of the total variation (sum of |neighbour differences| in pixel levels)
     l2_weight=0.0,  # weight of the mean squared distance from grey (-1..1 scale)
-    jitter=8,  # random shift, pixels
-    scale=0.1,  # random zoom, +- fraction
-    rotation=10.0,  # random rotation, +- degrees
+    jitter=16,  # random shift, pixels
+    scale=0.5,  # random zoom, +- fraction (strong zoom makes the image read as a cat to other networks too)
+    rotation=30.0,  # random rotation, +- degrees
     views=2,  # randomly transformed copies judged per step
     frame_every=None,  # keep a frame every N steps (default: about 20 frames per run)
     objective=None,  # an optvis Objective replacing the weighted CE + TV + L2 loss
@@ -131,15 +131,17 @@ _STEPS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
 def compiled_step(model, param, optimizer: str, views: int, robust: bool, objective: obj.Objective | None = None):
-    """The compiled optimisation step for one model and structure (cached; never retraces per slider).
+    """The compiled optimisation step for one model and structure (cached unless ``objective`` is custom).
 
     ``step(raw, m, v, t, target, hp, seed) -> (raw, m, v, image_uint8, loss, ce, tv, l2, probability,
     finite)`` where ``hp = [lr, ce_w, tv_w, l2_w, jitter, scale, rotation]``.
     """
-    key = (param.name, param.shape, optimizer, views, robust, id(objective) if objective is not None else None)
+    key = (param.name, param.shape, optimizer, views, robust)
     per_model = _STEPS.setdefault(model, {})
-    if key in per_model and objective is None:
+    if objective is None and key in per_model:
         return per_model[key]
+
+    model_ref = weakref.ref(model)  # the cache must not keep a user's discarded model alive
 
     @tf.function(jit_compile=False, reduce_retracing=True)
     def step(raw, m, v, t, target, hp, seed):
@@ -148,7 +150,7 @@ def compiled_step(model, param, optimizer: str, views: int, robust: bool, object
             tape.watch(raw)
             image = param.to_image(raw)
             seen = robust_views(image, views, jitter_px, scale, rotation, seed) if robust else image
-            probs = _probabilities(model(seen, training=False))
+            probs = _probabilities(model_ref()(seen, training=False))
             ctx = obj.Context(image=image, views=seen, probs=probs)
             ce, tv, l2 = obj.class_ce(target)(ctx), obj.total_variation()(ctx), obj.l2()(ctx)
             loss = objective(ctx) if objective is not None else ce_w * ce + tv_w * tv + l2_w * l2
@@ -207,7 +209,8 @@ def predict(model, image: np.ndarray) -> np.ndarray:
 
 def ideal_image(model, target: int, steps: int = 200, seed: int = 0, callback: Callable | None = None,
                 **options) -> IdealImage:
-    """Paint the image ``model`` finds most like class ``target`` by gradient descent on the loss.
+    """Paint the image ``model`` finds most like class ``target``: gradient descent on ``-log p(target)``
+    plus regularisers, starting from noise.
 
     ``model`` is any classifier taking RGB pixels 0..255 and giving probabilities (zoo or user-trained).
     Options (see :data:`DEFAULTS`): ``preset`` (a name from :data:`PRESETS`, overridden by the other
