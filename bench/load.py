@@ -6,7 +6,7 @@ Starts nothing itself: run the app first (``streamlit run streamlit_app.py --ser
 
 Each session is its own headless Chromium context (its own Streamlit session) that opens every page in
 ``--pages`` (default: feature maps, then the ideal class image), waits until the app has finished
-running, and on pages with a button labelled "Run" or "Start" (found by its role, whatever the page
+running, and on pages with a button labelled "Run", "Start" or "Paint" (found by its role, whatever the page
 looks like) clicks it and waits for that run to end. All sessions start together (``--ramp`` spreads
 them over some seconds). Meanwhile the server's resident memory is sampled from /proc (the process is
 found by the port it listens on, or given with ``--pid``; no psutil needed).
@@ -36,7 +36,7 @@ from pathlib import Path
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
-RUN_BUTTON = re.compile(r"\b(run|start)\b", re.IGNORECASE)
+RUN_BUTTON = re.compile(r"\b(run|start|paint)\b", re.IGNORECASE)
 # Streamlit marks the app root with data-test-script-state (initial/running/notRunning). The script being
 # done is not the page being shown: widget components are loaded lazily, so a page counts as ready once
 # the script has been seen running and is done, no HTTP request is in flight, and the main area has not
