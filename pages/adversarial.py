@@ -12,6 +12,9 @@ import explorer
 from explorer import attacks, zoo
 from ui.models import load_with_notice, user_models
 from ui.photo import photo_input
+from ui.shell import require_shell
+
+require_shell()
 
 MAX_SIDE = 768  # photos are scaled down to this for the attack (the API takes any size)
 EPSILONS = [0, 1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 64, 128, 255]

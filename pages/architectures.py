@@ -8,6 +8,9 @@ from explorer import graph as g
 from explorer import zoo
 from ui.graph_plot import graph_figure
 from ui.models import model_select
+from ui.shell import require_shell
+
+require_shell()
 
 st.title("Architectures")
 st.markdown("Pick a network. The graph runs from the input (top) to the classifier (bottom): parallel "

@@ -21,6 +21,9 @@ from explorer import features, zoo
 from explorer.images import fit_to
 from ui.models import load_with_notice, user_models
 from ui.photo import photo_input
+from ui.shell import require_shell
+
+require_shell()
 
 COLORSCALE = "Viridis"
 USER_PREFIX = "Your model: "

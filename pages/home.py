@@ -5,6 +5,9 @@ import streamlit as st
 
 from explorer import weights
 from ui.upload_model import upload_model
+from ui.shell import require_shell
+
+require_shell()
 
 st.title("CNN Explorer")
 st.markdown(

@@ -9,6 +9,9 @@ import streamlit as st
 import explorer
 from explorer import optvis, zoo
 from ui.models import load_with_notice, user_models
+from ui.shell import require_shell
+
+require_shell()
 
 MAX_STEPS = 1000  # per run: the server is shared by a class
 UI_EVERY_S = 0.4  # redraw the live picture and curves at most this often

@@ -12,6 +12,9 @@ from explorer.images import fit_to
 from ui.models import load_with_notice
 from ui.photo import photo_input
 from ui.tensors import show_channels
+from ui.shell import require_shell
+
+require_shell()
 
 st.title("Inception block")
 st.markdown(

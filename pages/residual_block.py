@@ -11,6 +11,9 @@ from explorer.images import fit_to
 from ui.models import cached_model
 from ui.photo import photo_input
 from ui.tensors import show_channels, top_channels
+from ui.shell import require_shell
+
+require_shell()
 
 st.title("Residual block")
 st.markdown(

@@ -13,6 +13,9 @@ from explorer import datasets, transfer
 from explorer.images import SUPPORTED_TYPES
 from ui.models import load_with_notice, user_models
 from ui.photo import photo_input
+from ui.shell import require_shell
+
+require_shell()
 
 SOURCES = ("Upload per class", "Zip file", "Local folder", "Demo set")
 STATE = st.session_state
