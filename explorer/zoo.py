@@ -142,7 +142,9 @@ def load_model(name: str, weights: str | None = "imagenet", allow_download: bool
     pixels = keras.Input(shape, name="pixels")
     x = ImageNetPreprocess(info.preprocess, name="preprocess")(pixels)
     app = getattr(keras.applications, _APPS[name])
-    model = app(weights=weights_arg, input_tensor=x, **kwargs)
+    app_model = app(weights=weights_arg, input_tensor=x, **kwargs)
+    # Re-wrap with a single (non-list) input so model(batch) works without Keras' input-structure warning.
+    model = keras.Model(pixels, app_model.output, name=app_model.name)
     _label(model, name, label)
     return model
 
