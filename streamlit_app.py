@@ -3,6 +3,7 @@
 import streamlit as st
 
 from explorer import runtime
+from ui.shell import mark_shell
 
 runtime.configure()  # TF thread pools + malloc arenas for a shared classroom server (once per process)
 
@@ -27,4 +28,6 @@ PAGES = {
     ],
 }
 
-st.navigation(PAGES).run()
+page = st.navigation(PAGES)
+mark_shell()
+page.run()

@@ -12,6 +12,7 @@ import explorer
 from explorer import attacks, zoo
 from ui.models import load_with_notice, user_models
 from ui.photo import photo_input
+from ui.runs import queued_run
 from ui.shell import require_shell
 
 require_shell()
@@ -163,8 +164,9 @@ with results:
                 last_draw[0] = time.perf_counter()
 
         try:
-            result = explorer.adversarial(model, photo, target, epsilon=epsilon, steps=steps, method=method,
-                                          callback=animate, step_size=step_size, confidence=confidence)
+            with queued_run(alert):
+                result = explorer.adversarial(model, photo, target, epsilon=epsilon, steps=steps, method=method,
+                                              callback=animate, step_size=step_size, confidence=confidence)
         except (ValueError, RuntimeError) as exc:
             alert.error(f"The attack could not run: {exc}", icon=":material/error:")
         else:

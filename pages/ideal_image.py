@@ -9,6 +9,7 @@ import streamlit as st
 import explorer
 from explorer import optvis, zoo
 from ui.models import load_with_notice, user_models
+from ui.runs import queued_run, stop_button
 from ui.shell import require_shell
 
 require_shell()
@@ -104,9 +105,16 @@ def _run(model, target, steps, seed, options, slots, label):
 
     history, losses = [], []
     try:
-        return explorer.ideal_image(model, target, steps=steps, seed=seed, callback=callback, **options), None
+        with queued_run(slots["progress"]) as token:
+            def guarded(step, image, metrics):
+                callback(step, image, metrics)
+                return not token.cancelled  # the server's time budget for one run
+
+            return explorer.ideal_image(model, target, steps=steps, seed=seed, callback=guarded, **options), None
     except optvis.DivergedError as exc:
         return exc.result, str(exc)
+    except explorer.Cancelled as exc:
+        return None, str(exc)
     except ValueError as exc:
         return None, str(exc)
 
@@ -169,7 +177,7 @@ with output:
         st.session_state.pop("ideal_run", None)
         columns = st.columns(2 if compare else 1)
         slots = [{"image": c.empty(), "progress": c.empty(), "chart": c.empty()} for c in columns]
-        st.caption("Click *Stop* in the top-right corner (or change a setting) to stop a run early.")
+        stop_button("ideal_stop")
         main, error = _run(model, target, steps, int(seed), options, slots[0], "regularised")
         plain, plain_error = None, None
         if compare and main is not None and error is None:

@@ -13,6 +13,7 @@ from explorer import datasets, transfer
 from explorer.images import SUPPORTED_TYPES
 from ui.models import load_with_notice, user_models
 from ui.photo import photo_input
+from ui.runs import queued_run, stop_button
 from ui.shell import require_shell
 
 require_shell()
@@ -224,13 +225,15 @@ if train:
         start = epochs if stage == "fine_tune" else None
         chart_slot.plotly_chart(curves(live, start), width="stretch")
 
+    stop_button("tl_stop")
     try:
-        result = transfer.train_classifier(
-            data, backbone=backbone, epochs=epochs, fine_tune_layers=fine_tune_layers,
-            validation_split=validation_split, seed=0, callback=report, dense_units=dense_units, dropout=dropout,
-            batch_size=batch_size, learning_rate=learning_rate, augment_copies=copies,
-            fine_tune_epochs=fine_tune_epochs, fine_tune_learning_rate=fine_tune_lr)
-    except (explorer.DatasetError, explorer.ImageError, ValueError) as exc:
+        with queued_run():
+            result = transfer.train_classifier(
+                data, backbone=backbone, epochs=epochs, fine_tune_layers=fine_tune_layers,
+                validation_split=validation_split, seed=0, callback=report, dense_units=dense_units,
+                dropout=dropout, batch_size=batch_size, learning_rate=learning_rate, augment_copies=copies,
+                fine_tune_epochs=fine_tune_epochs, fine_tune_learning_rate=fine_tune_lr)
+    except (explorer.DatasetError, explorer.ImageError, explorer.Cancelled, ValueError) as exc:
         progress.empty()
         st.error(f"Training stopped: {exc}", icon=":material/error:")
     else:

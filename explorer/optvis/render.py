@@ -17,6 +17,7 @@ from typing import Callable
 import numpy as np
 import tensorflow as tf
 
+from ..runtime import Diverged
 from ..zoo import input_size
 from . import objectives as obj
 from .param import NAMES as PARAM_NAMES
@@ -55,8 +56,10 @@ PRESETS = {
 }
 
 
-class DivergedError(ArithmeticError):
+class DivergedError(Diverged):
     """The optimisation produced NaN or infinity (usually a learning rate far too large).
+
+    A :class:`explorer.Diverged`, like every divergence in the package.
 
     ``result`` holds the run up to the last finite image, so nothing already computed is lost.
     """
