@@ -89,7 +89,9 @@ def _zip_upload():
                 STATE["tl_zip_data"] = explorer.load_dataset(upload.getvalue())
             except explorer.DatasetError as exc:
                 st.error(f"**{upload.name}**: {exc}", icon=":material/folder_off:")
-                return None
+                if STATE.get("tl_zip_data") is not None:
+                    st.caption("Still using the images of the previous zip.")
+                return STATE.get("tl_zip_data")
         STATE["tl_zip_key"] = key
     return STATE["tl_zip_data"]
 
@@ -225,7 +227,7 @@ if train:
         start = epochs if stage == "fine_tune" else None
         chart_slot.plotly_chart(curves(live, start), width="stretch")
 
-    stop_button("tl_stop")
+    stop = stop_button("tl_stop")
     try:
         with queued_run():
             result = transfer.train_classifier(
@@ -234,9 +236,11 @@ if train:
                 dropout=dropout, batch_size=batch_size, learning_rate=learning_rate, augment_copies=copies,
                 fine_tune_epochs=fine_tune_epochs, fine_tune_learning_rate=fine_tune_lr)
     except (explorer.DatasetError, explorer.ImageError, explorer.Cancelled, ValueError) as exc:
+        stop.empty()
         progress.empty()
         st.error(f"Training stopped: {exc}", icon=":material/error:")
     else:
+        stop.empty()
         progress.empty()
         chart_slot.empty()
         STATE["tl_result"] = result

@@ -32,6 +32,9 @@ def queued_run(placeholder=None):
         yield token
 
 
-def stop_button(key: str) -> None:
-    st.button("Stop", key=key, icon=":material/stop_circle:",
-              help="Stops the run now; what it has drawn so far stays on the page.")
+def stop_button(key: str):
+    """Show a Stop button for the run in progress; returns its placeholder (``.empty()`` it when done)."""
+    slot = st.empty()
+    slot.button("Stop", key=key, icon=":material/stop_circle:",
+                help="Stops the run now; what it has drawn so far stays on the page.")
+    return slot
