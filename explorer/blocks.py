@@ -295,7 +295,7 @@ def gap_demo(model: keras.Model, sizes=((224, 224), (320, 480))) -> dict[tuple[i
     out = {}
     for h, w in sizes:
         x = np.zeros((1, h, w, 3), dtype="float32")
-        y = model([x] if isinstance(model.input, list) else x, training=False)  # zoo models take a list
+        y = model(x, training=False)
         y = y[0] if isinstance(y, (list, tuple)) else y
         out[(h, w)] = tuple(y.shape)
     return out

@@ -65,7 +65,7 @@ def gap_run(photo: np.ndarray, sizes: tuple) -> list[tuple]:
     rows = []
     for h, w in sizes:
         x = fit_to(photo, (h, w))[None].astype("float32")
-        features = np.asarray(model([x], training=False))
+        features = np.asarray(model(x, training=False))
         rows.append(((h, w), features.shape, features.mean(axis=(1, 2)).shape))
     return rows
 

@@ -54,7 +54,7 @@ def test_matches_a_separate_model_per_layer_and_the_model_prediction(mobilenet_s
     for name in names:
         single = keras.Model(mobilenet_small.inputs[0], mobilenet_small.get_layer(name).output)
         np.testing.assert_allclose(maps[name], single(x)[0].numpy(), rtol=1e-4, atol=1e-4)
-    np.testing.assert_allclose(probs, mobilenet_small([x])[0].numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(probs, mobilenet_small(x)[0].numpy(), rtol=1e-4, atol=1e-5)
     assert probs.shape == (1000,)
 
 

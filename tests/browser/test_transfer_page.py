@@ -21,7 +21,7 @@ def test_train_on_the_demo_set_in_a_browser(server, page):
     wait_for_app(page)
     assert backbone.input_value() == "MobileNet, alpha 0.25 (128 px, fastest)"
     page.get_by_role("button", name="Train", exact=True).click()
-    page.get_by_text("Validation accuracy").wait_for(timeout=240_000)
+    page.get_by_text("Validation accuracy").wait_for(timeout=480_000)
     wait_for_app(page)
     assert errors_on(page) == []
     assert page.locator('[data-testid="stPlotlyChart"]').count() >= 4
