@@ -20,7 +20,6 @@ All three stay inside the budget: no pixel moves by more than ``epsilon`` levels
 
 from __future__ import annotations
 
-import io
 import math
 import time
 import weakref
@@ -32,7 +31,8 @@ from PIL import Image
 
 from .imagenet import NUM_CLASSES, class_index
 from .imagenet import class_names as imagenet_class_names
-from .images import ImageError, load_image
+from .images import ImageError, load_image, png_bytes  # noqa: F401  (png_bytes: part of this module's API)
+from .transfer_head import class_names_of as user_class_names
 from .zoo import input_size
 
 METHODS = {
@@ -98,7 +98,7 @@ def model_view(pixels, size: tuple[int, int]):
 
 def class_names_of(model) -> list[str]:
     """Class names for a classifier: its own (user-trained models) or ImageNet's for 1000 outputs."""
-    names = getattr(model, "explorer_class_names", None)
+    names = user_class_names(model)
     if names is not None:
         return list(names)
     outputs = _num_classes(model)
@@ -308,13 +308,6 @@ def amplify(perturbation: np.ndarray) -> tuple[np.ndarray, float]:
     peak = float(np.abs(perturbation).max())
     factor = 127.0 / peak if peak > 0 else 1.0
     return np.clip(128.0 + perturbation * factor, 0, 255).astype(np.uint8), factor
-
-
-def png_bytes(image: np.ndarray) -> bytes:
-    """A lossless PNG of a uint8 photo: exactly these pixels (JPEG would blur a perturbation away)."""
-    buffer = io.BytesIO()
-    Image.fromarray(image).save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 def shrink(image: np.ndarray, max_side: int) -> np.ndarray:

@@ -8,17 +8,15 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import io
 
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
-from PIL import Image
 from plotly.subplots import make_subplots
 
 import explorer
 from explorer import features, zoo
-from explorer.images import fit_to
+from explorer.images import fit_to, png_bytes
 from ui.models import load_with_notice, user_models
 from ui.photo import photo_input
 from ui.shell import require_shell
@@ -31,14 +29,8 @@ MODES = ("After activation", "Convolution output")
 SCALES = {"Shared across channels": "shared", "Per channel": "channel"}
 
 
-def _png(array: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    Image.fromarray(array).save(buf, "PNG", compress_level=1)
-    return buf.getvalue()
-
-
 def _png_uri(array: np.ndarray) -> str:
-    return "data:image/png;base64," + base64.b64encode(_png(array)).decode()
+    return "data:image/png;base64," + base64.b64encode(png_bytes(array, compress_level=1)).decode()
 
 
 def pick_model():
@@ -170,7 +162,7 @@ def layer_view(model_label: str, layer: str, fmap: np.ndarray, photo: np.ndarray
                                                 key=f"{key}_count")
     grid = features.channel_grid(fmap, scale=scale, max_channels=shown, pad=max(1, h // 56))
     rgb = grid.to_rgb(COLORSCALE)
-    controls[2].download_button("Grid as PNG", _png(rgb), file_name=f"{model_label}_{layer}_channels.png",
+    controls[2].download_button("Grid as PNG", png_bytes(rgb, compress_level=1), file_name=f"{model_label}_{layer}_channels.png",
                                 mime="image/png", icon=":material/download:", key=f"{key}_download")
     st.caption(f"**{layer}**: {h}x{w} pixels x {c} channels, showing the {shown} strongest (by mean activation), "
                f"{'one colour scale for the whole layer' if scale == 'shared' else 'each channel on its own scale'}."

@@ -7,12 +7,7 @@ import io
 import numpy as np
 from PIL import Image
 
-
-def png_bytes(image: np.ndarray) -> bytes:
-    """PNG file contents of one uint8 RGB image."""
-    buffer = io.BytesIO()
-    Image.fromarray(np.asarray(image, dtype=np.uint8)).save(buffer, format="PNG")
-    return buffer.getvalue()
+from ..images import png_bytes  # noqa: F401  (re-exported: explorer.optvis.png_bytes)
 
 
 def gif_bytes(frames, ms_per_frame: int = 150, hold_last_ms: int = 1500, size: int | None = None) -> bytes:
