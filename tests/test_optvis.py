@@ -169,7 +169,9 @@ def test_png_and_animated_gif():
 
 @needs_fixtures
 def test_real_imagenet_model_paints_a_tabby(mobilenet_small):
-    result = explorer.ideal_image(mobilenet_small, explorer.TABBY, steps=35, seed=0, views=1)
+    # 35 steps landed at p 0.49-0.64 across seeds and oneDNN on/off: too close to 0.5 for another CPU.
+    # 60 steps land at 0.74-0.88 (seeds 0-2, oneDNN on and off), well clear of the 0.5 line.
+    result = explorer.ideal_image(mobilenet_small, explorer.TABBY, steps=60, seed=0, views=1)
     assert result.image.shape == (128, 128, 3)
     assert result.history[0] < 0.05
     assert result.probability > 0.5, result.history
