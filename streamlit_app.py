@@ -3,6 +3,7 @@
 import streamlit as st
 
 from explorer import runtime
+from ui import present
 from ui.shell import mark_shell
 
 runtime.configure()  # TF thread pools + malloc arenas for a shared classroom server (once per process)
@@ -29,5 +30,6 @@ PAGES = {
 }
 
 page = st.navigation(PAGES)
+present.sidebar_toggle()
 mark_shell()
 page.run()

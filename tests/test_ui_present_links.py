@@ -1,0 +1,77 @@
+"""Presentation mode and lesson links (ui.present, ui.links) in AppTest scripts."""
+
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import ROOT
+
+APP = str(ROOT / "streamlit_app.py")
+
+
+def _links_app():
+    import streamlit as st
+
+    from ui import links
+
+    params = [links.number("demo_eps", "eps", 0, 16, cast=int),
+              links.choice("demo_class", "class", [281, 284, 340], cast=int),
+              links.flag("demo_compare", "compare")]
+    links.restore(params)
+    links.default("demo_eps", 2)
+    links.default("demo_class", 284)
+    st.slider("Budget", 0, 16, key="demo_eps")
+    st.selectbox("Class", [281, 284, 340], key="demo_class")
+    st.toggle("Compare", key="demo_compare")
+    links.publish(params)
+
+
+def test_a_link_restores_the_controls_and_a_changed_slider_goes_back_into_the_url():
+    at = AppTest.from_function(_links_app)
+    at.query_params.update({"eps": "8", "class": "340", "compare": "1"})
+    at.run()
+    assert not at.exception and not at.info
+    assert at.slider(key="demo_eps").value == 8 and at.selectbox(key="demo_class").value == 340
+    assert at.toggle(key="demo_compare").value is True
+    at.slider(key="demo_eps").set_value(5).run()  # the user moves the slider: the URL must not undo it
+    assert at.slider(key="demo_eps").value == 5
+    assert at.query_params["eps"] == "5" and at.query_params["class"] == "340"
+
+
+def test_bad_link_values_fall_back_to_defaults_with_a_notice():
+    at = AppTest.from_function(_links_app)
+    at.query_params.update({"eps": "1e9", "class": "cat", "compare": "maybe", "junk": "x"})
+    at.run()
+    assert not at.exception
+    assert at.slider(key="demo_eps").value == 2 and at.selectbox(key="demo_class").value == 284
+    assert "could not be used" in at.info[0].value and "eps=1e9" in at.info[0].value
+    assert "junk" not in at.query_params  # another page's (or a mistyped) setting is dropped
+    at.run()
+    assert not at.info  # said once, not on every rerun
+
+
+def test_nan_in_a_link_is_refused():
+    at = AppTest.from_function(_links_app)
+    at.query_params.update({"eps": "nan"})
+    at.run()
+    assert not at.exception and at.slider(key="demo_eps").value == 2 and at.info
+
+
+def test_presentation_mode_from_the_url_stays_on_across_pages():
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params["present"] = "1"
+    at.run()
+    assert not at.exception
+    assert at.toggle(key="present_toggle").value is True
+    assert any("font-size: 22px" in h.proto.body for h in at.get("html"))
+    at.switch_page("pages/inception_block.py").run()  # AppTest runs the page file without the shell
+    assert at.session_state["present_mode"] is True
+    at.switch_page("streamlit_app.py").run()
+    assert at.toggle(key="present_toggle").value is True
+    at.toggle(key="present_toggle").set_value(False).run()
+    assert not any("font-size" in h.proto.body for h in at.get("html"))
+    assert "present" not in at.query_params
+
+
+def test_presentation_mode_is_off_by_default():
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    assert at.toggle(key="present_toggle").value is False
+    assert not any("font-size" in h.proto.body for h in at.get("html"))

@@ -1,0 +1,93 @@
+"""Presentation mode: large type for a projector, clutter behind an expander.
+
+A toggle in the sidebar (rendered by the app shell on every run, so it keeps its value across page
+switches), also reachable as ``?present=1`` on any page URL. Pages style their charts with
+:func:`style_figure` (or show them with :func:`plotly_chart`), size thumbnails with :func:`px`, and put
+file names, weight files and developer captions inside :func:`details`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import streamlit as st
+
+KEY = "present_mode"  # the session's setting (not a widget key: it must outlive pages without the toggle)
+_WIDGET = "present_toggle"
+PARAM = "present"
+ON_VALUES = ("1", "true", "yes", "on")
+
+#: Font sizes (px) in presentation mode: body text, captions, chart ticks and labels, chart titles.
+BODY_PX, CAPTION_PX, TICK_PX, TITLE_PX = 22, 20, 18, 22
+#: Normal-mode chart fonts (px): still readable on a laptop.
+NORMAL_TICK_PX, NORMAL_TITLE_PX = 13, 15
+#: Thumbnails grow by this factor in presentation mode.
+THUMB_SCALE = 1.6
+
+_CSS = f"""
+<style>
+html {{ font-size: {BODY_PX}px; }}
+[data-testid="stMarkdownContainer"] p, [data-testid="stMarkdownContainer"] li,
+[data-testid="stWidgetLabel"] p, [data-testid="stMetricLabel"] p, [data-testid="stAlertContentInfo"] p,
+[data-testid="stTable"] td, [data-testid="stTable"] th {{ font-size: {BODY_PX}px !important; }}
+[data-testid="stCaptionContainer"], [data-testid="stCaptionContainer"] p {{
+  font-size: {CAPTION_PX}px !important; color: inherit !important; }}
+</style>
+"""
+
+
+def is_on() -> bool:
+    """Whether this session is in presentation mode (the URL's ``?present=1`` turns it on)."""
+    if KEY not in st.session_state:
+        st.session_state[KEY] = st.query_params.get(PARAM, "").lower() in ON_VALUES
+    return bool(st.session_state[KEY])
+
+
+def sidebar_toggle() -> bool:
+    """The sidebar switch; call once per run from the app shell, before the page runs."""
+    if _WIDGET not in st.session_state:  # first run (the URL's value) or a run that skipped the shell
+        st.session_state[_WIDGET] = is_on()
+    on = st.sidebar.toggle("Presentation mode", key=_WIDGET,
+                           help="Large text and charts for a projector; details move into expanders. "
+                                "Add ?present=1 to any page's link to open it this way.")
+    st.session_state[KEY] = on
+    if on:
+        st.query_params[PARAM] = "1"
+        st.html(_CSS)
+    elif PARAM in st.query_params:
+        del st.query_params[PARAM]
+    return on
+
+
+def px(width: int) -> int:
+    """A thumbnail or picture width, larger in presentation mode."""
+    return int(round(width * THUMB_SCALE)) if is_on() else width
+
+
+def style_figure(fig, height: int | None = None):
+    """Font sizes (and optionally height) for a plotly figure, by mode. Returns the figure."""
+    on = is_on()
+    tick, title = (TICK_PX, TITLE_PX) if on else (NORMAL_TICK_PX, NORMAL_TITLE_PX)
+    fig.update_layout(font=dict(size=tick), title_font_size=title, legend_font_size=tick,
+                      hoverlabel_font_size=tick)
+    fig.update_xaxes(tickfont_size=tick, title_font_size=tick)
+    fig.update_yaxes(tickfont_size=tick, title_font_size=tick)
+    fig.update_annotations(font_size=tick)
+    if height is not None:
+        fig.update_layout(height=int(height * (1.25 if on else 1)))
+    return fig
+
+
+def plotly_chart(fig, height: int | None = None, **kwargs):
+    """``st.plotly_chart`` with the mode's font sizes, full width."""
+    return st.plotly_chart(style_figure(fig, height), **kwargs)
+
+
+@contextlib.contextmanager
+def details(label: str = "Details"):
+    """Where file names, weight files and developer notes go: inline normally, folded when presenting."""
+    if is_on():
+        with st.expander(label, expanded=False):
+            yield
+    else:
+        yield
