@@ -1,0 +1,46 @@
+"""Presentation mode in a real browser: large text and chart labels, and it stays on across pages."""
+
+import pytest
+
+from tests.browser.conftest import screenshot, wait_for_app
+
+pytestmark = pytest.mark.browser
+
+BODY_TEXT = """() => Array.from(document.querySelectorAll(
+    '[data-testid="stMain"] [data-testid="stMarkdownContainer"] p, [data-testid="stMain"] [data-testid="stCaptionContainer"]'))
+    .filter(e => e.offsetParent !== null && e.innerText.trim().length > 0)
+    .map(e => parseFloat(getComputedStyle(e).fontSize))"""
+CHART_TEXT = """() => Array.from(document.querySelectorAll(
+    '[data-testid="stMain"] .xtick text, [data-testid="stMain"] .ytick text, [data-testid="stMain"] .g-xtitle text, [data-testid="stMain"] .g-ytitle text'))
+    .map(e => parseFloat(e.style.fontSize || getComputedStyle(e).fontSize))"""
+
+
+def _open(page, url):
+    page.goto(url)
+    wait_for_app(page)
+    page.wait_for_timeout(1000)  # plotly draws after the script run
+
+
+def test_presentation_mode_sizes_and_it_survives_a_page_switch(server, browser):
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    _open(page, f"{server}/residual_block")
+    normal = page.evaluate(BODY_TEXT)
+    assert normal and min(normal) < 20  # normal mode is normal size: the check below can fail
+
+    _open(page, f"{server}/residual_block?present=1")
+    body, ticks = page.evaluate(BODY_TEXT), page.evaluate(CHART_TEXT)
+    assert body and min(body) >= 20, body
+    assert ticks and min(ticks) >= 16, ticks
+    toggle = page.get_by_test_id("stSidebar").get_by_role("checkbox", name="Presentation mode")
+    assert toggle.is_checked()
+    screenshot(page, "presentation_residual_block")
+
+    page.get_by_test_id("stSidebarNav").get_by_text("Inception block", exact=True).click()
+    wait_for_app(page)
+    page.wait_for_timeout(1000)
+    assert "present=1" in page.url
+    assert page.get_by_test_id("stSidebar").get_by_role("checkbox", name="Presentation mode").is_checked()
+    body = page.evaluate(BODY_TEXT)
+    assert body and min(body) >= 20, body
+    context.close()
