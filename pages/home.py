@@ -60,7 +60,7 @@ if damaged:
                + "; ".join(f"`{r['file']}` ({r['state']})" for r in damaged), icon=":material/warning:")
 table = pd.DataFrame(rows)[["model", "file", "present", "state", "size_mb"]].rename(
     columns={"model": "Model", "file": "File", "present": "Here", "state": "Status", "size_mb": "MB"})
-table["MB"] = [f"{mb:.1f}" if mb is not None else "" for mb in table["MB"]]
+table["MB"] = [f"{mb:.1f}" if pd.notna(mb) else "not here" for mb in table["MB"]]  # a missing file has no size, not nan
 st.dataframe(table, hide_index=True, width="stretch",
              column_config={"Here": st.column_config.CheckboxColumn("Here")})
 

@@ -18,3 +18,12 @@ def test_home_page_lists_pages_and_weights():
     assert len(at.dataframe) == 1
     links = [el.proto.label for el in at.get("page_link")]
     assert len(links) == 7 and "**Feature maps**" in links
+
+
+@needs_fixtures
+def test_weights_table_has_no_nan():
+    """Missing files have no size: the MB column says so in words instead of showing 'nan'."""
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    table = at.dataframe[0].value
+    assert "nan" not in {str(v).lower() for v in table["MB"]}
+    assert "not here" in set(table["MB"]) and any(v.replace(".", "").isdigit() for v in table["MB"])
