@@ -4,13 +4,12 @@ import hashlib
 import time
 
 import numpy as np
-import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
 import explorer
-from explorer import attacks, zoo
-from ui.models import load_with_notice, user_models
+from explorer import attacks, classifier
+from ui.models import GEOMETRY_NOTE, model_select, second_opinion, top5
 from ui.photo import photo_input
 from ui.runs import queued_run
 from ui.shell import require_shell
@@ -22,41 +21,12 @@ EPSILONS = [0, 1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 64, 128, 255]
 PGD_STEPS = [0.25, 0.5, 1, 2, 4, 8]  # PGD's first step, in budgets (epsilon)
 LESSON_RATES = [100, 300, 1000, 2000, 5000, 10_000, 30_000, 100_000]
 METHOD_LABELS = {"pgd": "PGD", "fgsm": "FGSM", "lesson": "Lesson"}
-YOURS = "Yours: "
 FRAME_SECONDS = 0.25  # redraw the animation at most this often
-ZOO_CHOICES = {
-    "MobileNetV2": ("mobilenet_v2", {}),
-    "MobileNet 0.75 (192 px)": ("mobilenet", {"alpha": 0.75, "input_shape": (192, 192, 3)}),
-    "MobileNet 0.25 (128 px)": ("mobilenet", {"alpha": 0.25, "input_shape": (128, 128, 3)}),
-    **{info.title: (name, {}) for name, info in zoo.MODELS.items() if name != "mobilenet_v2"},
-}
 
 
-def choose_model(label: str, key: str, default: str):
-    """A zoo model (shared, cached) or one of this user's classifiers: (label, model or None)."""
-    mine = user_models()
-    options = list(ZOO_CHOICES) + [YOURS + name for name in mine]
-    choice = st.selectbox(label, options, index=options.index(default), key=key)
-    if choice.startswith(YOURS):
-        model = mine[choice[len(YOURS):]]
-        st.caption(f"Your classifier: {', '.join(attacks.class_names_of(model))}")
-        return choice, model
-    name, kwargs = ZOO_CHOICES[choice]
-    return choice, load_with_notice(name, key=key, **kwargs)
-
-
-def top5_table(probs: np.ndarray, names: list[str], target: int) -> pd.DataFrame:
-    order = np.argsort(-probs)[:5]
-    return pd.DataFrame({"class": [names[i] + (" (target)" if i == target else "") for i in order],
-                         "probability": probs[order]})
-
-
-def show_top5(slot, title: str, probs: np.ndarray, names: list[str], target: int) -> None:
+def show_top5(slot, title: str, model, probs: np.ndarray, target: int) -> None:
     with slot.container():
-        st.markdown(f"**{title}**")
-        st.dataframe(top5_table(probs, names, target), hide_index=True, width="stretch",
-                     column_config={"class": st.column_config.TextColumn("Class"),
-                                    "probability": st.column_config.NumberColumn("Probability", format="percent")})
+        top5(model, probs, target=target, title=title)
 
 
 def curve(history: list[float], target_name: str, steps: int) -> go.Figure:
@@ -109,15 +79,15 @@ st.markdown(
 settings, results = st.columns([1, 2.3], gap="large")
 with settings:
     photo, source = photo_input("adv_photo", default_sample="Coffee cup")
-    st.caption(source)
+    st.caption(source + ". " + GEOMETRY_NOTE)
     if max(photo.shape[:2]) > MAX_SIDE:
         st.caption(f"Scaled to {MAX_SIDE} px on its longer side for the attack.")
         photo = attacks.shrink(photo, MAX_SIDE)
-    model_label, model = choose_model("Network to fool", "adv_model", "MobileNetV2")
+    model_label, model = model_select("Network to fool", "adv_model", "mobilenet_v2")
     if model is None:
         st.info("Pick a network whose weights are here, or switch on random weights above.")
         st.stop()
-    names = attacks.class_names_of(model)
+    names = classifier.class_names_of(model)
     target = st.selectbox("Make it see", range(len(names)), format_func=lambda i: f"{names[i]} ({i})",
                           index=explorer.TABBY if len(names) == 1000 else len(names) - 1,
                           key=f"adv_target_{len(names)}", help="Type to search the class names.")
@@ -171,21 +141,21 @@ with results:
             alert.error(f"The attack could not run: {exc}", icon=":material/error:")
         else:
             st.session_state["adv_result"] = {"result": result, "signature": signature, "model": model_label,
-                                              "names": names}
+                                              "names": names, "network": model}
 
     saved = st.session_state.get("adv_result")
     if saved is None:
-        probs = attacks.predict(model, photo)
+        probs = classifier.predict(model, photo)
         frames.draw(photo, photo, [float(probs[target])], target_name, planned, caption="Not attacked yet")
-        show_top5(before_slot, f"{model_label} sees", probs, names, target)
+        show_top5(before_slot, f"{model_label} sees", model, probs, target)
         status.info("Pick a target class and press **Fool the network**.", icon=":material/touch_app:")
     else:
         result, names_used = saved["result"], saved["names"]
         name_used = names_used[result.target]
         frames.draw(result.original, result.image, result.history, name_used, max(result.steps, 1),
                     caption="Adversarial (saved as uint8)")
-        show_top5(before_slot, "Before", result.probs_before, names_used, result.target)
-        show_top5(after_slot, "After", result.probs_after, names_used, result.target)
+        show_top5(before_slot, "Before", saved["network"], result.probs_before, result.target)
+        show_top5(after_slot, "After", saved["network"], result.probs_after, result.target)
         top = int(np.argmax(result.probs_after))
         verdict = (f"{saved['model']} now sees **{names_used[top]}** ({result.probs_after[top]:.1%}) after "
                    f"{result.steps} step(s), changing no pixel by more than {result.linf:.0f} level(s).")
@@ -210,9 +180,9 @@ with results:
         st.markdown("Judge the same two photos with a second, different network. Tiny attacks made for one "
                     "network rarely fool another; attacking several networks at once (an ensemble) transfers "
                     "far better.")
-        label2, model2 = choose_model("Second network", "adv_model2", "MobileNet 0.75 (192 px)")
-        if model2 is not None:
-            check = attacks.check_transfer(model2, result.original, result.image, name_used)
+        label2, model2, check = second_opinion("Second network", "adv_model2", "mobilenet_0.75", result.original,
+                                               result.image, name_used)
+        if check is not None:
             seen = f"{label2} sees **{check.top_before[1]}** ({check.top_before[2]:.1%}) before and " \
                    f"**{check.top_after[1]}** ({check.top_after[2]:.1%}) after."
             if not check.known:

@@ -7,8 +7,8 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import explorer
-from explorer import optvis, zoo
-from ui.models import load_with_notice, user_models
+from explorer import classifier, optvis
+from ui.models import model_select, second_opinion, top5
 from ui.runs import queued_run, stop_button
 from ui.shell import require_shell
 
@@ -20,12 +20,7 @@ LEARNING_RATES = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0
                   500.0, 1000.0]
 TV_WEIGHTS = [0.0, 0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05]
 L2_WEIGHTS = [0.0, 0.01, 0.1, 0.3, 1.0, 3.0, 10.0]
-SMALL = "mobilenet_small"
-CHOICES = {n: (n, {}) for n in zoo.MODEL_NAMES if n != "googlenet"}
-CHOICES[SMALL] = ("mobilenet", {"alpha": 0.25, "input_shape": (128, 128, 3)})
-CHOICES["mobilenet_192"] = ("mobilenet", {"alpha": 0.75, "input_shape": (192, 192, 3)})
-TITLES = {**{n: zoo.MODELS[n].title for n in zoo.MODEL_NAMES}, SMALL: "MobileNet a=0.25, 128 px (fast)",
-          "mobilenet_192": "MobileNet a=0.75, 192 px"}
+NOT_PAINTED = ("googlenet",)  # random weights only: its "ideal" image would teach nothing
 QUICK = {"Siamese cat": explorer.SIAMESE_CAT, "tabby": explorer.TABBY, "zebra": explorer.ZEBRA}
 SLIDERS = ("steps", "learning_rate", "tv_weight", "l2_weight", "jitter", "scale", "rotation", "param", "optimizer")
 
@@ -40,19 +35,8 @@ st.markdown(
 
 def _model_picker():
     """(label, model, class names) for the chosen zoo or user model; model is None if unusable."""
-    mine = user_models()
-    default = "vgg16" if zoo.weights_available("vgg16") else "mobilenet_v2"
-    options = list(CHOICES) + [f"yours: {n}" for n in mine]
-    choice = st.selectbox("Model", options, index=options.index(default), key="ideal_model_choice",
-                          format_func=lambda c: TITLES.get(c, c))
-    if default != "vgg16" and choice == "mobilenet_v2":
-        st.caption("The lesson used VGG-16, but its ImageNet weights are not on this computer, so MobileNetV2 "
-                   "(whose weights are here) is the default.")
-    if choice.startswith("yours: "):
-        model = mine[choice.removeprefix("yours: ")]
-        return choice, model, list(getattr(model, "explorer_class_names", []))
-    name, kwargs = CHOICES[choice]
-    return TITLES[choice], load_with_notice(name, key="ideal_model", **kwargs), explorer.class_names()
+    label, model = model_select("Model", "ideal_model_choice", default=("vgg16", "mobilenet_v2"), exclude=NOT_PAINTED)
+    return label, model, classifier.class_names_of(model) if model is not None else []
 
 
 def _apply_preset():
@@ -111,12 +95,29 @@ def _run(model, target, steps, seed, options, slots, label):
                 return not token.cancelled  # the server's time budget for one run
 
             return explorer.ideal_image(model, target, steps=steps, seed=seed, callback=guarded, **options), None
-    except optvis.DivergedError as exc:
+    except explorer.Diverged as exc:
         return exc.result, str(exc)
     except explorer.Cancelled as exc:
         return None, str(exc)
     except ValueError as exc:
         return None, str(exc)
+
+
+def _second_opinion(image, done) -> None:
+    """A second network's top-5 for the painted image, and its probability for the class (matched by name)."""
+    label2, model2, check = second_opinion("Second model", "ideal_second_choice", "mobilenet_0.75", image, image,
+                                           done["class_label"], exclude=NOT_PAINTED)
+    if check is None:
+        return
+    probs = classifier.predict(model2, image)
+    top5(model2, probs, target=check.target)
+    if not check.known:
+        st.caption(f"{label2} has no class '{done['class_label']}', so it cannot judge this image.")
+        return
+    imagenet = classifier.num_classes(model2) == 1000 and not classifier.has_own_class_names(model2)
+    cats = list(explorer.CAT_CLASSES) if imagenet else []
+    any_cat = f"; any cat: **{float(np.sum(probs[cats])):.3f}**" if cats and check.target in cats else ""
+    st.markdown(f"p({done['class_label']}) = **{check.probability_after:.3f}** on {label2}" + any_cat)
 
 
 def _show_result(result, label, class_label):
@@ -229,22 +230,4 @@ with output:
                                     f"ideal_{name}.gif", "image/gif", icon=":material/animation:")
 
             st.subheader("Does another network also see it?")
-            second_options = [c for c in CHOICES if TITLES[c] != done["label"]]
-            default_second = "mobilenet_192" if "mobilenet_192" in second_options else second_options[0]
-            second = st.selectbox("Second model", second_options, index=second_options.index(default_second),
-                                  format_func=TITLES.get, key="ideal_second_choice")
-            name2, kwargs2 = CHOICES[second]
-            model2 = load_with_notice(name2, key="ideal_second", **kwargs2)
-            if model2 is not None and done["target"] < 1000 and len(explorer.class_names()) == 1000:
-                probs = optvis.predict(model2, main.image)
-                top = explorer.decode(probs, 5)
-                st.dataframe({"class": [n for _, n, _ in top], "probability": [p for _, _, p in top]},
-                             hide_index=True, width="stretch",
-                             column_config={"probability": st.column_config.ProgressColumn(
-                                 "probability", min_value=0.0, max_value=1.0, format="%.3f")})
-                cats = float(np.sum(probs[list(explorer.CAT_CLASSES)]))
-                st.markdown(f"p({done['class_label']}) = **{probs[done['target']]:.3f}** on {TITLES[second]}"
-                            + (f"; any cat: **{cats:.3f}**" if explorer.is_cat(done["target"]) else ""))
-            elif model2 is not None:
-                st.caption("Your own model's classes are not ImageNet classes, so a second ImageNet network "
-                           "cannot judge them.")
+            _second_opinion(main.image, done)

@@ -11,7 +11,7 @@ from plotly.subplots import make_subplots
 import explorer
 from explorer import datasets, transfer
 from explorer.images import SUPPORTED_TYPES
-from ui.models import load_with_notice, user_models
+from ui.models import GEOMETRY_NOTE, model_select, user_models
 from ui.photo import photo_input
 from ui.runs import queued_run, stop_button
 from ui.shell import require_shell
@@ -24,8 +24,8 @@ STATE = st.session_state
 st.title("Transfer learning")
 st.markdown(
     "A network trained on ImageNet already knows edges, textures and object parts. Keep it **frozen**, "
-    "run it **once** per image, and train only a small **head** on its features: a new classifier in "
-    "seconds, from a few dozen images per class. Then, optionally, **fine-tune** its last layers."
+    "run it **once** per image, and train only a small **head** on its output (the image's *embedding*): a new "
+    "classifier in seconds, from a few dozen images per class. Then, optionally, **fine-tune** its last layers."
 )
 
 
@@ -148,13 +148,8 @@ if not ready:
 st.header("2. Model")
 left, right = st.columns(2)
 with left:
-    keys = list(transfer.BACKBONES)
-    key = st.selectbox("Backbone (pretrained, frozen)", keys, key="tl_backbone",
-                       format_func=lambda k: transfer.BACKBONES[k].title
-                       + ("" if explorer.weights_available(transfer.BACKBONES[k].model, **transfer.BACKBONES[k].kwargs())
-                          else "  (no weights here)"))
-    spec = transfer.BACKBONES[key]
-    backbone = load_with_notice(spec.model, key=f"tl_{key}", **spec.kwargs())
+    backbone_title, backbone = model_select("Backbone (pretrained, frozen)", "tl_backbone", "mobilenet_v2",
+                                            variants=transfer.BACKBONES, user=False, include_top=False)
     epochs = st.slider("Epochs", 1, 50, 10, key="tl_epochs")
     batch_size = st.select_slider("Batch size", [4, 8, 16, 32, 64], value=16, key="tl_batch")
     learning_rate = st.select_slider("Learning rate", [1e-4, 3e-4, 1e-3, 3e-3, 1e-2], value=1e-3,
@@ -165,7 +160,7 @@ with right:
     dropout = st.slider("Head: dropout", 0.0, 0.8, 0.2, 0.05, key="tl_dropout")
     copies = st.slider("Augmentation: extra views per training image", 0, 4, 0, key="tl_copies",
                        help="Each training image also goes through the backbone this many times flipped, rotated "
-                            "(up to 10 degrees) and zoomed; their features are cached too. More views: more robust, "
+                            "(up to 10 degrees) and zoomed; their embeddings are cached too. More views: more robust, "
                             "slower feature extraction, same fast head training.")
     validation_split = st.slider("Validation share (held out, never trained on)", 0.0, 0.5, 0.2, 0.05,
                                  key="tl_val")
@@ -206,7 +201,7 @@ def curves(history: dict, fine_tune_start: int | None) -> go.Figure:
 
 st.header("3. Train")
 name_default = " vs ".join(list(data)[:4]) if data else "My classifier"
-name_default = f"{name_default} ({spec.title.split(' (')[0]})"
+name_default = f"{name_default} ({backbone_title.split(' (')[0]})"
 model_name = st.text_input("Name for the trained model", placeholder=name_default,
                            key="tl_model_name").strip() or name_default
 train = st.button("Train", type="primary", icon=":material/model_training:",
@@ -217,8 +212,8 @@ if train:
     live: dict[str, list[float]] = {}
 
     def report(stage, step, total, metrics):
-        if stage == "features":
-            progress.progress(step / max(total, 1), text=f"Features: {step} of {total} images")
+        if stage == "embeddings":
+            progress.progress(step / max(total, 1), text=f"Running the backbone: {step} of {total} images")
             return
         for k, v in metrics.items():
             live.setdefault(k, []).append(v)
@@ -254,7 +249,7 @@ if result is None:
 
 seconds = result.seconds
 st.plotly_chart(curves(result.history, result.fine_tune_start), width="stretch", key="tl_curves")
-st.caption(f"Features {seconds['features']:.1f} s, head {seconds['head']:.1f} s"
+st.caption(f"Backbone (embeddings) {seconds['embeddings']:.1f} s, head {seconds['head']:.1f} s"
            + (f", fine-tuning {seconds['fine_tune']:.1f} s" if result.fine_tune_start is not None else "")
            + f". {result.train_count} training images, {len(result.val_labels)} validation images."
            + (" The dashed line marks where fine-tuning began." if result.fine_tune_start is not None else ""))
@@ -297,6 +292,7 @@ st.subheader("Try a new photo")
 photo, where = photo_input("tl_try", label="Photo to classify")
 left, right = st.columns([1, 2])
 left.image(photo, caption=where, width="stretch")
+left.caption(GEOMETRY_NOTE)
 ranked = transfer.classify(result.model, photo)
 guess = go.Figure(go.Bar(x=[p for _, p in ranked][::-1], y=[n for n, _ in ranked][::-1], orientation="h",
                          text=[f"{p:.0%}" for _, p in ranked][::-1]))
