@@ -14,9 +14,9 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from explorer import classifier, features
+from explorer import classifier, features, zoo
 from explorer.images import png_bytes
-from ui.models import GEOMETRY_NOTE, model_select, top5
+from ui.models import GEOMETRY_NOTE, model_select, title_of, top5
 from ui.photo import photo_input
 from ui.shell import require_shell
 
@@ -160,8 +160,8 @@ st.markdown("Each convolutional layer turns the photo into many **channels**: ma
 
 with st.sidebar:
     photo_raw, photo_caption = photo_input("fm_photo")
-model_title, model = model_select("Model", key="fm_model", default="vgg16", suggest_pretrained=True)
-model_label = st.session_state["fm_model"]  # the picker's key for the model: names this page's widgets
+model_label, model = model_select("Model", key="fm_model", default="vgg16", variants=zoo.VARIANTS, user=True,
+                                  suggest_pretrained=True)
 
 if model is None:
     st.info("Turn on random weights above, or pick a model whose weights are on this computer.")
@@ -169,7 +169,7 @@ if model is None:
 
 after = features.conv_activations(model)
 if not after:
-    st.error(f"{model_title} has no convolutional layers to show.")
+    st.error(f"{title_of(model_label)} has no convolutional layers to show.")
     st.stop()
 mode = MODES[0]
 if any(conv != act for conv, act in after.items()):

@@ -31,6 +31,11 @@ def _freeze(kwargs: dict) -> dict:
     return {k: (tuple(v) if isinstance(v, list) else v) for k, v in kwargs.items()}
 
 
+def title_of(choice: str) -> str:
+    """How pages name a picker choice: the variant's title, or ``Yours: <name>``."""
+    return choice if choice.startswith(USER_PREFIX) else zoo.VARIANTS[choice].title
+
+
 def _title(choice: str, include_top: bool) -> str:
     if choice.startswith(USER_PREFIX):
         return choice
@@ -39,19 +44,21 @@ def _title(choice: str, include_top: bool) -> str:
     return spec.title + ("  (no weights here)" if missing else "")
 
 
-def choices(variants=None, exclude=(), user: bool = True) -> list[str]:
-    """The picker's options: variant keys (all of :data:`explorer.zoo.VARIANTS` by default, minus
-    ``exclude``), then the session's own models as ``Yours: <name>``."""
-    keys = [k for k in (variants or zoo.VARIANTS) if k not in exclude]
+def choices(variants=zoo.MODEL_NAMES, exclude=(), user: bool = False) -> list[str]:
+    """The picker's options: keys of :data:`explorer.zoo.VARIANTS` (the plain zoo by default, minus
+    ``exclude``), then, with ``user``, the session's own models as ``Yours: <name>``."""
+    keys = [k for k in variants if k not in exclude]
     return keys + ([USER_PREFIX + name for name in user_models()] if user else [])
 
 
-def model_select(label: str = "Model", key: str = "model", default="vgg16", *, variants=None, exclude=(),
-                 user: bool = True, include_top: bool = True, suggest_pretrained: bool = False):
-    """The one model picker: returns ``(title, model or None)``.
+def model_select(label: str = "Model", key: str = "model", default="vgg16", *, variants=zoo.MODEL_NAMES,
+                 exclude=(), user: bool = False, include_top: bool = True, suggest_pretrained: bool = False):
+    """The one model picker: returns ``(choice, model or None)``; :func:`title_of` names the choice.
 
-    ``default``: a variant key, or several (the first whose weights are here wins). ``variants`` /
-    ``exclude``: which registry entries to list; ``user``: also list this session's own classifiers.
+    ``choice`` is a key of :data:`explorer.zoo.VARIANTS` or ``Yours: <name>``. ``default``: a key, or
+    several (the first whose weights are here wins). ``variants`` / ``exclude``: which registry entries
+    to list (pass ``zoo.VARIANTS`` for the MobileNet variants too); ``user``: also list this session's
+    own classifiers.
     When the ImageNet weights are missing (offline classroom), says which file is missing and offers
     random weights, clearly labelled; ``suggest_pretrained`` adds a button switching to a model whose
     weights are here.
@@ -74,7 +81,7 @@ def model_select(label: str = "Model", key: str = "model", default="vgg16", *, v
     model = load_with_notice(spec.model, key=key, **spec.kwargs(include_top))
     if suggest_pretrained and (model is None or "random" in classifier.weights_label(model)):
         _offer_pretrained(key, options, include_top)
-    return spec.title, model
+    return choice, model
 
 
 def _offer_pretrained(key: str, options: list[str], include_top: bool) -> None:
@@ -128,7 +135,8 @@ def second_opinion(label: str, key: str, default: str, original: np.ndarray, ima
 
     Returns ``(title, model, attacks.TransferCheck)``, or ``(title, None, None)`` if it cannot run.
     """
-    title, model = model_select(label, key, default, exclude=exclude)
+    choice, model = model_select(label, key, default, variants=zoo.VARIANTS, exclude=exclude, user=True)
+    title = title_of(choice)
     if model is None:
         return title, None, None
     return title, model, attacks.check_transfer(model, original, image, class_name)
