@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
