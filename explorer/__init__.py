@@ -16,8 +16,12 @@ _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # public name -> submodule that defines it
 _EXPORTS = {
     # models and weights (issue A)
-    "load_model": "zoo", "model_info": "zoo", "input_size": "zoo", "weights_available": "zoo",
-    "weights_label": "zoo", "MODEL_NAMES": "zoo", "MODELS": "zoo",
+    "load_model": "zoo", "model_info": "zoo", "weights_available": "zoo", "MODEL_NAMES": "zoo", "MODELS": "zoo",
+    "VARIANTS": "zoo",
+    # what a classifier is: size, classes, names, metadata and the one predict geometry (issue 11)
+    "input_size": "classifier", "num_classes": "classifier", "class_names_of": "classifier",
+    "predict": "classifier", "top_k": "classifier", "metadata": "classifier", "describe": "classifier",
+    "weights_label": "classifier",
     "WeightsUnavailable": "weights",
     "LayerGraph": "graph", "collapse": "graph", "layer_graph": "graph", "layer_table": "graph", "layout": "graph",
     # images and ImageNet classes
@@ -31,11 +35,10 @@ _EXPORTS = {
     "DatasetError": "datasets", "load_dataset": "datasets",
     "TransferResult": "transfer", "train_classifier": "transfer",
     # ideal class images and adversarial examples (issue D)
-    "DivergedError": "optvis", "IdealImage": "optvis", "ideal_image": "optvis",
+    "IdealImage": "optvis", "ideal_image": "optvis",
     "AdversarialResult": "attacks", "adversarial": "attacks",
     # classroom reliability (issue E)
-    "CancelToken": "runtime", "Cancelled": "runtime", "Diverged": "runtime", "check_finite": "runtime",
-    "heavy_work": "runtime",
+    "CancelToken": "runtime", "Cancelled": "runtime", "Diverged": "runtime", "heavy_work": "runtime",
     "ModelFileError": "user_models", "load_user_model": "user_models",
 }
 

@@ -2,8 +2,8 @@
 
 ``adversarial(model, image, target)`` nudges the pixels of ``image`` (any size) so that ``model``
 classifies it as ``target``. The perturbation lives at the photo's own resolution and the model looks
-at the photo through :func:`model_view` (centre crop to the model's aspect, then an antialiased
-resize), which is part of the differentiable graph. Every step evaluates the *rounded* image
+at the photo through the app's one geometry, :func:`explorer.classifier.model_view` (centre crop to the
+model's aspect, then an antialiased resize), which is part of the differentiable graph. Every step evaluates the *rounded* image
 (whole pixel levels, via a straight-through estimator), so the probability curve shows exactly what
 the saved uint8 PNG will score; the result is confirmed by a separate forward pass of the uint8 image.
 
@@ -29,11 +29,9 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image
 
-from .imagenet import NUM_CLASSES, class_index
-from .imagenet import class_names as imagenet_class_names
-from .images import ImageError, load_image, png_bytes  # noqa: F401  (png_bytes: part of this module's API)
-from .transfer_head import class_names_of as user_class_names
-from .zoo import input_size
+from .classifier import as_uint8, class_names_of, has_own_class_names, input_size, main_output, model_view, predict
+from .imagenet import class_index
+from .images import png_bytes  # noqa: F401  (png_bytes: part of this module's API)
 
 METHODS = {
     "lesson": "Lesson: plain gradient descent on the pixels, as in the lesson",
@@ -80,38 +78,6 @@ class AdversarialResult:
         return self.image.astype(np.int16) - self.original.astype(np.int16)
 
 
-def model_view(pixels, size: tuple[int, int]):
-    """What a classifier sees of a batch of photos: centre crop to its aspect, antialiased resize.
-
-    ``pixels``: float NHWC, 0..255, any height and width. Differentiable, so attacks can work at the
-    photo's own resolution.
-    """
-    pixels = tf.convert_to_tensor(pixels, tf.float32)
-    height, width = tf.shape(pixels)[1], tf.shape(pixels)[2]
-    want_h, want_w = size
-    crop_h = tf.minimum(height, tf.cast(tf.round(tf.cast(width, tf.float32) * want_h / want_w), tf.int32))
-    crop_w = tf.minimum(width, tf.cast(tf.round(tf.cast(height, tf.float32) * want_w / want_h), tf.int32))
-    top, left = (height - crop_h) // 2, (width - crop_w) // 2
-    crop = pixels[:, top:top + crop_h, left:left + crop_w, :]
-    return tf.image.resize(crop, (want_h, want_w), method="bilinear", antialias=True)
-
-
-def class_names_of(model) -> list[str]:
-    """Class names for a classifier: its own (user-trained models) or ImageNet's for 1000 outputs."""
-    names = user_class_names(model)
-    if names is not None:
-        return list(names)
-    outputs = _num_classes(model)
-    return imagenet_class_names() if outputs == NUM_CLASSES else [f"class {i}" for i in range(outputs)]
-
-
-def _num_classes(model) -> int:
-    shape = model.output_shape
-    if isinstance(shape, list):
-        shape = shape[0]
-    return int(shape[-1])
-
-
 def target_index(model, target) -> int:
     """Index of ``target`` (an index or a class name) among the model's classes."""
     names = class_names_of(model)
@@ -119,7 +85,7 @@ def target_index(model, target) -> int:
         if not 0 <= int(target) < len(names):
             raise ValueError(f"Target class must be 0..{len(names) - 1} for this model, got {target}.")
         return int(target)
-    if len(names) == NUM_CLASSES and getattr(model, "explorer_class_names", None) is None:
+    if not has_own_class_names(model) and len(names) == 1000:  # ImageNet: names, synonyms, ids
         return class_index(target)
     wanted = str(target).strip().lower()
     for i, name in enumerate(names):
@@ -128,14 +94,7 @@ def target_index(model, target) -> int:
     raise ValueError(f"This model has no class named '{target}'. Its classes: {', '.join(names[:20])}.")
 
 
-def _probabilities(model, batch):
-    out = model(batch, training=False)
-    if isinstance(out, (list, tuple)):  # GoogLeNet: [main, aux1, aux2]
-        out = out[0]
-    return out
-
-
-# One compiled step and one compiled forward pass per model, reused for every photo size, method,
+# One compiled step per model, reused for every photo size, method,
 # budget and target (all are tensor arguments). Weak keys: a model that goes away takes them along.
 _COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
@@ -157,7 +116,7 @@ def _compile(model_ref, size):
         with tf.GradientTape() as tape:
             tape.watch(delta)
             rounded = delta + tf.stop_gradient(tf.round(delta) - delta)  # straight-through rounding
-            probs = _probabilities(model_ref(), model_view((original + rounded)[None], size))[0]
+            probs = main_output(model_ref()(model_view((original + rounded)[None], size), training=False))[0]
             loss = -tf.math.log(tf.maximum(probs[target], _TINY))
         grad = tape.gradient(loss, delta)
         grad = tf.where(tf.math.is_finite(grad), grad, 0.0)  # a broken model must not poison the photo
@@ -171,30 +130,7 @@ def _compile(model_ref, size):
         l2 = tf.norm(tf.reshape(change, [-1]))
         return probs, loss, linf, l2, new_delta, velocity
 
-    @tf.function(input_signature=[image_spec])
-    def forward(image):
-        return _probabilities(model_ref(), model_view(image[None], size))[0]
-
-    return step, forward
-
-
-def predict(model, image) -> np.ndarray:
-    """The model's class probabilities for one photo (uint8 HxWx3, any size), seen as attacks see it."""
-    _, forward = _compiled(model)
-    return forward(tf.constant(_as_uint8(image), tf.float32)).numpy()
-
-
-def _as_uint8(image) -> np.ndarray:
-    if not isinstance(image, np.ndarray):
-        return load_image(image)
-    arr = np.asarray(image)
-    if arr.ndim != 3 or arr.shape[-1] != 3 or min(arr.shape[:2]) < 1:
-        raise ImageError(f"The photo must be an HxWx3 RGB array, got shape {arr.shape}.")
-    if arr.dtype == np.uint8:
-        return arr
-    if not np.all(np.isfinite(arr)):
-        raise ImageError("The photo contains NaN or infinite values.")
-    return np.clip(np.rint(arr), 0, 255).astype(np.uint8)
+    return step
 
 
 def _budget(epsilon) -> int:
@@ -226,7 +162,7 @@ def adversarial(model, image, target, epsilon: float = 1.0, steps: int = 20, met
     """
     if method not in METHODS:
         raise ValueError(f"Unknown method '{method}'. Choose one of: {', '.join(METHODS)}.")
-    original = _as_uint8(image)
+    original = as_uint8(image)
     target = target_index(model, target)
     budget = _budget(epsilon)
     steps = 1 if method == "fgsm" else int(steps)
@@ -242,7 +178,7 @@ def adversarial(model, image, target, epsilon: float = 1.0, steps: int = 20, met
         steps = 0
         notes.append("A budget of 0 pixel levels allows no change, so no steps were taken.")
 
-    step_fn, forward = _compiled(model)
+    step_fn = _compiled(model)
     x0 = tf.constant(original, tf.float32)
     fixed = (tf.constant(target, tf.int32), tf.constant(float(budget)))
     momentum = tf.constant(PGD_MOMENTUM if method == "pgd" else 0.0)
@@ -268,14 +204,14 @@ def adversarial(model, image, target, epsilon: float = 1.0, steps: int = 20, met
                               "l2": float(l2), "top_class": top, "top_probability": float(probs[top])})
         if _wins(probs, target, confidence):
             adv = _rounded(original, delta) if adv is None else adv
-            if _wins(forward(tf.constant(adv, tf.float32)).numpy(), target, confidence):
+            if _wins(predict(model, adv), target, confidence):
                 break
             notes.append(f"Step {k}: the rounded image scored differently in a fresh forward pass; kept going.")
         if k < steps:
             delta = new_delta
     seconds = time.perf_counter() - start
     adv = _rounded(original, delta)
-    probs_after = forward(tf.constant(adv, tf.float32)).numpy()
+    probs_after = predict(model, adv)
     change = adv.astype(np.float64) - original
     return AdversarialResult(
         image=adv, original=original, target=target, method=method, epsilon=budget, history=history,

@@ -23,8 +23,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from .images import fit_to, load_image
-from .zoo import input_size
+from .classifier import call_flat, input_size, is_nested, view
 
 CONV_TYPES = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.SeparableConv2D)
 # Layers that only rescale or activate what a convolution produced (followed by activation_of).
@@ -47,10 +46,6 @@ def _walk(model: keras.Model):
 def conv_layers(model: keras.Model) -> list[str]:
     """Names of the model's convolutional layers in order (nested models included)."""
     return [layer.name for layer in _walk(model) if isinstance(layer, CONV_TYPES)]
-
-
-def _is_nested(model: keras.Model) -> bool:
-    return any(isinstance(layer, keras.Model) for layer in model.layers)
 
 
 def _consumers(model: keras.Model) -> dict[int, list]:
@@ -82,7 +77,7 @@ def activation_of(model: keras.Model, name: str) -> str:
     gives itself. Stops at any layer with several inputs (an Add or Concatenate) or several consumers.
     Models with nested models give ``name`` itself (their inner graph is not followed).
     """
-    if _is_nested(model):
+    if is_nested(model):
         return name
     return _follow(_consumers(model), model.get_layer(name))
 
@@ -90,27 +85,10 @@ def activation_of(model: keras.Model, name: str) -> str:
 def conv_activations(model: keras.Model) -> dict[str, str]:
     """Every conv layer (in order) -> :func:`activation_of` it, computed in one sweep of the graph."""
     names = conv_layers(model)
-    if _is_nested(model):
+    if is_nested(model):
         return {n: n for n in names}
     consumers = _consumers(model)
     return {n: _follow(consumers, model.get_layer(n)) for n in names}
-
-
-def _flat_call(layer, *args, record: dict, **kwargs):
-    """Call ``layer`` symbolically, running nested models layer by layer and recording every output."""
-    if isinstance(layer, keras.Sequential):
-        x = args[0]
-        for sub in layer.layers:
-            x = _flat_call(sub, x, record=record)
-        out = x
-    elif isinstance(layer, keras.Model):
-        # A nested functional model: re-run its graph so its inner layers become reachable.
-        out = layer._run_through_graph(
-            args[0], operation_fn=lambda op: (lambda *a, **k: _flat_call(op, *a, record=record, **k)))
-    else:
-        out = layer(*args, **kwargs)
-    record[layer.name] = out
-    return out
 
 
 @dataclass
@@ -129,10 +107,10 @@ def _probabilities_output(outputs):
 
 
 def _build(model: keras.Model, names: tuple[str, ...]) -> _Extractor:
-    if _is_nested(model):
+    if is_nested(model):
         pixels = keras.Input(model.inputs[0].shape[1:], name="pixels")
         record: dict = {}
-        final = _flat_call(model, pixels, record=record)
+        final = call_flat(model, pixels, record)
         outputs = [final] if not isinstance(final, (list, tuple)) else list(final)
         missing = [n for n in names if n not in record]
         if missing:
@@ -159,7 +137,7 @@ def _extractor(model: keras.Model, layers) -> _Extractor:
         raise ValueError(f"Model '{model.name}' has no convolutional layers to show.")
     per_model = _EXTRACTORS.setdefault(model, {})
     if names not in per_model:
-        if not _is_nested(model):
+        if not is_nested(model):
             known = {layer.name for layer in model.layers}
             missing = [n for n in names if n not in known]
             if missing:
@@ -169,9 +147,12 @@ def _extractor(model: keras.Model, layers) -> _Extractor:
 
 
 def model_input(model: keras.Model, image) -> np.ndarray:
-    """One photo (anything :func:`explorer.load_image` reads) as the model's 1xHxWx3 float32 batch."""
-    image = load_image(image)
-    return fit_to(image, input_size(model))[None].astype(np.float32)
+    """One photo (anything :func:`explorer.load_image` reads) as the model's 1xHxWx3 float32 batch.
+
+    The app's one geometry (:func:`explorer.classifier.view`), so the predictions shown beside the
+    maps are :func:`explorer.predict`'s.
+    """
+    return view(model, image)
 
 
 def feature_maps_and_predictions(model: keras.Model, image, layers=None):
@@ -187,8 +168,8 @@ def feature_maps_and_predictions(model: keras.Model, image, layers=None):
 def feature_maps(model: keras.Model, image, layers=None) -> dict[str, np.ndarray]:
     """Layer name -> HxWxC float32 feature maps of one image, all from one compiled forward pass.
 
-    ``image``: a path, bytes, file, PIL image or HxWx3 array of any size (centre-cropped and resized to
-    the model's input). ``layers``: a layer name or names; None means every convolutional layer, in
+    ``image``: a path, bytes, file or HxWx3 array of any size (centre-cropped and resized to the
+    model's input, as :func:`explorer.predict` sees it). ``layers``: a layer name or names; None means every convolutional layer, in
     order (:func:`conv_layers`).
     """
     return feature_maps_and_predictions(model, image, layers)[0]

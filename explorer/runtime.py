@@ -37,7 +37,16 @@ class Cancelled(RuntimeError):
 
 
 class Diverged(ArithmeticError):
-    """An optimisation produced NaN or infinite values (usually: the learning rate is far too high)."""
+    """An optimisation produced NaN or infinite values (usually: the learning rate is far too high).
+
+    The one divergence error of the package. Loops detect it inside their compiled step (a ``finite``
+    flag computed with the update) and raise it with ``result``: the run up to the last finite image,
+    so nothing already computed is lost.
+    """
+
+    def __init__(self, message: str, result=None):
+        super().__init__(message)
+        self.result = result
 
 
 def _env_int(name: str, default: int) -> int:
@@ -246,22 +255,5 @@ def run_budget() -> float:
     return float(_env_int(MAX_SECONDS_ENV, int(DEFAULT_MAX_SECONDS)))
 
 
-def check_finite(what: str = "the image", **values) -> None:
-    """Raise :class:`Diverged` if any value (number or array) holds NaN or inf.
-
-    Optimisation loops call it after each step so a learning rate that is far too large stops with a
-    message instead of painting a black image.
-    """
-    import numpy as np
-
-    for name, value in values.items():
-        arr = np.asarray(value, dtype=np.float64)
-        if not np.all(np.isfinite(arr)):
-            raise Diverged(
-                f"The optimisation blew up: {name} of {what} became NaN or infinite. "
-                "Lower the learning rate (or the step size) and run it again."
-            )
-
-
-__all__ = ["Cancelled", "CancelToken", "Diverged", "WorkQueue", "check_finite", "configure", "cpu_count",
+__all__ = ["Cancelled", "CancelToken", "Diverged", "WorkQueue", "configure", "cpu_count",
            "heavy_slots", "heavy_work", "limit_malloc_arenas", "run_budget", "work_queue"]

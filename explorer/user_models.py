@@ -197,19 +197,16 @@ def _outputs_probabilities(outputs: np.ndarray) -> bool:
                 and np.allclose(outputs.sum(axis=1), 1.0, atol=1e-3))
 
 
-def _class_names(class_names, classes: int, name: str) -> list[str]:
+def _class_names(class_names, classes: int, name: str) -> list[str] | None:
+    """The given names as a list (checked against the output count); None: named by count later."""
     if isinstance(class_names, str):
         class_names = [c.strip() for c in class_names.replace(",", "\n").splitlines() if c.strip()]
-    if class_names:
-        class_names = [str(c) for c in class_names]
-        if len(class_names) != classes:
-            raise ModelFileError(f"'{name}' outputs {classes} classes but {len(class_names)} class names were given.")
-        return class_names
-    if classes == 1000:
-        from .imagenet import class_names as imagenet_names
-
-        return list(imagenet_names())
-    return [f"class {i}" for i in range(classes)]
+    if not class_names:
+        return None  # explorer.class_names_of: ImageNet's for 1000 outputs, else "class 0", "class 1"...
+    class_names = [str(c) for c in class_names]
+    if len(class_names) != classes:
+        raise ModelFileError(f"'{name}' outputs {classes} classes but {len(class_names)} class names were given.")
+    return class_names
 
 
 def load_user_model(source, input_range: str = "0..255", class_names=None, name: str | None = None):
@@ -220,10 +217,11 @@ def load_user_model(source, input_range: str = "0..255", class_names=None, name:
     wrapper rescales 0..255 pixels to it. ``class_names``: list or newline/comma separated text (default:
     ImageNet names for 1000 classes, else ``class 0``, ``class 1``...).
 
-    Returns a ``keras.Model`` taking RGB pixels 0..255 (NHWC float) and returning class probabilities
-    (softmax added if the model outputs logits), with attributes ``explorer_class_names``,
-    ``explorer_name``, ``explorer_weights`` and ``explorer_outputs`` (``"probabilities"`` or ``"logits"``,
-    what the file itself outputs). Raises :class:`ModelFileError` for anything else.
+    Returns one flat ``keras.Model`` taking RGB pixels 0..255 (NHWC float) and returning class
+    probabilities (softmax added if the model outputs logits); its metadata
+    (:func:`explorer.classifier.metadata`) holds the class names, display name, weights, input range
+    and ``outputs`` (``"probabilities"`` or ``"logits"``, what the file itself outputs). Raises
+    :class:`ModelFileError` for anything else.
     """
     if input_range not in INPUT_RANGES:
         raise ModelFileError(f"input_range must be one of {', '.join(INPUT_RANGES)}, got {input_range!r}.")
@@ -231,7 +229,19 @@ def load_user_model(source, input_range: str = "0..255", class_names=None, name:
     if not file_name.lower().endswith(".keras"):
         raise ModelFileError(f"'{file_name}' is not a .keras file. Save the model with `model.save('my_model.keras')`.")
     _check_archive(data, file_name)
+    inner = _load_safely(data, file_name)
+    classes, height, width = _check_classifier(inner, file_name)
+    names = _class_names(class_names, classes, file_name)
+    probabilities = _gives_probabilities(inner, classes, height, width, INPUT_RANGES[input_range], file_name)
+    model = _wrap(inner, height, width, INPUT_RANGES[input_range], probabilities)
+    from .classifier import describe
 
+    return describe(model, name=name or Path(file_name).stem, weights=f"uploaded file {file_name}", class_names=names,
+                    input_range=input_range, outputs="probabilities" if probabilities else "logits")
+
+
+def _load_safely(data: bytes, file_name: str):
+    """Keras' own loader in safe mode, on a temporary copy named by us."""
     import keras
 
     try:
@@ -244,8 +254,11 @@ def load_user_model(source, input_range: str = "0..255", class_names=None, name:
         raise ModelFileError(f"'{file_name}' could not be loaded safely: {reason}") from None
     if not isinstance(inner, keras.Model):
         raise ModelFileError(f"'{file_name}' holds a {type(inner).__name__}, not a model.")
-    classes, height, width = _check_classifier(inner, file_name)
-    scale_offset = INPUT_RANGES[input_range]
+    return inner
+
+
+def _gives_probabilities(inner, classes: int, height, width, scale_offset, file_name: str) -> bool:
+    """Run the model on probe images: finite outputs required; True if they are already probabilities."""
     try:
         outputs = _probe(inner, height or PROBE_SIDE, width or PROBE_SIDE, scale_offset)
     except Exception as exc:
@@ -253,19 +266,20 @@ def load_user_model(source, input_range: str = "0..255", class_names=None, name:
     if outputs.shape != (4, classes) or not np.all(np.isfinite(outputs)):
         raise ModelFileError(f"'{file_name}' gives NaN, infinite or misshaped outputs on test images; "
                              "its weights are probably broken.")
-    probabilities = _outputs_probabilities(outputs)
+    return _outputs_probabilities(outputs)
+
+
+def _wrap(inner, height, width, scale_offset, probabilities: bool):
+    """One flat model: 0..255 pixels -> (rescaled to the model's range) -> its layers -> probabilities."""
+    import keras
+
+    from .classifier import call_flat
 
     pixels = keras.Input((height, width, 3), name="pixels")
     x = pixels
     if scale_offset is not None:
-        x = keras.layers.Rescaling(scale_offset[0], scale_offset[1], name="input_range")(x)
-    x = inner(x)
+        x = keras.layers.Rescaling(scale_offset[0], scale_offset[1], name="explorer_input_range")(x)
+    x = call_flat(inner, x)  # the user's own layers, not a nested model: feature maps reach every one
     if not probabilities:
-        x = keras.layers.Softmax(name="probabilities")(x)
-    model = keras.Model(pixels, x, name="uploaded_classifier")
-    model.explorer_class_names = _class_names(class_names, classes, file_name)
-    model.explorer_name = name or Path(file_name).stem
-    model.explorer_weights = f"uploaded file {file_name}"
-    model.explorer_outputs = "probabilities" if probabilities else "logits"
-    model.explorer_input_range = input_range
-    return model
+        x = keras.layers.Softmax(name="explorer_softmax")(x)
+    return keras.Model(pixels, x, name="uploaded_classifier")

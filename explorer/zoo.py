@@ -13,6 +13,7 @@ from pathlib import Path
 import keras
 
 from . import weights as _weights
+from .classifier import describe, input_size, weights_label  # noqa: F401  (input_size, weights_label: zoo API)
 from .googlenet import GoogLeNet
 from .preprocess import ImageNetPreprocess
 
@@ -29,6 +30,7 @@ class ModelInfo:
     depth: int | None  # depth as listed in the Keras applications table
     family: str
     blurb: str
+    pretrained: bool = True  # Keras has ImageNet weights for it (GoogLeNet: built here, random weights only)
 
 
 MODELS: dict[str, ModelInfo] = {
@@ -41,7 +43,7 @@ MODELS: dict[str, ModelInfo] = {
         ModelInfo("googlenet", "GoogLeNet (Inception v1)", 2014, "Szegedy et al., Going Deeper with Convolutions",
                   224, "tf", None, 22, "Inception",
                   "Inception blocks run 1x1, 3x3, 5x5 and pooling in parallel; two auxiliary classifiers help "
-                  "gradients reach the early layers. Built by CNN Explorer, no pretrained weights."),
+                  "gradients reach the early layers. Built by CNN Explorer, no pretrained weights.", pretrained=False),
         ModelInfo("resnet50", "ResNet-50", 2015, "He et al., Deep Residual Learning for Image Recognition", 224,
                   "caffe", 0.749, 107, "ResNet", "Bottleneck residual blocks: each learns F(x) and adds x back."),
         ModelInfo("mobilenet", "MobileNet", 2017, "Howard et al., MobileNets", 224, "tf", 0.704, 55, "MobileNet",
@@ -58,6 +60,51 @@ MODELS: dict[str, ModelInfo] = {
 
 MODEL_NAMES = tuple(MODELS)
 
+
+@dataclass(frozen=True)
+class Variant:
+    """One loadable configuration of a zoo model: what the model pickers and the transfer backbones list."""
+
+    key: str
+    model: str  # a key of MODELS
+    title: str
+    alpha: float | None = None  # MobileNet width
+    size: int | None = None  # input side; None: the model's own
+
+    @property
+    def info(self) -> ModelInfo:
+        return MODELS[self.model]
+
+    @property
+    def pretrained(self) -> bool:
+        return self.info.pretrained
+
+    @property
+    def side(self) -> int:
+        return self.size or self.info.input_size
+
+    def kwargs(self, include_top: bool = True) -> dict:
+        """Arguments for :func:`load_model`: the classifier, or (``include_top=False``) an average-pooled
+        backbone at a fixed input size for transfer learning."""
+        out = {} if self.alpha is None else {"alpha": self.alpha}
+        if self.size is not None or not include_top:
+            out["input_shape"] = (self.side, self.side, 3)
+        if not include_top:
+            out.update(include_top=False, pooling="avg")
+        return out
+
+    def weights_available(self, include_top: bool = True) -> bool:
+        return self.pretrained and weights_available(self.model, **self.kwargs(include_top))
+
+
+#: Every model configuration the app offers, zoo models first, then the smaller MobileNets (the one
+#: place they are listed).
+VARIANTS: dict[str, Variant] = {v.key: v for v in [
+    *(Variant(name, name, info.title) for name, info in MODELS.items()),
+    Variant("mobilenet_0.75", "mobilenet", "MobileNet, alpha 0.75 (192 px)", 0.75, 192),
+    Variant("mobilenet_0.25", "mobilenet", "MobileNet, alpha 0.25 (128 px, fastest)", 0.25, 128),
+]}
+
 _APPS = {
     "vgg16": "VGG16",
     "vgg19": "VGG19",
@@ -67,6 +114,13 @@ _APPS = {
     "inception_v3": "InceptionV3",
     "inception_resnet_v2": "InceptionResNetV2",
 }
+
+
+def variant(key: str) -> Variant:
+    try:
+        return VARIANTS[key]
+    except KeyError:
+        raise ValueError(f"Unknown model '{key}'. Choose one of: {', '.join(VARIANTS)}.") from None
 
 
 def model_info(name: str) -> ModelInfo:
@@ -117,7 +171,7 @@ def load_model(name: str, weights: str | None = "imagenet", allow_download: bool
     """
     info = model_info(name)
     include_top = kwargs.get("include_top", True)
-    if name == "googlenet":
+    if not info.pretrained:
         if weights not in (None, "imagenet") and not Path(str(weights)).is_file():
             raise ValueError(f"No weights file at '{weights}'.")
         if weights == "imagenet":
@@ -150,20 +204,4 @@ def load_model(name: str, weights: str | None = "imagenet", allow_download: bool
 
 
 def _label(model: keras.Model, name: str, weights: str | None) -> None:
-    # A plain attribute: pages read it to say which weights are loaded.
-    model.explorer_name = name
-    model.explorer_weights = weights or "random (untrained)"
-
-
-def weights_label(model: keras.Model) -> str:
-    """Human-readable statement of the weights a model holds."""
-    return getattr(model, "explorer_weights", "unknown")
-
-
-def input_size(model: keras.Model) -> tuple[int, int]:
-    """(height, width) a model expects; models with a free size get 224x224."""
-    shape = model.input_shape
-    if isinstance(shape, list):
-        shape = shape[0]
-    h, w = shape[1], shape[2]
-    return (h or 224, w or 224)
+    describe(model, name=name, weights=weights or "random (untrained)")

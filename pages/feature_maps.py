@@ -14,46 +14,21 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-import explorer
-from explorer import features, zoo
-from explorer.images import fit_to, png_bytes
-from ui.models import load_with_notice, user_models
+from explorer import classifier, features, zoo
+from explorer.images import png_bytes
+from ui.models import GEOMETRY_NOTE, model_select, title_of, top5
 from ui.photo import photo_input
 from ui.shell import require_shell
 
 require_shell()
 
 COLORSCALE = "Viridis"
-USER_PREFIX = "Your model: "
 MODES = ("After activation", "Convolution output")
 SCALES = {"Shared across channels": "shared", "Per channel": "channel"}
 
 
 def _png_uri(array: np.ndarray) -> str:
     return "data:image/png;base64," + base64.b64encode(png_bytes(array, compress_level=1)).decode()
-
-
-def pick_model():
-    """(label, model or None): a zoo model (weights notice) or one the user trained."""
-    mine = user_models()
-    options = list(zoo.MODEL_NAMES) + [USER_PREFIX + name for name in mine]
-    titles = {n: zoo.MODELS[n].title + ("" if n == "googlenet" or zoo.weights_available(n) else "  (no weights here)")
-              for n in zoo.MODEL_NAMES}
-    if st.session_state.get("fm_model") not in options:
-        st.session_state["fm_model"] = "vgg16"
-    choice = st.selectbox("Model", options, key="fm_model", format_func=lambda o: titles.get(o, o))
-    if choice.startswith(USER_PREFIX):
-        model = mine[choice[len(USER_PREFIX):]]
-        st.caption(f"Your classifier: {', '.join(getattr(model, 'explorer_class_names', []) or ['?'])}")
-        return choice, model
-    model = load_with_notice(choice, key="fm_model")
-    if model is None or "random" in explorer.weights_label(model):
-        here = [n for n in zoo.MODEL_NAMES if n != "googlenet" and zoo.weights_available(n)]
-        if here:
-            def use(name=here[0]):
-                st.session_state["fm_model"] = name
-            st.button(f"Use {zoo.MODELS[here[0]].title} instead (its ImageNet weights are here)", on_click=use)
-    return choice, model
 
 
 def compute(model, label: str, mode: str, photo: np.ndarray):
@@ -127,19 +102,6 @@ def overlay_figure(photo: np.ndarray, channel: np.ndarray, opacity: float) -> go
     return fig
 
 
-def top5(model, probs) -> None:
-    if probs is None:
-        st.caption("This model has no classifier on top: no predictions.")
-        return
-    names = getattr(model, "explorer_class_names", None)
-    rows = explorer.decode(probs, top=5, names=list(names) if names else None)
-    st.dataframe({"class": [r[1] for r in rows], "probability": [r[2] for r in rows]}, hide_index=True,
-                 width="stretch", column_config={"probability": st.column_config.ProgressColumn(
-                     "probability", format="percent", min_value=0.0, max_value=1.0)})
-    if "random" in explorer.weights_label(model):
-        st.caption("Random weights: these predictions are noise. The shapes and the maps' structure are real.")
-
-
 def clicked_channel(event, grid: features.Grid) -> int | None:
     points = (event or {}).get("selection", {}).get("points", []) if event else []
     for p in points:
@@ -198,7 +160,8 @@ st.markdown("Each convolutional layer turns the photo into many **channels**: ma
 
 with st.sidebar:
     photo_raw, photo_caption = photo_input("fm_photo")
-model_label, model = pick_model()
+model_label, model = model_select("Model", key="fm_model", default="vgg16", variants=zoo.VARIANTS, user=True,
+                                  suggest_pretrained=True)
 
 if model is None:
     st.info("Turn on random weights above, or pick a model whose weights are on this computer.")
@@ -206,7 +169,7 @@ if model is None:
 
 after = features.conv_activations(model)
 if not after:
-    st.error(f"{model_label} has no convolutional layers to show.")
+    st.error(f"{title_of(model_label)} has no convolutional layers to show.")
     st.stop()
 mode = MODES[0]
 if any(conv != act for conv, act in after.items()):
@@ -214,8 +177,8 @@ if any(conv != act for conv, act in after.items()):
                                 help="Modern CNNs follow each convolution with batch norm and an activation "
                                      "(ReLU): 'after activation' is what the next layer sees.") or MODES[0]
 
-photo = fit_to(photo_raw, explorer.input_size(model))
-maps, probs = compute(model, model_label, mode, photo)
+photo = classifier.seen_image(model, photo_raw)
+maps, probs = compute(model, model_label, mode, photo_raw)
 names = list(maps)
 
 layer = st.select_slider("Layer (input to output)", names, value=names[0], key=f"fm_layer_{model_label}_{mode}",
@@ -225,12 +188,12 @@ others = st.multiselect("Compare with more layers", [n for n in names if n != la
 
 top = st.columns([1, 1.8, 1.5])
 top[0].image(photo, caption=f"What the model sees ({photo.shape[1]}x{photo.shape[0]}); {photo_caption}")
+top[0].caption(GEOMETRY_NOTE)
 with top[1]:
     st.markdown("**Smaller and deeper**: spatial size shrinks, channels grow")
     st.plotly_chart(shape_chart(maps, layer), key="fm_shapes", width="stretch")
 with top[2]:
-    st.markdown("**Top-5 predictions**")
-    top5(model, probs)
+    top5(model, probs, title="Top-5 predictions")
 
 if others:
     tabs = st.tabs([layer] + others)

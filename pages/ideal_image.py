@@ -7,8 +7,8 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import explorer
-from explorer import optvis, zoo
-from ui.models import load_with_notice, user_models
+from explorer import classifier, optvis, zoo
+from ui.models import model_select, second_opinion, title_of, top5
 from ui.runs import queued_run, stop_button
 from ui.shell import require_shell
 
@@ -20,12 +20,7 @@ LEARNING_RATES = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0
                   500.0, 1000.0]
 TV_WEIGHTS = [0.0, 0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05]
 L2_WEIGHTS = [0.0, 0.01, 0.1, 0.3, 1.0, 3.0, 10.0]
-SMALL = "mobilenet_small"
-CHOICES = {n: (n, {}) for n in zoo.MODEL_NAMES if n != "googlenet"}
-CHOICES[SMALL] = ("mobilenet", {"alpha": 0.25, "input_shape": (128, 128, 3)})
-CHOICES["mobilenet_192"] = ("mobilenet", {"alpha": 0.75, "input_shape": (192, 192, 3)})
-TITLES = {**{n: zoo.MODELS[n].title for n in zoo.MODEL_NAMES}, SMALL: "MobileNet a=0.25, 128 px (fast)",
-          "mobilenet_192": "MobileNet a=0.75, 192 px"}
+NOT_PAINTED = ("googlenet",)  # random weights only: its "ideal" image would teach nothing
 QUICK = {"Siamese cat": explorer.SIAMESE_CAT, "tabby": explorer.TABBY, "zebra": explorer.ZEBRA}
 SLIDERS = ("steps", "learning_rate", "tv_weight", "l2_weight", "jitter", "scale", "rotation", "param", "optimizer")
 
@@ -40,19 +35,9 @@ st.markdown(
 
 def _model_picker():
     """(label, model, class names) for the chosen zoo or user model; model is None if unusable."""
-    mine = user_models()
-    default = "vgg16" if zoo.weights_available("vgg16") else "mobilenet_v2"
-    options = list(CHOICES) + [f"yours: {n}" for n in mine]
-    choice = st.selectbox("Model", options, index=options.index(default), key="ideal_model_choice",
-                          format_func=lambda c: TITLES.get(c, c))
-    if default != "vgg16" and choice == "mobilenet_v2":
-        st.caption("The lesson used VGG-16, but its ImageNet weights are not on this computer, so MobileNetV2 "
-                   "(whose weights are here) is the default.")
-    if choice.startswith("yours: "):
-        model = mine[choice.removeprefix("yours: ")]
-        return choice, model, list(getattr(model, "explorer_class_names", []))
-    name, kwargs = CHOICES[choice]
-    return TITLES[choice], load_with_notice(name, key="ideal_model", **kwargs), explorer.class_names()
+    choice, model = model_select("Model", "ideal_model_choice", default=("vgg16", "mobilenet_v2"),
+                                 variants=zoo.VARIANTS, exclude=NOT_PAINTED, user=True)
+    return title_of(choice), model, classifier.class_names_of(model) if model is not None else []
 
 
 def _apply_preset():
@@ -111,7 +96,7 @@ def _run(model, target, steps, seed, options, slots, label):
                 return not token.cancelled  # the server's time budget for one run
 
             return explorer.ideal_image(model, target, steps=steps, seed=seed, callback=guarded, **options), None
-    except optvis.DivergedError as exc:
+    except explorer.Diverged as exc:
         return exc.result, str(exc)
     except explorer.Cancelled as exc:
         return None, str(exc)
@@ -119,33 +104,52 @@ def _run(model, target, steps, seed, options, slots, label):
         return None, str(exc)
 
 
+def _second_opinion(image, done) -> None:
+    """A second network's top-5 for the painted image, and its probability for the class (matched by name)."""
+    label2, model2, check = second_opinion("Second model", "ideal_second_choice", "mobilenet_0.75", image, image,
+                                           done["class_label"], exclude=NOT_PAINTED)
+    if check is None:
+        return
+    probs = classifier.predict(model2, image)
+    top5(model2, probs, target=check.target)
+    if not check.known:
+        st.caption(f"{label2} has no class '{done['class_label']}', so it cannot judge this image.")
+        return
+    imagenet = classifier.num_classes(model2) == 1000 and not classifier.has_own_class_names(model2)
+    cats = list(explorer.CAT_CLASSES) if imagenet else []
+    any_cat = f"; any cat: **{float(np.sum(probs[cats])):.3f}**" if cats and check.target in cats else ""
+    st.markdown(f"p({done['class_label']}) = **{check.probability_after:.3f}** on {label2}" + any_cat)
+
+
 def _show_result(result, label, class_label):
     st.image(result.image, caption=f"{label}: p({class_label}) = {result.probability:.3f} after "
                                    f"{result.steps} steps ({result.seconds:.0f} s)", width="stretch")
 
 
-controls, output = st.columns([1.3, 2], gap="medium")
-with controls:
-    label, model, names = _model_picker()
+def _class_picker(names):
+    """Quick picks and the searchable class list; None when the model has no class names."""
     st.pills("Quick pick", list(QUICK), key="ideal_quick", on_change=_set_class)
-    if names:
-        if st.session_state.get("ideal_class", explorer.SIAMESE_CAT) >= len(names):
-            st.session_state["ideal_class"] = 0
-        st.session_state.setdefault("ideal_class", explorer.SIAMESE_CAT)
-        target = st.selectbox("Class (type to search)", range(len(names)), key="ideal_class",
-                              format_func=lambda i: f"{i}: {names[i]}")
-    else:
-        target = None
+    if not names:
         st.error("This model has no class names; train or load it again on the Transfer learning page.")
+        return None
+    if st.session_state.get("ideal_class", explorer.SIAMESE_CAT) >= len(names):
+        st.session_state["ideal_class"] = 0
+    st.session_state.setdefault("ideal_class", explorer.SIAMESE_CAT)
+    return st.selectbox("Class (type to search)", range(len(names)), key="ideal_class",
+                        format_func=lambda i: f"{i}: {names[i]}")
+
+
+def _settings(model):
+    """Preset and sliders: returns (steps, seed, compare, options for explorer.ideal_image)."""
     if model is not None:
         st.session_state["ideal_lesson_lr"] = optvis.lesson_learning_rate(model)
     if "ideal_steps" not in st.session_state:
         st.session_state["ideal_preset"] = "best looking"
         _apply_preset()
     st.pills("Preset", list(optvis.PRESETS)[:2], key="ideal_preset", on_change=_apply_preset,
-                         help="'as in the lesson': plain gradient steps on the pixels, loss 10*CE + 0.005*TV, "
-                              "1000 steps. 'best looking': Fourier parameterisation, Adam, random jitter, "
-                              "scale and rotation.")
+             help="'as in the lesson': plain gradient steps on the pixels, loss 10*CE + 0.005*TV, "
+                  "1000 steps. 'best looking': Fourier parameterisation, Adam, random jitter, "
+                  "scale and rotation.")
     with st.expander("Settings", expanded=True):
         steps = st.slider("Steps", 10, MAX_STEPS, key="ideal_steps", step=10)
         param = st.radio("Parameterisation", ["pixels", "fourier"], key="ideal_param", horizontal=True,
@@ -163,88 +167,99 @@ with controls:
         seed = st.number_input("Seed", 0, 10_000, 0, key="ideal_seed")
         compare = st.toggle("Also run plain noise (no regularisers) for comparison", value=True,
                             key="ideal_compare")
-    run = st.button("Paint the ideal image", type="primary", disabled=model is None or target is None,
-                    icon=":material/brush:")
+    options = dict(param=param, optimizer=optimizer, learning_rate=learning_rate, tv_weight=tv_weight,
+                   l2_weight=l2_weight, jitter=jitter, scale=scale, rotation=int(rotation),
+                   ce_weight=10.0 if st.session_state.get("ideal_preset") == "as in the lesson" else 1.0,
+                   frame_every=max(1, steps // 20))
+    return steps, int(seed), compare, options
 
-options = dict(param=param, optimizer=optimizer, learning_rate=learning_rate, tv_weight=tv_weight,
-               l2_weight=l2_weight, jitter=jitter, scale=scale, rotation=int(rotation),
-               ce_weight=10.0 if st.session_state.get("ideal_preset") == "as in the lesson" else 1.0,
-               frame_every=max(1, steps // 20))
 
-with output:
-    if run:
-        class_label = names[target]
-        st.session_state.pop("ideal_run", None)
-        columns = st.columns(2 if compare else 1)
-        slots = [{"image": c.empty(), "progress": c.empty(), "chart": c.empty()} for c in columns]
-        stop_button("ideal_stop")
-        main, error = _run(model, target, steps, int(seed), options, slots[0], "regularised")
-        plain, plain_error = None, None
-        if compare and main is not None and error is None:
-            plain_options = optvis.options_for("plain noise", learning_rate=st.session_state["ideal_lesson_lr"],
-                                               frame_every=max(1, steps // 20))
-            plain_options.pop("steps")
-            plain, plain_error = _run(model, target, steps, int(seed), plain_options, slots[1], "plain noise")
-        st.session_state.pop("ideal_stopped", None)
-        st.session_state["ideal_run"] = dict(main=main, plain=plain, error=error or plain_error, label=label,
-                                             class_label=class_label, target=target)
-        st.rerun()
+def _paint(model, label, names, target, steps, seed, compare, options):
+    """The regularised run, then (optionally) the plain-noise run, live; the outcome is kept in the session."""
+    st.session_state.pop("ideal_run", None)
+    columns = st.columns(2 if compare else 1)
+    slots = [{"image": c.empty(), "progress": c.empty(), "chart": c.empty()} for c in columns]
+    stop_button("ideal_stop")
+    main, error = _run(model, target, steps, seed, options, slots[0], "regularised")
+    plain, plain_error = None, None
+    if compare and main is not None and error is None:
+        plain_options = optvis.options_for("plain noise", learning_rate=st.session_state["ideal_lesson_lr"],
+                                           frame_every=max(1, steps // 20))
+        plain_options.pop("steps")
+        plain, plain_error = _run(model, target, steps, seed, plain_options, slots[1], "plain noise")
+    st.session_state.pop("ideal_stopped", None)
+    st.session_state["ideal_run"] = dict(main=main, plain=plain, error=error or plain_error, label=label,
+                                         class_label=names[target], target=target)
+    st.rerun()
 
-    done = st.session_state.get("ideal_run")
+
+def _show_waiting():
     stopped = st.session_state.get("ideal_stopped")
-    if done is None and stopped is not None:
+    if stopped is not None:
         st.warning(f"The last run was stopped at step {stopped['step']} of {stopped['steps']} ({stopped['label']}, "
                    f"p = {stopped['probability']:.3f}). Press **Paint the ideal image** to run again.",
                    icon=":material/stop_circle:")
         st.image(stopped["image"], caption=f"{stopped['label']}: step {stopped['step']}", width=320)
-    elif done is None:
+    else:
         st.info("Pick a model and a class, then press **Paint the ideal image**. A run of 200 steps takes about "
                 "a minute on a laptop; the picture and the curves update as it goes.", icon=":material/brush:")
-    else:
-        if done["error"]:
-            st.error(done["error"], icon=":material/warning:")
-        main, plain = done["main"], done["plain"]
-        if main is not None:
-            columns = st.columns(2 if plain is not None else 1)
-            with columns[0]:
-                st.subheader("Regularised")
-                _show_result(main, "regularised", done["class_label"])
-                st.plotly_chart(_curves(main.history, main.losses), width="stretch", key="ideal_curve_main")
-            if plain is not None:
-                with columns[1]:
-                    st.subheader("Plain noise")
-                    _show_result(plain, "no regularisers", done["class_label"])
-                    st.plotly_chart(_curves(plain.history, plain.losses), width="stretch", key="ideal_curve_plain")
-                st.caption("The curves follow the copy the network saw at each step (randomly shifted, zoomed and "
-                           "rotated when robustness is on, hence the noise); the numbers under the images are for "
-                           "the final images themselves.")
-                st.caption("Both images convince the network. Only the regularised one shows shapes a person can "
-                           "see: without the total-variation penalty and the random transformations, gradient "
-                           "ascent finds high-frequency patterns the network reacts to but we do not.")
-            name = done["class_label"].replace(" ", "_")
-            save = st.columns(2)
-            save[0].download_button("Save the image (PNG)", optvis.png_bytes(main.image), f"ideal_{name}.png",
-                                    "image/png", icon=":material/download:")
-            save[1].download_button("Save the run (animated GIF)", optvis.gif_bytes(main.frames or [main.image], size=224),
-                                    f"ideal_{name}.gif", "image/gif", icon=":material/animation:")
 
-            st.subheader("Does another network also see it?")
-            second_options = [c for c in CHOICES if TITLES[c] != done["label"]]
-            default_second = "mobilenet_192" if "mobilenet_192" in second_options else second_options[0]
-            second = st.selectbox("Second model", second_options, index=second_options.index(default_second),
-                                  format_func=TITLES.get, key="ideal_second_choice")
-            name2, kwargs2 = CHOICES[second]
-            model2 = load_with_notice(name2, key="ideal_second", **kwargs2)
-            if model2 is not None and done["target"] < 1000 and len(explorer.class_names()) == 1000:
-                probs = optvis.predict(model2, main.image)
-                top = explorer.decode(probs, 5)
-                st.dataframe({"class": [n for _, n, _ in top], "probability": [p for _, _, p in top]},
-                             hide_index=True, width="stretch",
-                             column_config={"probability": st.column_config.ProgressColumn(
-                                 "probability", min_value=0.0, max_value=1.0, format="%.3f")})
-                cats = float(np.sum(probs[list(explorer.CAT_CLASSES)]))
-                st.markdown(f"p({done['class_label']}) = **{probs[done['target']]:.3f}** on {TITLES[second]}"
-                            + (f"; any cat: **{cats:.3f}**" if explorer.is_cat(done["target"]) else ""))
-            elif model2 is not None:
-                st.caption("Your own model's classes are not ImageNet classes, so a second ImageNet network "
-                           "cannot judge them.")
+
+def _show_pair(main, plain, class_label):
+    """The regularised image beside the plain-noise one, each with its curves."""
+    columns = st.columns(2 if plain is not None else 1)
+    with columns[0]:
+        st.subheader("Regularised")
+        _show_result(main, "regularised", class_label)
+        st.plotly_chart(_curves(main.history, main.losses), width="stretch", key="ideal_curve_main")
+    if plain is None:
+        return
+    with columns[1]:
+        st.subheader("Plain noise")
+        _show_result(plain, "no regularisers", class_label)
+        st.plotly_chart(_curves(plain.history, plain.losses), width="stretch", key="ideal_curve_plain")
+    st.caption("The curves follow the copy the network saw at each step (randomly shifted, zoomed and "
+               "rotated when robustness is on, hence the noise); the numbers under the images are for "
+               "the final images themselves.")
+    st.caption("Both images convince the network. Only the regularised one shows shapes a person can "
+               "see: without the total-variation penalty and the random transformations, gradient "
+               "ascent finds high-frequency patterns the network reacts to but we do not.")
+
+
+def _offer_downloads(main, class_label):
+    name = class_label.replace(" ", "_")
+    save = st.columns(2)
+    save[0].download_button("Save the image (PNG)", optvis.png_bytes(main.image), f"ideal_{name}.png",
+                            "image/png", icon=":material/download:")
+    save[1].download_button("Save the run (animated GIF)", optvis.gif_bytes(main.frames or [main.image], size=224),
+                            f"ideal_{name}.gif", "image/gif", icon=":material/animation:")
+
+
+def _show_done(done):
+    if done["error"]:
+        st.error(done["error"], icon=":material/warning:")
+    main = done["main"]
+    if main is None:
+        return
+    _show_pair(main, done["plain"], done["class_label"])
+    _offer_downloads(main, done["class_label"])
+    st.subheader("Does another network also see it?")
+    _second_opinion(main.image, done)
+
+
+controls, output = st.columns([1.3, 2], gap="medium")
+with controls:
+    label, model, names = _model_picker()
+    target = _class_picker(names)
+    steps, seed, compare, options = _settings(model)
+    run = st.button("Paint the ideal image", type="primary", disabled=model is None or target is None,
+                    icon=":material/brush:")
+
+with output:
+    if run:
+        _paint(model, label, names, target, steps, seed, compare, options)
+    done = st.session_state.get("ideal_run")
+    if done is None:
+        _show_waiting()
+    else:
+        _show_done(done)

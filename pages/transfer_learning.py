@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
@@ -11,7 +10,7 @@ from plotly.subplots import make_subplots
 import explorer
 from explorer import datasets, transfer
 from explorer.images import SUPPORTED_TYPES
-from ui.models import load_with_notice, user_models
+from ui.models import GEOMETRY_NOTE, model_select, title_of, user_models
 from ui.photo import photo_input
 from ui.runs import queued_run, stop_button
 from ui.shell import require_shell
@@ -24,8 +23,8 @@ STATE = st.session_state
 st.title("Transfer learning")
 st.markdown(
     "A network trained on ImageNet already knows edges, textures and object parts. Keep it **frozen**, "
-    "run it **once** per image, and train only a small **head** on its features: a new classifier in "
-    "seconds, from a few dozen images per class. Then, optionally, **fine-tune** its last layers."
+    "run it **once** per image, and train only a small **head** on its output (the image's *embedding*): a new "
+    "classifier in seconds, from a few dozen images per class. Then, optionally, **fine-tune** its last layers."
 )
 
 
@@ -109,82 +108,93 @@ def _local_folder():
     return STATE.get("tl_folder_data")
 
 
-st.header("1. Data")
-source = st.segmented_control("Where are the images?", SOURCES, default=SOURCES[0], key="tl_source") or SOURCES[0]
-skipped: list[str] = []
-if source == "Upload per class":
-    data, skipped = _per_class_uploads()
-elif source == "Zip file":
-    data = _zip_upload()
-elif source == "Local folder":
-    data = _local_folder()
-else:
-    st.caption("Each class is one sample photo seen many ways (random crops, flips, colours): a quick way to "
-               "see every step. Real classes need real, varied photos.")
-    data = _demo_set()
-if data is not None and hasattr(data, "skipped"):
-    skipped = skipped + data.skipped
+def _choose_data():
+    """(images per class or None, files skipped) from the chosen source."""
+    source = st.segmented_control("Where are the images?", SOURCES, default=SOURCES[0], key="tl_source") or SOURCES[0]
+    skipped: list[str] = []
+    if source == "Upload per class":
+        data, skipped = _per_class_uploads()
+    elif source == "Zip file":
+        data = _zip_upload()
+    elif source == "Local folder":
+        data = _local_folder()
+    else:
+        st.caption("Each class is one sample photo seen many ways (random crops, flips, colours): a quick way to "
+                   "see every step. Real classes need real, varied photos.")
+        data = _demo_set()
+    if data is not None and hasattr(data, "skipped"):
+        skipped = skipped + data.skipped
+    return data, skipped
 
-ready = bool(data) and len(data) >= 2 and all(len(v) > 0 for v in data.values())
-if data and any(data.values()):
-    counts = {name: len(images) for name, images in data.items()}
-    chart = go.Figure(go.Bar(x=list(counts), y=list(counts.values()), text=list(counts.values())))
-    chart.update_layout(height=220, margin=dict(l=10, r=10, t=30, b=10), title="Images per class")
-    st.plotly_chart(chart, width="stretch")
-    for name, images in data.items():
-        if images:
-            st.caption(f"**{name}**: {len(images)} image(s)" + (", the first 8:" if len(images) > 8 else ""))
-            st.image(images[:8], width=84)
-    for warning in datasets.dataset_warnings(data):
-        st.warning(warning, icon=":material/warning:")
-if skipped:
-    with st.expander(f"{len(skipped)} file(s) skipped: not readable as images"):
-        st.write("\n".join(f"- {s}" for s in skipped))
-if not ready:
-    st.info("Give at least two classes, each with at least one image (a few dozen train well).")
+
+def _show_data(data, skipped) -> bool:
+    """Counts, thumbnails and warnings; True when the data can train a classifier."""
+    ready = bool(data) and len(data) >= 2 and all(len(v) > 0 for v in data.values())
+    if data and any(data.values()):
+        counts = {name: len(images) for name, images in data.items()}
+        chart = go.Figure(go.Bar(x=list(counts), y=list(counts.values()), text=list(counts.values())))
+        chart.update_layout(height=220, margin=dict(l=10, r=10, t=30, b=10), title="Images per class")
+        st.plotly_chart(chart, width="stretch")
+        for name, images in data.items():
+            if images:
+                st.caption(f"**{name}**: {len(images)} image(s)" + (", the first 8:" if len(images) > 8 else ""))
+                st.image(images[:8], width=84)
+        for warning in datasets.dataset_warnings(data):
+            st.warning(warning, icon=":material/warning:")
+    if skipped:
+        with st.expander(f"{len(skipped)} file(s) skipped: not readable as images"):
+            st.write("\n".join(f"- {s}" for s in skipped))
+    if not ready:
+        st.info("Give at least two classes, each with at least one image (a few dozen train well).")
+    return ready
 
 
 # ---------------------------------------------------------------- 2. Model
-st.header("2. Model")
-left, right = st.columns(2)
-with left:
-    keys = list(transfer.BACKBONES)
-    key = st.selectbox("Backbone (pretrained, frozen)", keys, key="tl_backbone",
-                       format_func=lambda k: transfer.BACKBONES[k].title
-                       + ("" if explorer.weights_available(transfer.BACKBONES[k].model, **transfer.BACKBONES[k].kwargs())
-                          else "  (no weights here)"))
-    spec = transfer.BACKBONES[key]
-    backbone = load_with_notice(spec.model, key=f"tl_{key}", **spec.kwargs())
-    epochs = st.slider("Epochs", 1, 50, 10, key="tl_epochs")
-    batch_size = st.select_slider("Batch size", [4, 8, 16, 32, 64], value=16, key="tl_batch")
-    learning_rate = st.select_slider("Learning rate", [1e-4, 3e-4, 1e-3, 3e-3, 1e-2], value=1e-3,
-                                     format_func=lambda v: f"{v:g}", key="tl_lr")
-with right:
-    dense_units = st.select_slider("Head: hidden dense units (0 = none)", [0, 32, 64, 128, 256], value=0,
-                                   key="tl_units")
-    dropout = st.slider("Head: dropout", 0.0, 0.8, 0.2, 0.05, key="tl_dropout")
-    copies = st.slider("Augmentation: extra views per training image", 0, 4, 0, key="tl_copies",
-                       help="Each training image also goes through the backbone this many times flipped, rotated "
-                            "(up to 10 degrees) and zoomed; their features are cached too. More views: more robust, "
-                            "slower feature extraction, same fast head training.")
-    validation_split = st.slider("Validation share (held out, never trained on)", 0.0, 0.5, 0.2, 0.05,
-                                 key="tl_val")
-fine_tune = st.toggle("Then fine-tune the last layers of the backbone", key="tl_fine_tune")
-if fine_tune and backbone is not None:
+def _fine_tune_settings(backbone) -> dict:
+    """The fine-tuning knobs (none when the toggle is off)."""
+    off = {"fine_tune_layers": 0, "fine_tune_epochs": 0, "fine_tune_learning_rate": 1e-5}
+    if not st.toggle("Then fine-tune the last layers of the backbone", key="tl_fine_tune") or backbone is None:
+        return off
     a, b, c = st.columns(3)
-    fine_tune_layers = a.slider("Layers to unfreeze (from the end)", 1, len(backbone.layers) - 1,
-                                min(20, len(backbone.layers) - 1), key="tl_ft_layers")
-    fine_tune_epochs = b.slider("Fine-tuning epochs", 1, 10, 3, key="tl_ft_epochs")
-    fine_tune_lr = c.select_slider("Fine-tuning learning rate", [1e-6, 3e-6, 1e-5, 3e-5, 1e-4], value=1e-5,
-                                   format_func=lambda v: f"{v:g}", key="tl_ft_lr")
+    layers = a.slider("Layers to unfreeze (from the end)", 1, len(backbone.layers) - 1,
+                      min(20, len(backbone.layers) - 1), key="tl_ft_layers")
+    epochs = b.slider("Fine-tuning epochs", 1, 10, 3, key="tl_ft_epochs")
+    rate = c.select_slider("Fine-tuning learning rate", [1e-6, 3e-6, 1e-5, 3e-5, 1e-4], value=1e-5,
+                           format_func=lambda v: f"{v:g}", key="tl_ft_lr")
     st.caption(
         "Why so gentle: the head starts from what it just learned, but the unfrozen layers hold ImageNet knowledge. "
         "A large learning rate would wreck it in a few steps (and overfit a small set); a rate 10-100x lower "
         "nudges those layers towards your classes. Fine-tuning runs the backbone on every image in every epoch, "
         "so it is much slower than training the head. BatchNorm layers stay frozen."
     )
-else:
-    fine_tune_layers, fine_tune_epochs, fine_tune_lr = 0, 0, 1e-5
+    return {"fine_tune_layers": layers, "fine_tune_epochs": epochs, "fine_tune_learning_rate": rate}
+
+
+def _model_settings():
+    """(backbone title, backbone or None, the keyword arguments of train_classifier)."""
+    left, right = st.columns(2)
+    with left:
+        choice, backbone = model_select("Backbone (pretrained, frozen)", "tl_backbone", "mobilenet_v2",
+                                        variants=transfer.BACKBONES, include_top=False)
+        settings = dict(
+            epochs=st.slider("Epochs", 1, 50, 10, key="tl_epochs"),
+            batch_size=st.select_slider("Batch size", [4, 8, 16, 32, 64], value=16, key="tl_batch"),
+            learning_rate=st.select_slider("Learning rate", [1e-4, 3e-4, 1e-3, 3e-3, 1e-2], value=1e-3,
+                                           format_func=lambda v: f"{v:g}", key="tl_lr"))
+    with right:
+        settings.update(
+            dense_units=st.select_slider("Head: hidden dense units (0 = none)", [0, 32, 64, 128, 256], value=0,
+                                         key="tl_units"),
+            dropout=st.slider("Head: dropout", 0.0, 0.8, 0.2, 0.05, key="tl_dropout"),
+            augment_copies=st.slider(
+                "Augmentation: extra views per training image", 0, 4, 0, key="tl_copies",
+                help="Each training image also goes through the backbone this many times flipped, rotated "
+                     "(up to 10 degrees) and zoomed; their embeddings are cached too. More views: more robust, "
+                     "slower embedding, same fast head training."),
+            validation_split=st.slider("Validation share (held out, never trained on)", 0.0, 0.5, 0.2, 0.05,
+                                       key="tl_val"))
+    settings.update(_fine_tune_settings(backbone))
+    return title_of(choice), backbone, settings
 
 
 # ---------------------------------------------------------------- 3. Train
@@ -204,37 +214,34 @@ def curves(history: dict, fine_tune_start: int | None) -> go.Figure:
     return fig
 
 
-st.header("3. Train")
-name_default = " vs ".join(list(data)[:4]) if data else "My classifier"
-name_default = f"{name_default} ({spec.title.split(' (')[0]})"
-model_name = st.text_input("Name for the trained model", placeholder=name_default,
-                           key="tl_model_name").strip() or name_default
-train = st.button("Train", type="primary", icon=":material/model_training:",
-                  disabled=not ready or backbone is None)
-if train:
+def _model_name(data, backbone_title: str) -> str:
+    name_default = " vs ".join(list(data)[:4]) if data else "My classifier"
+    name_default = f"{name_default} ({backbone_title.split(' (')[0]})"
+    return st.text_input("Name for the trained model", placeholder=name_default,
+                         key="tl_model_name").strip() or name_default
+
+
+def _train(data, backbone, settings: dict, model_name: str) -> None:
+    """Train with live curves; the result is kept in the session and offered to the other pages."""
     progress = st.progress(0.0, text="Running the frozen backbone once per image...")
     chart_slot = st.empty()
     live: dict[str, list[float]] = {}
 
     def report(stage, step, total, metrics):
-        if stage == "features":
-            progress.progress(step / max(total, 1), text=f"Features: {step} of {total} images")
+        if stage == "embeddings":
+            progress.progress(step / max(total, 1), text=f"Running the backbone: {step} of {total} images")
             return
         for k, v in metrics.items():
             live.setdefault(k, []).append(v)
         label = "Fine-tuning" if stage == "fine_tune" else "Training the head"
         progress.progress(step / max(total, 1), text=f"{label}: epoch {step} of {total}")
-        start = epochs if stage == "fine_tune" else None
+        start = settings["epochs"] if stage == "fine_tune" else None
         chart_slot.plotly_chart(curves(live, start), width="stretch")
 
     stop = stop_button("tl_stop")
     try:
         with queued_run():
-            result = transfer.train_classifier(
-                data, backbone=backbone, epochs=epochs, fine_tune_layers=fine_tune_layers,
-                validation_split=validation_split, seed=0, callback=report, dense_units=dense_units,
-                dropout=dropout, batch_size=batch_size, learning_rate=learning_rate, augment_copies=copies,
-                fine_tune_epochs=fine_tune_epochs, fine_tune_learning_rate=fine_tune_lr)
+            result = transfer.train_classifier(data, backbone=backbone, seed=0, callback=report, **settings)
     except (explorer.DatasetError, explorer.ImageError, explorer.Cancelled, ValueError) as exc:
         stop.empty()
         progress.empty()
@@ -247,25 +254,19 @@ if train:
         STATE["tl_result_name"] = model_name
         user_models()[model_name] = result.model
 
-result = STATE.get("tl_result")
-if result is None:
-    st.caption("Nothing trained yet in this session.")
-    st.stop()
 
-seconds = result.seconds
-st.plotly_chart(curves(result.history, result.fine_tune_start), width="stretch", key="tl_curves")
-st.caption(f"Features {seconds['features']:.1f} s, head {seconds['head']:.1f} s"
-           + (f", fine-tuning {seconds['fine_tune']:.1f} s" if result.fine_tune_start is not None else "")
-           + f". {result.train_count} training images, {len(result.val_labels)} validation images."
-           + (" The dashed line marks where fine-tuning began." if result.fine_tune_start is not None else ""))
+def _show_training(result) -> None:
+    seconds = result.seconds
+    st.plotly_chart(curves(result.history, result.fine_tune_start), width="stretch", key="tl_curves")
+    st.caption(f"Backbone (embeddings) {seconds['embeddings']:.1f} s, head {seconds['head']:.1f} s"
+               + (f", fine-tuning {seconds['fine_tune']:.1f} s" if result.fine_tune_start is not None else "")
+               + f". {result.train_count} training images, {len(result.val_labels)} validation images."
+               + (" The dashed line marks where fine-tuning began." if result.fine_tune_start is not None else ""))
 
 
 # ---------------------------------------------------------------- 4. Evaluate
-st.header("4. Evaluate")
-names = result.class_names
-if result.val_accuracy is None:
-    st.info("No validation images (validation share 0): the model was not tested on images it did not train on.")
-else:
+def _accuracy_charts(result) -> None:
+    names = result.class_names
     cols = st.columns(3)
     cols[0].metric("Validation accuracy", f"{result.val_accuracy:.0%}")
     if len(names) >= 4:
@@ -274,8 +275,7 @@ else:
                        help=f"The true class is among the model's {k} best guesses.")
     cols[2].metric("Chance level", f"{1 / len(names):.0%}")
     left, right = st.columns(2)
-    per_class = result.per_class_accuracy()
-    shown = {n: v for n, v in per_class.items() if v is not None}
+    shown = {n: v for n, v in result.per_class_accuracy().items() if v is not None}
     bars = go.Figure(go.Bar(x=list(shown), y=list(shown.values()), text=[f"{v:.0%}" for v in shown.values()]))
     bars.update_layout(title="Accuracy per class", yaxis=dict(range=[0, 1.05], tickformat=".0%"), height=360,
                        margin=dict(l=10, r=10, t=40, b=10))
@@ -284,34 +284,74 @@ else:
                        labels=dict(x="predicted", y="true", color="images"), title="Confusion matrix")
     matrix.update_layout(height=360, margin=dict(l=10, r=10, t=40, b=10), coloraxis_showscale=False)
     right.plotly_chart(matrix, width="stretch", key="tl_confusion")
-    wrong = result.misclassified()
-    if wrong:
-        st.subheader(f"Misclassified ({len(wrong)})")
-        shown_wrong = wrong[:24]
-        st.image([w["image"] for w in shown_wrong], width=120,
-                 caption=[f"{w['true']} → said {w['predicted']} ({w['confidence']:.0%})" for w in shown_wrong])
-    else:
-        st.success("Every validation image is classified correctly.")
 
-st.subheader("Try a new photo")
-photo, where = photo_input("tl_try", label="Photo to classify")
-left, right = st.columns([1, 2])
-left.image(photo, caption=where, width="stretch")
-ranked = transfer.classify(result.model, photo)
-guess = go.Figure(go.Bar(x=[p for _, p in ranked][::-1], y=[n for n, _ in ranked][::-1], orientation="h",
-                         text=[f"{p:.0%}" for _, p in ranked][::-1]))
-guess.update_layout(xaxis=dict(range=[0, 1], tickformat=".0%"), height=80 + 30 * len(ranked),
-                    margin=dict(l=10, r=10, t=30, b=10), title="What the model says")
-right.plotly_chart(guess, width="stretch", key="tl_guess")
+
+def _mistakes(result) -> None:
+    wrong = result.misclassified()
+    if not wrong:
+        st.success("Every validation image is classified correctly.")
+        return
+    st.subheader(f"Misclassified ({len(wrong)})")
+    shown_wrong = wrong[:24]
+    st.image([w["image"] for w in shown_wrong], width=120,
+             caption=[f"{w['true']} → said {w['predicted']} ({w['confidence']:.0%})" for w in shown_wrong])
+
+
+def _evaluate(result) -> None:
+    if result.val_accuracy is None:
+        st.info("No validation images (validation share 0): the model was not tested on images it did not train on.")
+        return
+    _accuracy_charts(result)
+    _mistakes(result)
+
+
+def _try_a_photo(result) -> None:
+    """A new photo through the trained model: the app's one prediction (explorer.predict)."""
+    st.subheader("Try a new photo")
+    photo, where = photo_input("tl_try", label="Photo to classify")
+    left, right = st.columns([1, 2])
+    left.image(photo, caption=where, width="stretch")
+    left.caption(GEOMETRY_NOTE)
+    ranked = transfer.classify(result.model, photo)
+    guess = go.Figure(go.Bar(x=[p for _, p in ranked][::-1], y=[n for n, _ in ranked][::-1], orientation="h",
+                             text=[f"{p:.0%}" for _, p in ranked][::-1]))
+    guess.update_layout(xaxis=dict(range=[0, 1], tickformat=".0%"), height=80 + 30 * len(ranked),
+                        margin=dict(l=10, r=10, t=30, b=10), title="What the model says")
+    right.plotly_chart(guess, width="stretch", key="tl_guess")
 
 
 # ---------------------------------------------------------------- 5. Keep
+def _keep(result, name: str) -> None:
+    st.markdown(f"The model is kept for this session as **{name}**: the Feature maps page and the "
+                "*What the network sees* pages can open it. It takes 0..255 pixels and outputs class probabilities.")
+    file_name = "".join(c if c.isalnum() else "_" for c in name).strip("_")[:60] or "classifier"
+    st.download_button("Download as .keras", data=lambda: transfer.classifier_bytes(result.model),
+                       file_name=f"{file_name}.keras", mime="application/octet-stream", on_click="ignore",
+                       icon=":material/download:")
+    st.caption("Reload it with `explorer.transfer.load_classifier(path)` (class names included) or "
+               "`keras.saving.load_model(path)` after `import explorer`.")
+
+
+st.header("1. Data")
+data, skipped = _choose_data()
+ready = _show_data(data, skipped)
+
+st.header("2. Model")
+backbone_title, backbone, settings = _model_settings()
+
+st.header("3. Train")
+model_name = _model_name(data, backbone_title)
+if st.button("Train", type="primary", icon=":material/model_training:", disabled=not ready or backbone is None):
+    _train(data, backbone, settings, model_name)
+result = STATE.get("tl_result")
+if result is None:
+    st.caption("Nothing trained yet in this session.")
+    st.stop()
+_show_training(result)
+
+st.header("4. Evaluate")
+_evaluate(result)
+_try_a_photo(result)
+
 st.header("5. Keep")
-st.markdown(f"The model is kept for this session as **{STATE['tl_result_name']}**: the Feature maps page and the "
-            "*What the network sees* pages can open it. It takes 0..255 pixels and outputs class probabilities.")
-file_name = "".join(c if c.isalnum() else "_" for c in STATE["tl_result_name"]).strip("_")[:60] or "classifier"
-st.download_button("Download as .keras", data=lambda: transfer.classifier_bytes(result.model),
-                   file_name=f"{file_name}.keras", mime="application/octet-stream", on_click="ignore",
-                   icon=":material/download:")
-st.caption("Reload it with `explorer.transfer.load_classifier(path)` (class names included) or "
-           "`keras.saving.load_model(path)` after `import explorer`.")
+_keep(result, STATE["tl_result_name"])

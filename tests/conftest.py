@@ -76,3 +76,37 @@ def mobilenet_small():
     import explorer
 
     return explorer.load_model("mobilenet", alpha=0.25, input_shape=(128, 128, 3))
+
+
+def make_tiny_classifier(class_names=3, size: int = 32, seed: int = 0, activation: str | None = "softmax",
+                         with_lambda: bool = False):
+    """The one hand-built model of the test suite: a random conv classifier taking 0..255 pixels.
+
+    ``class_names``: a list (recorded in the model's metadata, like a user-trained model) or a count
+    (classes named by count). Layers ``edges`` (8 channels) and ``parts`` (16), both stride 2, then a
+    dense ``predictions`` layer with ``activation`` (None: logits). ``with_lambda`` adds a Lambda layer
+    (for the refusal tests of user uploads).
+    """
+    import keras
+
+    from explorer.classifier import describe
+
+    names = None if isinstance(class_names, int) else list(class_names)
+    keras.utils.set_random_seed(seed)
+    pixels = keras.Input((size, size, 3), name="pixels")
+    x = keras.layers.Rescaling(1 / 127.5, offset=-1, name="scale")(pixels)
+    x = keras.layers.Conv2D(8, 3, strides=2, activation="relu", name="edges")(x)
+    if with_lambda:
+        x = keras.layers.Lambda(lambda t: t * 2.0)(x)
+    x = keras.layers.Conv2D(16, 3, strides=2, activation="relu", name="parts")(x)
+    x = keras.layers.Flatten(name="flatten")(x)
+    out = keras.layers.Dense(len(names) if names else class_names, activation=activation, name="predictions",
+                             kernel_initializer=keras.initializers.RandomNormal(stddev=0.3))(x)
+    model = keras.Model(pixels, out, name="tiny")
+    return describe(model, name="tiny", weights="random (untrained)", class_names=names)
+
+
+@pytest.fixture(scope="session")
+def tiny_classifier():
+    """Factory for :func:`make_tiny_classifier`: ``tiny_classifier(["cat", "dog"], size=16)``."""
+    return make_tiny_classifier

@@ -10,17 +10,9 @@ from tests.conftest import needs_fixtures
 
 
 @pytest.fixture(scope="module")
-def tiny_classifier():
+def tiny(tiny_classifier):
     """A 5-class classifier on 16x16 pixels with random weights, named like a user-trained model."""
-    keras.utils.set_random_seed(0)
-    inputs = keras.Input((16, 16, 3))
-    x = keras.layers.Rescaling(1 / 127.5, offset=-1)(inputs)
-    x = keras.layers.Conv2D(8, 3, activation="relu")(x)
-    x = keras.layers.GlobalAveragePooling2D()(x)
-    outputs = keras.layers.Dense(5, activation="softmax")(x)
-    model = keras.Model(inputs, outputs)
-    model.explorer_class_names = ["apple", "bear", "cat", "dog", "eel"]
-    return model
+    return tiny_classifier(["apple", "bear", "cat", "dog", "eel"], size=16)
 
 
 @pytest.fixture(scope="module")
@@ -117,14 +109,14 @@ def test_fgsm_takes_exactly_one_step_of_the_whole_budget(mobilenet_small, dog_ph
     assert result.history[1] > result.history[0]
 
 
-def test_tiny_model_any_size_and_class_names(tiny_classifier, odd_photo):
-    before = attacks.predict(tiny_classifier, odd_photo)
+def test_tiny_model_any_size_and_class_names(tiny, odd_photo):
+    before = attacks.predict(tiny, odd_photo)
     target = "eel" if int(np.argmax(before)) != 4 else "apple"
     frames = []
-    result = explorer.adversarial(tiny_classifier, odd_photo, target, epsilon=64, steps=40,
+    result = explorer.adversarial(tiny, odd_photo, target, epsilon=64, steps=40,
                                   callback=lambda *frame: frames.append(frame))
     assert result.image.shape == odd_photo.shape == result.original.shape
-    assert result.target == tiny_classifier.explorer_class_names.index(target)
+    assert result.target == explorer.class_names_of(tiny).index(target)
     assert result.success and result.linf <= 64
     assert len(frames) == len(result.history) == result.steps + 1
     assert result.history[-1] > result.history[0]
@@ -140,23 +132,23 @@ def test_multi_output_models_use_the_main_head(odd_photo):
     assert result.probs_after.shape == (4,) and len(result.history) >= 1
 
 
-def test_bad_input_gives_clear_errors(tiny_classifier, odd_photo):
+def test_bad_input_gives_clear_errors(tiny, odd_photo):
     with pytest.raises(ValueError, match="Unknown method"):
-        explorer.adversarial(tiny_classifier, odd_photo, 0, method="deepfool")
+        explorer.adversarial(tiny, odd_photo, 0, method="deepfool")
     with pytest.raises(ValueError, match="0..4"):
-        explorer.adversarial(tiny_classifier, odd_photo, 7)
+        explorer.adversarial(tiny, odd_photo, 7)
     with pytest.raises(ValueError, match="no class named"):
-        explorer.adversarial(tiny_classifier, odd_photo, "zebra")
+        explorer.adversarial(tiny, odd_photo, "zebra")
     with pytest.raises(ValueError, match="epsilon"):
-        explorer.adversarial(tiny_classifier, odd_photo, 0, epsilon=float("nan"))
+        explorer.adversarial(tiny, odd_photo, 0, epsilon=float("nan"))
     with pytest.raises(ValueError, match="steps"):
-        explorer.adversarial(tiny_classifier, odd_photo, 0, steps=-1)
+        explorer.adversarial(tiny, odd_photo, 0, steps=-1)
     nan_photo = odd_photo.astype(float)
     nan_photo[0, 0, 0] = np.nan
     with pytest.raises(explorer.ImageError, match="NaN"):
-        explorer.adversarial(tiny_classifier, nan_photo, 0)
+        explorer.adversarial(tiny, nan_photo, 0)
     with pytest.raises(explorer.ImageError, match="HxWx3"):
-        explorer.adversarial(tiny_classifier, odd_photo[..., 0], 0)
+        explorer.adversarial(tiny, odd_photo[..., 0], 0)
 
 
 def test_model_view_crops_the_centre_and_keeps_the_right_size():
@@ -179,11 +171,11 @@ def test_amplify_and_shrink():
 
 
 @needs_fixtures
-def test_transfer_check_on_a_second_network(mobilenet_v2, mobilenet_small, tiny_classifier, cat_photo):
+def test_transfer_check_on_a_second_network(mobilenet_v2, mobilenet_small, tiny, cat_photo):
     check = attacks.check_transfer(mobilenet_small, cat_photo, cat_photo, "tiger cat")
     assert check.known and check.target == 282
     assert check.probability_before == check.probability_after
     assert check.top_before[1] in {explorer.class_name(i) for i in explorer.CAT_CLASSES}
     assert check.fooled == (check.top_after[0] == 282)
-    unknown = attacks.check_transfer(tiny_classifier, cat_photo, cat_photo, "tiger cat")
+    unknown = attacks.check_transfer(tiny, cat_photo, cat_photo, "tiger cat")
     assert not unknown.known and not unknown.fooled and unknown.probability_after is None

@@ -9,7 +9,7 @@ import pytest
 import explorer
 from explorer import features
 from explorer.features import activation_of, channel_grid, conv_layers, feature_maps_and_predictions, layer_shapes
-from explorer.images import fit_to
+from explorer.classifier import view
 
 VGG16_CONVS = ["block1_conv1", "block1_conv2", "block2_conv1", "block2_conv2", "block3_conv1", "block3_conv2",
                "block3_conv3", "block4_conv1", "block4_conv2", "block4_conv3", "block5_conv1", "block5_conv2",
@@ -50,7 +50,7 @@ def test_one_cached_multi_output_model_per_model_and_layers(vgg16, photo):
 def test_matches_a_separate_model_per_layer_and_the_model_prediction(mobilenet_small, cat_photo):
     names = ["conv1", "conv_pw_5", "conv_pw_13"]
     maps, probs = feature_maps_and_predictions(mobilenet_small, cat_photo, names)
-    x = fit_to(cat_photo, (128, 128))[None].astype("float32")
+    x = view(mobilenet_small, cat_photo)  # the app's one geometry, as explorer.predict sees the photo
     for name in names:
         single = keras.Model(mobilenet_small.inputs[0], mobilenet_small.get_layer(name).output)
         np.testing.assert_allclose(maps[name], single(x)[0].numpy(), rtol=1e-4, atol=1e-4)
@@ -67,7 +67,9 @@ def test_predictions_from_the_same_pass_see_the_cat(mobilenet_v2, cat_photo):
 def test_any_image_size_is_centre_cropped_to_the_input(mobilenet_small, cat_photo):
     wide = np.concatenate([cat_photo, cat_photo], axis=1)  # twice as wide: crop changes the content
     a = explorer.feature_maps(mobilenet_small, wide, "conv1")["conv1"]
-    b = explorer.feature_maps(mobilenet_small, fit_to(wide, (128, 128)), "conv1")["conv1"]
+    height = wide.shape[0]
+    left = (wide.shape[1] - height) // 2
+    b = explorer.feature_maps(mobilenet_small, wide[:, left:left + height], "conv1")["conv1"]  # the centre square
     assert a.shape == (64, 64, 8)
     np.testing.assert_allclose(a, b, atol=1e-5)
 
@@ -97,8 +99,7 @@ def test_user_model_with_a_nested_base_is_opened_up(mobilenet_small, cat_photo):
     assert list(maps) == conv_layers(base) and len(maps) == 27
     direct = explorer.feature_maps(mobilenet_small, cat_photo, "conv_pw_13")["conv_pw_13"]
     np.testing.assert_allclose(maps["conv_pw_13"], direct, rtol=1e-4, atol=1e-4)  # same ImageNet weights
-    x = fit_to(cat_photo, (128, 128))[None].astype("float32")
-    np.testing.assert_allclose(probs, user(x)[0].numpy(), atol=1e-5)
+    np.testing.assert_allclose(probs, user(view(user, cat_photo))[0].numpy(), atol=1e-5)
 
 
 def test_bad_layer_names_raise_clearly(mobilenet_small):

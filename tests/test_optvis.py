@@ -24,18 +24,9 @@ LR = 3000.0  # the tiny net's pixel gradients are small: big plain steps
 
 
 @pytest.fixture(scope="module")
-def tiny():
+def tiny(tiny_classifier):
     """A random conv classifier taking 0..255 pixels, 10 classes, like a user-trained model."""
-    keras.utils.set_random_seed(1)
-    x = keras.Input((SIZE, SIZE, 3))
-    h = keras.layers.Rescaling(1 / 127.5, offset=-1)(x)
-    h = keras.layers.Conv2D(8, 3, strides=2, activation="relu")(h)
-    h = keras.layers.Conv2D(16, 3, strides=2, activation="relu")(h)
-    h = keras.layers.Flatten()(h)
-    out = keras.layers.Dense(10, activation="softmax", kernel_initializer=keras.initializers.RandomNormal(stddev=0.3))(h)
-    model = keras.Model(x, out)
-    model.explorer_class_names = [f"c{i}" for i in range(10)]
-    return model
+    return tiny_classifier([f"c{i}" for i in range(10)], size=SIZE, seed=1)
 
 
 def test_target_probability_rises_monotonically_with_plain_gradient_steps(tiny):
@@ -80,7 +71,7 @@ def test_callback_returning_false_cancels(tiny):
 
 
 def test_huge_learning_rate_stops_with_a_clear_error_not_a_black_image(tiny):
-    with pytest.raises(optvis.DivergedError, match="learning rate") as info:
+    with pytest.raises(explorer.Diverged, match="learning rate") as info:
         explorer.ideal_image(tiny, 1, steps=20, param="fourier", learning_rate=1e38, optimizer="sgd")
     partial = info.value.result
     assert partial.image.dtype == np.uint8 and partial.image.std() > 0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import keras
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -75,19 +74,15 @@ def test_mobilenet_v2_sample_photo_end_to_end():
     assert _layers(at)[0] == "Conv1" and len(_layers(at)) == 52
 
 
-def test_a_model_the_user_trained_is_offered_with_its_class_names():
-    inputs = keras.Input((32, 32, 3))
-    x = keras.layers.Conv2D(4, 3, activation="relu", name="edges")(keras.layers.Rescaling(1 / 255)(inputs))
-    x = keras.layers.Conv2D(6, 3, strides=2, activation="relu", name="parts")(x)
-    outputs = keras.layers.Dense(2, activation="softmax")(keras.layers.GlobalAveragePooling2D()(x))
-    mine = keras.Model(inputs, outputs)
-    mine.explorer_class_names = ["mug", "rocket"]
+def test_a_model_the_user_trained_is_offered_with_its_class_names(tiny_classifier):
+    mine = tiny_classifier(["mug", "rocket"])
     at = _open(user_models={"mugs vs rockets": mine})
-    at.selectbox(key="fm_model").set_value("Your model: mugs vs rockets").run()
+    at.selectbox(key="fm_model").set_value("Yours: mugs vs rockets").run()
     _ok(at)
     assert _layers(at) == ["edges", "parts"]
     assert sorted(at.dataframe[0].value["class"]) == ["mug", "rocket"]
-    assert "edges**: 30x30 pixels x 4 channels" in _captions(at)
+    assert "edges**: 15x15 pixels x 8 channels" in _captions(at)
+    assert "Your classifier: mug, rocket" in _captions(at)
 
 
 @pytest.mark.slow

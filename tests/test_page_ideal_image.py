@@ -38,7 +38,7 @@ def test_page_defaults_to_mobilenet_v2_and_siamese_cat_with_best_looking_preset(
 @needs_fixtures
 def test_page_paints_compares_saves_and_checks_on_a_second_model():
     at = _page()
-    at.selectbox(key="ideal_model_choice").set_value("mobilenet_small").run()
+    at.selectbox(key="ideal_model_choice").set_value("mobilenet_0.25").run()
     at.selectbox(key="ideal_class").set_value(281)
     at.slider(key="ideal_steps").set_value(20)
     at.button[0].click().run()
@@ -63,7 +63,7 @@ def test_page_paints_compares_saves_and_checks_on_a_second_model():
 @needs_fixtures
 def test_extreme_settings_run_without_crashing():
     at = _page()
-    at.selectbox(key="ideal_model_choice").set_value("mobilenet_small").run()
+    at.selectbox(key="ideal_model_choice").set_value("mobilenet_0.25").run()
     at.slider(key="ideal_steps").set_value(10)
     at.toggle(key="ideal_compare").set_value(False)
     for key, value in [("ideal_learning_rate", 1000.0), ("ideal_tv_weight", 0.05), ("ideal_l2_weight", 10.0)]:
@@ -85,10 +85,10 @@ def test_a_run_that_blows_up_shows_a_clear_error_and_the_last_good_image(monkeyp
                                 frames=[], target=284, probability=0.2)
 
     def blow_up(*args, **kwargs):
-        raise optvis.DivergedError("The optimisation blew up at step 3: lower the learning rate.", partial)
+        raise explorer.Diverged("The optimisation blew up at step 3: lower the learning rate.", partial)
 
     at = _page()
-    at.selectbox(key="ideal_model_choice").set_value("mobilenet_small").run()
+    at.selectbox(key="ideal_model_choice").set_value("mobilenet_0.25").run()
     monkeypatch.setattr(explorer, "ideal_image", blow_up)
     at.button[0].click().run()
     assert not at.exception

@@ -66,7 +66,7 @@ def test_train_on_a_local_folder_then_evaluate_and_keep(tmp_path, fixture_images
     assert metric.label == "Validation accuracy" and metric.value == f"{result.val_accuracy:.0%}"
     models = at.session_state["user_models"]
     assert list(models) == ["cat vs dog (MobileNet, alpha 0.25)"]
-    assert models["cat vs dog (MobileNet, alpha 0.25)"].explorer_class_names == ["cat", "dog"]
+    assert explorer.class_names_of(models["cat vs dog (MobileNet, alpha 0.25)"]) == ["cat", "dog"]
     charts = {c.proto.id for c in at.get("plotly_chart")}
     assert len(charts) >= 4  # counts, curves, per-class, confusion matrix, photo guess
     assert len(at.get("download_button")) == 1

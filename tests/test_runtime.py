@@ -7,7 +7,6 @@ import sys
 import threading
 import time
 
-import numpy as np
 import pytest
 
 from explorer import runtime
@@ -157,10 +156,11 @@ def test_heavy_work_uses_one_shared_queue():
     assert runtime.work_queue().running == 0
 
 
-def test_check_finite_stops_a_diverged_optimisation():
-    runtime.check_finite(image=np.zeros((4, 4, 3)), loss=1.5)
-    with pytest.raises(runtime.Diverged, match="learning rate") as info:
-        runtime.check_finite("the ideal image", image=np.array([1.0, np.nan]), loss=2.0)
-    assert "image of the ideal image" in str(info.value)
-    with pytest.raises(runtime.Diverged):
-        runtime.check_finite(loss=float("inf"))
+def test_diverged_is_the_one_divergence_error_and_keeps_the_partial_result():
+    import explorer
+
+    error = runtime.Diverged("Lower the learning rate.", result="the run so far")
+    assert isinstance(error, ArithmeticError) and error.result == "the run so far"
+    assert explorer.Diverged is runtime.Diverged
+    assert not hasattr(explorer.optvis, "DivergedError") and "DivergedError" not in dir(explorer)
+    assert runtime.Diverged("no result").result is None

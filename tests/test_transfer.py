@@ -58,11 +58,11 @@ def test_training_is_deterministic_for_a_seed(photos, tiny_backbone, trained):
     assert other.history != trained[0].history
 
 
-def test_callback_reports_features_then_epochs(trained):
+def test_callback_reports_embeddings_then_epochs(trained):
     events = trained[1]
-    features = [e for e in events if e[0] == "features"]
-    assert features[-1][1] == features[-1][2] == 36 + 30  # every image once, each of 30 training images augmented once
-    assert [e[1] for e in features] == sorted(e[1] for e in features)
+    embedded = [e for e in events if e[0] == "embeddings"]
+    assert embedded[-1][1] == embedded[-1][2] == 36 + 30  # every image once, each of 30 training images augmented once
+    assert [e[1] for e in embedded] == sorted(e[1] for e in embedded)
     epochs = [e for e in events if e[0] == "head"]
     assert [(e[1], e[2]) for e in epochs] == [(1, 3), (2, 3), (3, 3)]
     assert set(epochs[0][3]) == {"loss", "accuracy", "val_loss", "val_accuracy"}
@@ -95,19 +95,19 @@ def test_fine_tuning_changes_only_the_last_layers(photos, tiny_backbone):
 def test_export_and_reload_round_trip(trained, tmp_path):
     result = trained[0]
     model = result.model
-    assert model.explorer_class_names == ["cat", "dog", "parrot"]
+    assert explorer.class_names_of(model) == ["cat", "dog", "parrot"]
     assert model.layers[1].name == "preprocess" and model.input_shape == (None, 128, 128, 3)
     assert all(layer.output is not None for layer in model.layers)  # one graph: every activation reachable
     pixels = result.val_images.astype("float32")
     expected = model.predict(pixels, verbose=0)
     np.testing.assert_allclose(expected, result.val_probabilities, atol=1e-5)
     reloaded = load_classifier(classifier_bytes(model))
-    assert reloaded.explorer_class_names == ["cat", "dog", "parrot"]
+    assert explorer.class_names_of(reloaded) == ["cat", "dog", "parrot"]
     np.testing.assert_allclose(reloaded.predict(pixels, verbose=0), expected, atol=1e-5)
     model.save(tmp_path / "mine.keras")  # the plain Keras way works too
     from_file = load_classifier(tmp_path / "mine.keras")
     np.testing.assert_allclose(from_file.predict(pixels, verbose=0), expected, atol=1e-5)
-    assert from_file.explorer_class_names == ["cat", "dog", "parrot"]
+    assert explorer.class_names_of(from_file) == ["cat", "dog", "parrot"]
 
 
 def test_trains_from_a_dataset_folder(tmp_path, photos, tiny_backbone):

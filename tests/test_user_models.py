@@ -10,19 +10,15 @@ import pytest
 
 import explorer
 from explorer import user_models
+from explorer.classifier import class_names_of, metadata
 from explorer.user_models import ModelFileError, load_user_model
+from tests.conftest import make_tiny_classifier
 
 SIDE = 32
 
 
 def tiny_classifier(classes=3, activation="softmax", with_lambda=False, seed=0):
-    keras.utils.set_random_seed(seed)
-    pixels = keras.Input((SIDE, SIDE, 3))
-    x = keras.layers.Conv2D(4, 3, activation="relu")(pixels)
-    if with_lambda:
-        x = keras.layers.Lambda(lambda t: t * 2.0)(x)
-    x = keras.layers.GlobalAveragePooling2D()(x)
-    return keras.Model(pixels, keras.layers.Dense(classes, activation=activation)(x))
+    return make_tiny_classifier(classes, SIDE, seed, activation, with_lambda)
 
 
 def keras_bytes(model, tmp_path, name="model.keras") -> bytes:
@@ -53,8 +49,8 @@ def test_a_softmax_classifier_loads_unchanged(tmp_path):
     model = load_user_model(keras_bytes(inner, tmp_path), class_names="cat\ndog\nbird", name="pets")
     x = photos()
     np.testing.assert_allclose(model.predict(x, verbose=0), inner.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
-    assert model.explorer_class_names == ["cat", "dog", "bird"]
-    assert model.explorer_outputs == "probabilities" and model.explorer_name == "pets"
+    assert class_names_of(model) == ["cat", "dog", "bird"]
+    assert metadata(model).outputs == "probabilities" and metadata(model).name == "pets"
     assert model.input_shape == (None, SIDE, SIDE, 3) and model.output_shape == (None, 3)
 
 
@@ -63,8 +59,10 @@ def test_logits_get_a_softmax_and_the_input_range_is_rescaled(tmp_path):
     upload = io.BytesIO(keras_bytes(inner, tmp_path))
     upload.name = "logits.keras"  # like a Streamlit UploadedFile
     model = load_user_model(upload, input_range="0..1")
-    assert model.explorer_outputs == "logits" and model.explorer_input_range == "0..1"
-    assert model.explorer_class_names == ["class 0", "class 1", "class 2", "class 3"]
+    assert metadata(model).outputs == "logits" and explorer.classifier.input_range(model) == "0..1"
+    assert class_names_of(model) == ["class 0", "class 1", "class 2", "class 3"]
+    assert not explorer.classifier.is_nested(model)  # built flat: feature maps reach every layer
+    assert [layer.name for layer in model.layers if isinstance(layer, keras.layers.Conv2D)] == ["edges", "parts"]
     x = photos()
     expected = keras.ops.convert_to_numpy(keras.activations.softmax(inner(x / 255.0)))
     np.testing.assert_allclose(model.predict(x, verbose=0), expected, rtol=1e-4, atol=1e-6)

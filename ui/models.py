@@ -1,11 +1,24 @@
-"""Models shared by every session (``st.cache_resource``), with honest weights notices."""
+"""The one model picker, shared by every page; models in ``st.cache_resource``, with honest weights notices.
+
+- :func:`model_select`: zoo models and MobileNet variants (one registry, :data:`explorer.zoo.VARIANTS`)
+  plus this session's own classifiers, listed as ``Yours: <name>``.
+- :func:`top5`: the top-5 table under a model's predictions.
+- :func:`second_opinion`: pick a second network and judge a photo pair with it
+  (:func:`explorer.attacks.check_transfer`).
+- :func:`user_models`: the per-session dict of user-trained or uploaded classifiers.
+"""
 
 from __future__ import annotations
 
+import numpy as np
 import streamlit as st
 
 import explorer
-from explorer import zoo
+from explorer import attacks, classifier, zoo
+
+USER_PREFIX = "Yours: "  # how every picker lists the session's own models
+GEOMETRY_NOTE = ("Every page shows the model the photo's centre, cropped to the model's shape and resized "
+                 "to its input size, so the same photo gets the same probabilities everywhere.")
 
 
 @st.cache_resource(show_spinner="Loading the model (first time only)...", max_entries=8)
@@ -18,32 +31,78 @@ def _freeze(kwargs: dict) -> dict:
     return {k: (tuple(v) if isinstance(v, list) else v) for k, v in kwargs.items()}
 
 
-def model_select(label: str = "Model", key: str = "model", default: str = "vgg16",
-                 names=zoo.MODEL_NAMES, **kwargs):
-    """A model picker that always returns a usable model plus a weights notice.
+def title_of(choice: str) -> str:
+    """How pages name a picker choice: the variant's title, or ``Yours: <name>``."""
+    return choice if choice.startswith(USER_PREFIX) else zoo.VARIANTS[choice].title
 
-    When the ImageNet weights are missing (offline classroom), it says which file is missing and
-    offers random weights, clearly labelled; returns (name, model or None).
+
+def _title(choice: str, include_top: bool) -> str:
+    if choice.startswith(USER_PREFIX):
+        return choice
+    spec = zoo.VARIANTS[choice]
+    missing = spec.pretrained and not spec.weights_available(include_top)
+    return spec.title + ("  (no weights here)" if missing else "")
+
+
+def choices(variants=zoo.MODEL_NAMES, exclude=(), user: bool = False) -> list[str]:
+    """The picker's options: keys of :data:`explorer.zoo.VARIANTS` (the plain zoo by default, minus
+    ``exclude``), then, with ``user``, the session's own models as ``Yours: <name>``."""
+    keys = [k for k in variants if k not in exclude]
+    return keys + ([USER_PREFIX + name for name in user_models()] if user else [])
+
+
+def model_select(label: str = "Model", key: str = "model", default="vgg16", *, variants=zoo.MODEL_NAMES,
+                 exclude=(), user: bool = False, include_top: bool = True, suggest_pretrained: bool = False):
+    """The one model picker: returns ``(choice, model or None)``; :func:`title_of` names the choice.
+
+    ``choice`` is a key of :data:`explorer.zoo.VARIANTS` or ``Yours: <name>``. ``default``: a key, or
+    several (the first whose weights are here wins). ``variants`` / ``exclude``: which registry entries
+    to list (pass ``zoo.VARIANTS`` for the MobileNet variants too); ``user``: also list this session's
+    own classifiers.
+    When the ImageNet weights are missing (offline classroom), says which file is missing and offers
+    random weights, clearly labelled; ``suggest_pretrained`` adds a button switching to a model whose
+    weights are here.
     """
-    names = list(names)
-    titles = {n: zoo.MODELS[n].title for n in names}
-    name = st.selectbox(label, names, index=names.index(default) if default in names else 0,
-                        format_func=lambda n: titles[n] + ("" if n == "googlenet" or zoo.weights_available(n, **kwargs)
-                                                             else "  (no weights here)"),
-                        key=key)
-    model = load_with_notice(name, key=key, **kwargs)
-    return name, model
+    options = choices(variants, exclude, user)
+    preferred = [default] if isinstance(default, str) else list(default)
+    here = [k for k in preferred if k in options and zoo.VARIANTS[k].weights_available(include_top)]
+    start = (here or [k for k in preferred if k in options] or options)[0]
+    if st.session_state.get(key) not in options:
+        st.session_state[key] = start
+    choice = st.selectbox(label, options, key=key, format_func=lambda c: _title(c, include_top))
+    if choice.startswith(USER_PREFIX):
+        model = user_models()[choice.removeprefix(USER_PREFIX)]
+        st.caption(f"Your classifier: {', '.join(classifier.class_names_of(model)[:20])}")
+        return choice, model
+    spec = zoo.VARIANTS[choice]
+    if len(preferred) > 1 and choice == start != preferred[0]:
+        st.caption(f"The lesson used {zoo.VARIANTS[preferred[0]].title}, but its ImageNet weights are not on this "
+                   f"computer, so {spec.title} (whose weights are here) is the default.")
+    model = load_with_notice(spec.model, key=key, **spec.kwargs(include_top))
+    if suggest_pretrained and (model is None or "random" in classifier.weights_label(model)):
+        _offer_pretrained(key, options, include_top)
+    return choice, model
+
+
+def _offer_pretrained(key: str, options: list[str], include_top: bool) -> None:
+    """A button switching the picker to the first listed model whose ImageNet weights are here."""
+    here = [k for k in options if not k.startswith(USER_PREFIX) and zoo.VARIANTS[k].weights_available(include_top)]
+    if here:
+        def use(choice=here[0]):
+            st.session_state[key] = choice
+        st.button(f"Use {zoo.VARIANTS[here[0]].title} instead (its ImageNet weights are here)", on_click=use)
 
 
 def load_with_notice(name: str, key: str = "model", **kwargs):
     """Load a zoo model with ImageNet weights, or explain and offer random weights."""
-    if name == "googlenet":
+    if not zoo.model_info(name).pretrained:
         model = cached_model(name, None, **kwargs)
-        st.caption("Weights: random (GoogLeNet is built from the paper; Keras has no pretrained GoogLeNet).")
+        st.caption(f"Weights: random ({zoo.model_info(name).title} is built from the paper; Keras has no "
+                   "pretrained weights for it).")
         return model
     try:
         model = cached_model(name, "imagenet", **kwargs)
-        st.caption(f"Weights: {explorer.weights_label(model)}")
+        st.caption(f"Weights: {classifier.weights_label(model)}")
         return model
     except explorer.WeightsUnavailable as exc:
         st.warning(str(exc), icon=":material/cloud_off:")
@@ -54,6 +113,35 @@ def load_with_notice(name: str, key: str = "model", **kwargs):
         return None
 
 
+def top5(model, probabilities, target: int | None = None, title: str | None = None) -> None:
+    """The five most probable classes as a table (the ``target`` class marked), for any model."""
+    if probabilities is None:
+        st.caption("This model has no classifier on top: no predictions.")
+        return
+    if title:
+        st.markdown(f"**{title}**")
+    rows = classifier.top_k(model, probabilities, 5)
+    st.dataframe({"class": [name + (" (target)" if i == target else "") for i, name, _ in rows],
+                  "probability": [p for _, _, p in rows]}, hide_index=True, width="stretch",
+                 column_config={"probability": st.column_config.ProgressColumn(
+                     "probability", format="percent", min_value=0.0, max_value=1.0)})
+    if "random" in classifier.weights_label(model):
+        st.caption("Random weights: these predictions are noise. The shapes and the structure are real.")
+
+
+def second_opinion(label: str, key: str, default: str, original: np.ndarray, image: np.ndarray, class_name: str,
+                   exclude=()):
+    """Pick a second network and judge ``original`` and ``image`` with it, matching ``class_name`` by name.
+
+    Returns ``(title, model, attacks.TransferCheck)``, or ``(title, None, None)`` if it cannot run.
+    """
+    choice, model = model_select(label, key, default, variants=zoo.VARIANTS, exclude=exclude, user=True)
+    title = title_of(choice)
+    if model is None:
+        return title, None, None
+    return title, model, attacks.check_transfer(model, original, image, class_name)
+
+
 USER_MODELS_KEY = "user_models"
 
 
@@ -61,6 +149,6 @@ def user_models() -> dict:
     """Classifiers this user trained (Transfer learning page) or uploaded, by display name.
 
     Per session (``st.session_state``), never shared: each value is a keras.Model taking 0..255 pixels
-    and outputting class probabilities, with ``model.explorer_class_names`` set to its class names.
+    and outputting class probabilities; :func:`explorer.class_names_of` gives its class names.
     """
     return st.session_state.setdefault(USER_MODELS_KEY, {})

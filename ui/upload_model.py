@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from explorer.classifier import class_names_of, metadata
 from explorer.user_models import INPUT_RANGES, ModelFileError, load_user_model
 from ui.models import user_models
 
@@ -55,12 +56,12 @@ def upload_model(key: str = "upload_model") -> str | None:
 def _add(model) -> str:
     """Store the model under a fresh display name, dropping the oldest upload past the cap."""
     models = user_models()
-    base = f"{model.explorer_name} (uploaded)"
+    base = f"{metadata(model).name} (uploaded)"
     name, n = base, 2
     while name in models:
         name, n = f"{base} {n}", n + 1
     models[name] = model
-    uploaded = [k for k, m in models.items() if str(getattr(m, "explorer_weights", "")).startswith("uploaded")]
+    uploaded = [k for k, m in models.items() if metadata(m).weights.startswith("uploaded")]
     for old in uploaded[:-MAX_UPLOADED]:
         del models[old]
     return name
@@ -73,8 +74,8 @@ def _report(name: str | None, error: str | None) -> None:
     model = user_models().get(name)
     if model is None:
         return
-    classes = model.explorer_class_names
+    classes = class_names_of(model)
     shown = ", ".join(classes[:5]) + (f" ... ({len(classes)} classes)" if len(classes) > 5 else "")
-    how = "softmax added to its logits" if model.explorer_outputs == "logits" else "outputs probabilities"
+    how = "softmax added to its logits" if metadata(model).outputs == "logits" else "outputs probabilities"
     st.success(f"Added **{name}**: {model.input_shape[1] or 'any'}x{model.input_shape[2] or 'any'} pixels in, "
                f"{shown}; {how}. Pages that take your models now list it.", icon=":material/check_circle:")

@@ -14,7 +14,6 @@ from .render import (
     DEFAULTS,
     MAX_STEPS,
     PRESETS,
-    DivergedError,
     IdealImage,
     compiled_step,
     ideal_image,
@@ -24,7 +23,7 @@ from .render import (
 )
 
 __all__ = [
-    "Context", "DEFAULTS", "DivergedError", "Fourier", "IdealImage", "MAX_STEPS", "Objective", "PRESETS", "Pixels",
+    "Context", "DEFAULTS", "Fourier", "IdealImage", "MAX_STEPS", "Objective", "PRESETS", "Pixels",
     "class_ce", "class_probability", "compiled_step", "gif_bytes", "ideal_image", "l2", "lesson_learning_rate", "lesson_objective",
     "options_for", "parameterisation", "png_bytes", "predict", "total_variation",
 ]

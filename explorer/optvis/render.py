@@ -17,8 +17,9 @@ from typing import Callable
 import numpy as np
 import tensorflow as tf
 
+from ..classifier import input_size, main_output, num_classes
+from ..classifier import predict as predict  # the app's one geometry; optvis.predict kept as a name
 from ..runtime import Diverged
-from ..zoo import input_size
 from . import objectives as obj
 from .param import NAMES as PARAM_NAMES
 from .param import parameterisation
@@ -54,19 +55,6 @@ PRESETS = {
     "plain noise": dict(param="pixels", optimizer="sgd", learning_rate=1.0, ce_weight=10.0, tv_weight=0.0,
                         l2_weight=0.0, jitter=0, scale=0.0, rotation=0.0, views=1, steps=1000, frame_every=100),
 }
-
-
-class DivergedError(Diverged):
-    """The optimisation produced NaN or infinity (usually a learning rate far too large).
-
-    A :class:`explorer.Diverged`, like every divergence in the package.
-
-    ``result`` holds the run up to the last finite image, so nothing already computed is lost.
-    """
-
-    def __init__(self, message: str, result: "IdealImage"):
-        super().__init__(message)
-        self.result = result
 
 
 @dataclass
@@ -125,11 +113,6 @@ def _check_options(options: dict) -> dict:
     return o
 
 
-def _probabilities(outputs) -> tf.Tensor:
-    # GoogLeNet returns [main, aux1, aux2]: its main classifier is the one to maximise.
-    return outputs[0] if isinstance(outputs, (list, tuple)) else outputs
-
-
 _STEPS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
@@ -153,7 +136,7 @@ def compiled_step(model, param, optimizer: str, views: int, robust: bool, object
             tape.watch(raw)
             image = param.to_image(raw)
             seen = robust_views(image, views, jitter_px, scale, rotation, seed) if robust else image
-            probs = _probabilities(model_ref()(seen, training=False))
+            probs = main_output(model_ref()(seen, training=False))
             ctx = obj.Context(image=image, views=seen, probs=probs)
             ce, tv, l2 = obj.class_ce(target)(ctx), obj.total_variation()(ctx), obj.l2()(ctx)
             loss = objective(ctx) if objective is not None else ce_w * ce + tv_w * tv + l2_w * l2
@@ -201,15 +184,6 @@ def _find_layer(model, name: str):
     return None
 
 
-def predict(model, image: np.ndarray) -> np.ndarray:
-    """Class probabilities of one uint8/float RGB image, resized to the model's input size if needed."""
-    h, w = input_size(model)
-    x = tf.convert_to_tensor(np.asarray(image), tf.float32)[None]
-    if x.shape[1:3] != (h, w):
-        x = tf.image.resize(x, (h, w), method="bilinear", antialias=True)
-    return np.asarray(_probabilities(model(x, training=False)))[0]
-
-
 def ideal_image(model, target: int, steps: int = 200, seed: int = 0, callback: Callable | None = None,
                 **options) -> IdealImage:
     """Paint the image ``model`` finds most like class ``target``: gradient descent on ``-log p(target)``
@@ -223,15 +197,14 @@ def ideal_image(model, target: int, steps: int = 200, seed: int = 0, callback: C
 
     ``callback(step, image, metrics)`` runs after every step with the new uint8 image and a dict
     (``probability``, ``loss``, ``ce``, ``tv``, ``l2``, ``seconds``); returning ``False`` cancels the run
-    (``result.status == 'cancelled'``). Raises :class:`DivergedError` on NaN/inf, ``ValueError`` on bad
+    (``result.status == 'cancelled'``). Raises :class:`explorer.Diverged` (``.result``: the run so far) on NaN/inf, ``ValueError`` on bad
     options.
     """
     steps = int(steps)
     if not 1 <= steps <= MAX_STEPS:
         raise ValueError(f"steps must be 1..{MAX_STEPS}, got {steps}.")
     o = _check_options(options)
-    out_shape = model.output_shape
-    classes = int((out_shape[0] if isinstance(out_shape, list) else out_shape)[-1])
+    classes = num_classes(model) or 0
     target = int(target)
     if not 0 <= target < classes:
         raise ValueError(f"target must be a class index 0..{classes - 1}, got {target}.")
@@ -258,7 +231,7 @@ def ideal_image(model, target: int, steps: int = 200, seed: int = 0, callback: C
         if not bool(finite):
             result.seconds = time.perf_counter() - start
             result.probability = float(predict(model, result.image)[target])
-            raise DivergedError(
+            raise Diverged(
                 f"The optimisation blew up at step {i} (the loss or the image became NaN or infinite), usually "
                 f"because the learning rate ({o['learning_rate']:g}) is far too large. Lower it and run again; "
                 f"the last good image (step {i - 1}) is kept.", result)

@@ -23,7 +23,7 @@ def test_attack_runs_and_shows_every_panel(server, page):
     assert errors_on(page) == []
     text = page.inner_text('[data-testid="stMain"]')
     assert "Fooled." in text and "MobileNetV2 now sees **tabby**".replace("**", "") in text
-    assert "Does the attack transfer?" in text and "MobileNet 0.75 (192 px) sees" in text
+    assert "Does the attack transfer?" in text and "MobileNet, alpha 0.75 (192 px) sees" in text
     assert page.locator('[data-testid="stImage"]').count() >= 3
     assert page.locator(".js-plotly-plot").count() == 1
     page.wait_for_timeout(1000)  # let the chart and tables paint

@@ -1,33 +1,17 @@
 """The trainable part of a transfer-learning classifier, and the whole classifier assembled from it.
 
 The head is a few plain Keras layers (dropout, optional dense layer, softmax). They are trained first
-on cached backbone features (a tiny model: ``features -> head``), then copied, weights and all, on top
-of the backbone (a clone of it when fine-tuning follows), so the final classifier takes 0..255 pixels
-and needs no retraining. :class:`ClassNames` is an identity layer that carries the class names into
-``.keras`` files.
+on cached backbone embeddings (a tiny model: ``embedding -> head``), then copied, weights and all, on
+top of the backbone (a clone of it when fine-tuning follows), so the final classifier takes 0..255
+pixels and needs no retraining. A :class:`explorer.classifier.ClassNames` layer carries the class
+names and the metadata into ``.keras`` files.
 """
 
 from __future__ import annotations
 
 import keras
 
-
-@keras.saving.register_keras_serializable(package="explorer")
-class ClassNames(keras.layers.Layer):
-    """Identity layer remembering the class names, so a saved ``.keras`` classifier knows its labels."""
-
-    def __init__(self, class_names=(), **kwargs):
-        super().__init__(**kwargs)
-        self.class_names = [str(n) for n in class_names]
-
-    def call(self, inputs):
-        return inputs
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
-
-    def get_config(self):
-        return {**super().get_config(), "class_names": self.class_names}
+from ..classifier import ClassNames, describe, weights_label
 
 
 def head_layers(num_classes: int, dense_units: int = 0, dropout: float = 0.2) -> list[keras.layers.Layer]:
@@ -43,23 +27,13 @@ def head_layers(num_classes: int, dense_units: int = 0, dropout: float = 0.2) ->
     return layers
 
 
-def feature_head(feature_size: int, layers) -> keras.Model:
-    """``features -> probabilities``: the model trained on cached features."""
-    features = keras.Input((feature_size,), name="features")
-    x = features
+def embedding_head(embedding_size: int, layers) -> keras.Model:
+    """``embedding -> probabilities``: the model trained on cached embeddings."""
+    embedding = keras.Input((embedding_size,), name="embedding")
+    x = embedding
     for layer in layers:
         x = layer(x)
-    return keras.Model(features, x, name="head")
-
-
-def clone_backbone(backbone: keras.Model) -> keras.Model:
-    """An independent copy with the same weights: the shared (cached) backbone is never changed."""
-    clone = keras.models.clone_model(backbone)
-    clone.set_weights(backbone.get_weights())
-    for attr in ("explorer_name", "explorer_weights"):
-        if hasattr(backbone, attr):
-            setattr(clone, attr, getattr(backbone, attr))
-    return clone
+    return keras.Model(embedding, x, name="head")
 
 
 def classifier(backbone: keras.Model, head: keras.Model, class_names, name: str = "transfer_classifier") -> keras.Model:
@@ -67,8 +41,8 @@ def classifier(backbone: keras.Model, head: keras.Model, class_names, name: str 
 
     Flat (no nested model) so every backbone layer stays reachable, e.g. for the Feature maps page; the
     head layers are copied (same config and weights) so each layer of the classifier has exactly one
-    place in one graph and ``layer.output`` is defined for all of them. ``model.explorer_class_names``
-    holds the class order.
+    place in one graph and ``layer.output`` is defined for all of them. Its metadata
+    (:func:`explorer.classifier.metadata`) holds the class order.
     """
     x = backbone.output
     if len(x.shape) == 4:
@@ -77,12 +51,10 @@ def classifier(backbone: keras.Model, head: keras.Model, class_names, name: str 
         layer = trained.__class__.from_config(trained.get_config())
         x = layer(x)
         layer.set_weights(trained.get_weights())
-    probs = ClassNames(class_names, name="class_names")(x)
+    about = {"name": name, "weights": f"transfer learning on {weights_label(backbone)}"}
+    probs = ClassNames(class_names, about=about, name="class_names")(x)
     model = keras.Model(backbone.input, probs, name=name)
-    model.explorer_class_names = [str(n) for n in class_names]
-    model.explorer_name = name
-    model.explorer_weights = f"transfer learning on {getattr(backbone, 'explorer_weights', 'a backbone')}"
-    return model
+    return describe(model, class_names=class_names, **about)
 
 
 def freeze_all_but_last(layers: list, count: int) -> list[str]:
@@ -97,10 +69,4 @@ def freeze_all_but_last(layers: list, count: int) -> list[str]:
     return [layer.name for layer in last]
 
 
-def class_names_of(model: keras.Model) -> list[str] | None:
-    """Class names of a transfer-learned classifier (also after reloading a ``.keras`` file)."""
-    names = getattr(model, "explorer_class_names", None)
-    if names is None:
-        found = [layer for layer in model.layers if isinstance(layer, ClassNames)]
-        names = found[-1].class_names if found else None
-    return names
+__all__ = ["classifier", "embedding_head", "freeze_all_but_last", "head_layers"]

@@ -1,9 +1,10 @@
-"""Transfer learning in seconds: cached backbone features, a small head, optional fine-tuning.
+"""Transfer learning in seconds: cached backbone embeddings, a small head, optional fine-tuning.
 
-``train_classifier`` runs the frozen backbone once per image (:mod:`explorer.transfer_features`),
-trains a small head on those cached features (seconds, not minutes), then optionally fine-tunes the
+``train_classifier`` runs the frozen backbone once per image (:mod:`explorer.transfer.embeddings`),
+trains a small head on those cached embeddings (seconds, not minutes), then optionally fine-tunes the
 last N layers of a *cloned* backbone end to end at a lower learning rate. The result is one flat model
-taking 0..255 pixels and giving class probabilities, with ``explorer_class_names`` set.
+taking 0..255 pixels and giving class probabilities, its class names in its metadata
+(:func:`explorer.class_names_of`).
 """
 
 from __future__ import annotations
@@ -17,49 +18,27 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from . import transfer_head as head
-from .datasets import DatasetError, load_dataset
-from .images import fit_to, load_image
-from .transfer_features import augmented_views, batches, extract_features, feature_extractor, feature_size
-from .zoo import input_size, load_model
+from .. import classifier as clf
+from ..datasets import DatasetError, load_dataset
+from ..images import fit_to, load_image
+from ..zoo import VARIANTS, Variant, load_model
+from . import head
+from .embeddings import augmented_views, batches, embedding_size, embedding_step, extract_embeddings
 
-
-@dataclass(frozen=True)
-class Backbone:
-    """A pretrained network to transfer from: zoo name, size and the ``load_model`` arguments."""
-
-    key: str
-    model: str
-    title: str
-    size: int
-    alpha: float | None = None
-
-    def kwargs(self) -> dict:
-        """Arguments for :func:`explorer.load_model`: no top, average pooling, fixed input size."""
-        extra = {} if self.alpha is None else {"alpha": self.alpha}
-        return {"include_top": False, "pooling": "avg", "input_shape": (self.size, self.size, 3), **extra}
-
-
-BACKBONES: dict[str, Backbone] = {b.key: b for b in [
-    Backbone("mobilenet_v2", "mobilenet_v2", "MobileNetV2 (224 px)", 224),
-    Backbone("mobilenet_0.75", "mobilenet", "MobileNet, alpha 0.75 (192 px)", 192, 0.75),
-    Backbone("mobilenet_0.25", "mobilenet", "MobileNet, alpha 0.25 (128 px, fastest)", 128, 0.25),
-    Backbone("mobilenet", "mobilenet", "MobileNet (224 px)", 224, 1.0),
-    Backbone("vgg16", "vgg16", "VGG-16 (224 px)", 224),
-    Backbone("vgg19", "vgg19", "VGG-19 (224 px)", 224),
-    Backbone("resnet50", "resnet50", "ResNet-50 (224 px)", 224),
-    Backbone("inception_v3", "inception_v3", "Inception-v3 (299 px)", 299),
-    Backbone("inception_resnet_v2", "inception_resnet_v2", "Inception-ResNet-v2 (299 px)", 299),
-]}
+#: Backbones to transfer from: every pretrained configuration of the zoo (one registry,
+#: :data:`explorer.zoo.VARIANTS`), MobileNetV2 first (the default).
+BACKBONES: dict[str, Variant] = {key: VARIANTS[key] for key in
+                                 ["mobilenet_v2", "mobilenet_0.75", "mobilenet_0.25"] + list(VARIANTS)
+                                 if VARIANTS[key].pretrained}
 
 
 def load_backbone(key: str = "mobilenet_v2", weights: str | None = "imagenet") -> keras.Model:
-    """A feature extractor from :data:`BACKBONES` (raises ``WeightsUnavailable`` like ``load_model``)."""
+    """An average-pooled backbone from :data:`BACKBONES` (raises ``WeightsUnavailable`` like ``load_model``)."""
     try:
         spec = BACKBONES[key]
     except KeyError:
         raise ValueError(f"Unknown backbone '{key}'. Choose one of: {', '.join(BACKBONES)}.") from None
-    return load_model(spec.model, weights=weights, **spec.kwargs())
+    return load_model(spec.model, weights=weights, **spec.kwargs(include_top=False))
 
 
 @dataclass
@@ -191,11 +170,11 @@ def train_classifier(images_by_class, backbone="mobilenet_v2", epochs: int = 10,
     folder/zip (see :func:`explorer.load_dataset`). ``backbone``: a key of :data:`BACKBONES` (loaded
     with ``weights``) or a feature-extractor ``keras.Model`` taking 0..255 pixels; it is never changed.
     The head (``dropout``, optional ``dense_units`` layer, softmax) trains ``epochs`` epochs on cached
-    features, with ``augment_copies`` augmented views per training image. ``fine_tune_layers`` > 0
+    embeddings, with ``augment_copies`` augmented views per training image. ``fine_tune_layers`` > 0
     then trains the last N backbone layers of a clone, with the head, for ``fine_tune_epochs`` more
     epochs at ``fine_tune_learning_rate``.
 
-    ``callback(stage, step, total, metrics)`` reports progress: stage ``"features"`` (images done),
+    ``callback(stage, step, total, metrics)`` reports progress: stage ``"embeddings"`` (images done),
     ``"head"`` and ``"fine_tune"`` (epoch number counted from the first head epoch, with that epoch's
     metrics). The same ``seed`` and inputs give the same history and model.
 
@@ -204,6 +183,57 @@ def train_classifier(images_by_class, backbone="mobilenet_v2", epochs: int = 10,
     it (``keras.models.clone_model`` + ``set_weights``) before training it further.
     """
     started = time.perf_counter()
+    _check_settings(epochs=epochs, batch_size=batch_size, fine_tune_layers=fine_tune_layers,
+                    augment_copies=augment_copies, fine_tune_epochs=fine_tune_epochs, learning_rate=learning_rate,
+                    fine_tune_learning_rate=fine_tune_learning_rate, dropout=dropout)
+    extractor = load_backbone(backbone, weights) if isinstance(backbone, str) else backbone
+    class_names, images, labels = _images_and_labels(images_by_class, clf.input_size(extractor))
+    train_idx, val_idx = split(labels, validation_split, seed)
+    keras.utils.set_random_seed(seed)
+
+    # 1. Embeddings: the frozen backbone runs once per image (and per augmented view of a training image).
+    data = _embed(extractor, images, labels, train_idx, val_idx, augment_copies, seed, callback)
+    extracted = time.perf_counter()
+
+    # 2. The head learns on cached embeddings: seconds.
+    history: dict[str, list[float]] = {}
+    fine_tuning = bool(fine_tune_layers and fine_tune_epochs)
+    total_epochs = epochs + (fine_tune_epochs if fine_tuning else 0)
+    head_model = _train_head(data, len(class_names), embedding_size(extractor), history, callback,
+                             total_epochs=total_epochs, epochs=epochs, dense_units=dense_units, dropout=dropout,
+                             batch_size=batch_size, learning_rate=learning_rate)
+    val_probabilities = np.asarray(head_model(data.val_x, training=False)) if len(val_idx) else None
+    # Without fine-tuning the classifier reuses the backbone's layers as they are (no copy of its weights);
+    # fine-tuning trains a clone, so the given (possibly shared) backbone never changes.
+    base = clf.clone(extractor) if fine_tuning else extractor
+    model = head.classifier(base, head_model, class_names)
+    trained = time.perf_counter()
+
+    # 3. Optional fine-tuning: the last N layers of the cloned backbone learn too, gently, on images.
+    fine_tune_start, tuned = None, []
+    if fine_tuning:
+        fine_tune_start = len(history["loss"])
+        tuned = head.freeze_all_but_last(base.layers[1:], fine_tune_layers)
+        _fine_tune(model, images, labels, train_idx, val_idx, history, callback, start=fine_tune_start,
+                   total_epochs=total_epochs, epochs=fine_tune_epochs, learning_rate=fine_tune_learning_rate,
+                   augment_copies=augment_copies, batch_size=batch_size, seed=seed)
+        if len(val_idx):
+            val_probabilities = model.predict(images[val_idx].astype("float32"), batch_size=32, verbose=0)
+    finished = time.perf_counter()
+
+    val_y = labels[val_idx]
+    val_accuracy = float(np.mean(np.argmax(val_probabilities, -1) == val_y)) if len(val_idx) else None
+    return TransferResult(
+        model=model, class_names=class_names, history=history, val_accuracy=val_accuracy,
+        fine_tune_start=fine_tune_start, fine_tuned_layers=tuned,
+        val_images=images[val_idx], val_labels=val_y, val_probabilities=val_probabilities, train_count=len(train_idx),
+        seconds={"embeddings": extracted - started, "head": trained - extracted, "fine_tune": finished - trained},
+    )
+
+
+def _check_settings(*, epochs, batch_size, fine_tune_layers, augment_copies, fine_tune_epochs, learning_rate,
+                    fine_tune_learning_rate, dropout) -> None:
+    """ValueError with the setting's name for anything out of range."""
     for name, value, low in (("epochs", epochs, 1), ("batch_size", batch_size, 1), ("fine_tune_layers", fine_tune_layers, 0),
                              ("augment_copies", augment_copies, 0), ("fine_tune_epochs", fine_tune_epochs, 0)):
         if int(value) != value or value < low:
@@ -213,66 +243,51 @@ def train_classifier(images_by_class, backbone="mobilenet_v2", epochs: int = 10,
             raise ValueError(f"{name} must be a positive number, got {value}.")
     if not 0 <= dropout < 1:
         raise ValueError(f"dropout must be in [0, 1), got {dropout}.")
-    extractor = load_backbone(backbone, weights) if isinstance(backbone, str) else backbone
-    size = input_size(extractor)
-    class_names, images, labels = _images_and_labels(images_by_class, size)
-    train_idx, val_idx = split(labels, validation_split, seed)
-    keras.utils.set_random_seed(seed)
 
-    # 1. Features: the frozen backbone runs once per image (and per augmented view of a training image).
-    total = len(labels) + len(train_idx) * augment_copies
-    report = (lambda done, n: callback("features", done, n, {})) if callback else None
-    step = feature_extractor(extractor)
-    features = extract_features(step, batches(images), report, 0, total)
-    views = extract_features(step, batches(images[train_idx], copies=augment_copies, seed=seed), report, len(labels),
-                             total) if augment_copies else features[:0]
-    train_x = np.concatenate([features[train_idx], views])
-    val_x = features[val_idx]
-    train_y = np.tile(labels[train_idx], 1 + augment_copies)
-    val_y = labels[val_idx]
-    extracted = time.perf_counter()
 
-    # 2. The head learns on cached features: seconds.
-    history: dict[str, list[float]] = {}
-    fine_tuning = bool(fine_tune_layers and fine_tune_epochs)
-    total_epochs = epochs + (fine_tune_epochs if fine_tuning else 0)
-    layers = head.head_layers(len(class_names), dense_units, dropout)
-    head_model = head.feature_head(feature_size(extractor), layers)
+@dataclass
+class _Embedded:
+    """Cached embeddings and labels for the head: training views (with augmented copies) and validation."""
+
+    train_x: np.ndarray
+    train_y: np.ndarray
+    val_x: np.ndarray
+    val_y: np.ndarray
+
+
+def _embed(extractor, images, labels, train_idx, val_idx, copies: int, seed: int, callback) -> _Embedded:
+    """Step 1: every image (and ``copies`` augmented views of each training image) through the backbone once."""
+    total = len(labels) + len(train_idx) * copies
+    report = (lambda done, n: callback("embeddings", done, n, {})) if callback else None
+    step = embedding_step(extractor)
+    vectors = extract_embeddings(step, batches(images), report, 0, total)
+    views = extract_embeddings(step, batches(images[train_idx], copies=copies, seed=seed), report, len(labels),
+                               total) if copies else vectors[:0]
+    return _Embedded(train_x=np.concatenate([vectors[train_idx], views]), train_y=np.tile(labels[train_idx], 1 + copies),
+                     val_x=vectors[val_idx], val_y=labels[val_idx])
+
+
+def _train_head(data: _Embedded, classes: int, size: int, history: dict, callback, *, total_epochs: int, epochs: int,
+                dense_units: int, dropout: float, batch_size: int, learning_rate: float) -> keras.Model:
+    """Step 2: the small head trained on the cached embeddings, validated by a direct call each epoch."""
+    head_model = head.embedding_head(size, head.head_layers(classes, dense_units, dropout))
     head_model.compile(keras.optimizers.Adam(learning_rate), "sparse_categorical_crossentropy", metrics=["accuracy"])
-    validate = (lambda: _metrics(head_model(val_x, training=False), val_y)) if len(val_idx) else None
-    head_model.fit(train_x, train_y, batch_size=batch_size, epochs=epochs, shuffle=True, verbose=0,
+    validate = (lambda: _metrics(head_model(data.val_x, training=False), data.val_y)) if len(data.val_y) else None
+    head_model.fit(data.train_x, data.train_y, batch_size=batch_size, epochs=epochs, shuffle=True, verbose=0,
                    callbacks=[_EpochReporter(history, "head", total_epochs, callback, validate)])
-    val_probabilities = np.asarray(head_model(val_x, training=False)) if len(val_idx) else None
-    # Without fine-tuning the classifier reuses the backbone's layers as they are (no copy of its weights);
-    # fine-tuning trains a clone, so the given (possibly shared) backbone never changes.
-    base = head.clone_backbone(extractor) if fine_tuning else extractor
-    model = head.classifier(base, head_model, class_names)
-    trained = time.perf_counter()
+    return head_model
 
-    # 3. Optional fine-tuning: the last N layers of the cloned backbone learn too, gently, on images.
-    fine_tune_start, tuned = None, []
-    if fine_tuning:
-        fine_tune_start = len(history["loss"])
-        tuned = head.freeze_all_but_last(base.layers[1:], fine_tune_layers)
-        pixels = keras.Input(model.input_shape[1:], name="pixels")
-        trainer = keras.Model(pixels, model(pixels))  # compiled wrapper: the classifier itself stays uncompiled
-        trainer.compile(keras.optimizers.Adam(fine_tune_learning_rate), "sparse_categorical_crossentropy",
-                        metrics=["accuracy"])
-        val_data = (images[val_idx].astype("float32"), val_y) if len(val_idx) else None
-        trainer.fit(_image_dataset(images[train_idx], labels[train_idx], augment_copies, batch_size, seed),
-                    initial_epoch=fine_tune_start, epochs=fine_tune_start + fine_tune_epochs, validation_data=val_data,
-                    shuffle=False, verbose=0, callbacks=[_EpochReporter(history, "fine_tune", total_epochs, callback)])
-        if len(val_idx):
-            val_probabilities = model.predict(val_data[0], batch_size=32, verbose=0)
-    finished = time.perf_counter()
 
-    val_accuracy = float(np.mean(np.argmax(val_probabilities, -1) == val_y)) if len(val_idx) else None
-    return TransferResult(
-        model=model, class_names=class_names, history=history, val_accuracy=val_accuracy,
-        fine_tune_start=fine_tune_start, fine_tuned_layers=tuned,
-        val_images=images[val_idx], val_labels=val_y, val_probabilities=val_probabilities, train_count=len(train_idx),
-        seconds={"features": extracted - started, "head": trained - extracted, "fine_tune": finished - trained},
-    )
+def _fine_tune(model, images, labels, train_idx, val_idx, history: dict, callback, *, start: int, total_epochs: int,
+               epochs: int, learning_rate: float, augment_copies: int, batch_size: int, seed: int) -> None:
+    """Step 3: the classifier (its unfrozen backbone layers and head) trained end to end on images."""
+    pixels = keras.Input(model.input_shape[1:], name="pixels")
+    trainer = keras.Model(pixels, model(pixels))  # compiled wrapper: the classifier itself stays uncompiled
+    trainer.compile(keras.optimizers.Adam(learning_rate), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    val_data = (images[val_idx].astype("float32"), labels[val_idx]) if len(val_idx) else None
+    trainer.fit(_image_dataset(images[train_idx], labels[train_idx], augment_copies, batch_size, seed),
+                initial_epoch=start, epochs=start + epochs, validation_data=val_data,
+                shuffle=False, verbose=0, callbacks=[_EpochReporter(history, "fine_tune", total_epochs, callback)])
 
 
 def _image_dataset(images: np.ndarray, labels: np.ndarray, copies: int, batch_size: int, seed: int) -> tf.data.Dataset:
@@ -292,12 +307,12 @@ def _image_dataset(images: np.ndarray, labels: np.ndarray, copies: int, batch_si
 
 
 def classify(model: keras.Model, image, top: int | None = None) -> list[tuple[str, float]]:
-    """``(class name, probability)`` pairs, best first, for one image of any size (or path/bytes)."""
-    names = head.class_names_of(model) or [f"class {i}" for i in range(model.output_shape[-1])]
-    pixels = fit_to(load_image(image), input_size(model))[None].astype("float32")
-    probs = model.predict(pixels, verbose=0)[0]
-    order = np.argsort(-probs)[:top]
-    return [(names[i], float(probs[i])) for i in order]
+    """``(class name, probability)`` pairs, best first, for one image of any size (or path/bytes).
+
+    The app's one prediction (:func:`explorer.predict`), so the page shows what every other page shows.
+    """
+    probs = clf.predict(model, image)
+    return [(name, p) for _, name, p in clf.top_k(model, probs, len(probs) if top is None else top)]
 
 
 def classifier_bytes(model: keras.Model) -> bytes:
@@ -310,17 +325,12 @@ def classifier_bytes(model: keras.Model) -> bytes:
 
 
 def load_classifier(source) -> keras.Model:
-    """Load a ``.keras`` classifier (path, bytes or file object) with ``explorer_class_names`` restored."""
+    """Load a ``.keras`` classifier (path, bytes or file object); its class names come back with it."""
     if isinstance(source, (str, os.PathLike)):
-        model = keras.saving.load_model(source)
-    else:
-        data = source if isinstance(source, (bytes, bytearray)) else source.read()
-        with tempfile.TemporaryDirectory() as folder:
-            path = os.path.join(folder, "classifier.keras")
-            with open(path, "wb") as f:
-                f.write(data)
-            model = keras.saving.load_model(path)
-    names = head.class_names_of(model)
-    if names:
-        model.explorer_class_names = names
-    return model
+        return keras.saving.load_model(source)
+    data = source if isinstance(source, (bytes, bytearray)) else source.read()
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "classifier.keras")
+        with open(path, "wb") as f:
+            f.write(data)
+        return keras.saving.load_model(path)

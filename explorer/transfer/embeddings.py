@@ -1,10 +1,15 @@
-"""Running a frozen backbone once per image: batched, prefetched, with augmentation and progress.
+"""Embeddings: a frozen backbone run once per image, batched, prefetched, with augmentation and progress.
+
+An image's *embedding* is the vector the backbone gives for it (its last layer, average-pooled): the
+head of a transfer classifier learns on these. (*Feature maps*, the HxWxC outputs of conv layers, are
+:mod:`explorer.features`.)
+
 
 This is Teachable Machine's trick: the backbone is frozen, so its output for an image never changes;
-compute it once, cache it, and every training epoch of the small head costs almost nothing.
+compute its embedding once, cache it, and every training epoch of the small head costs almost nothing.
 Augmentation is the one thing that would need the backbone again each epoch, so instead each training
-image gets ``copies`` augmented versions (random flip, small rotation and zoom) whose features are
-computed once too. The head then sees ``1 + copies`` views of every photo in every epoch: a fixed set
+image gets ``copies`` augmented versions (random flip, small rotation and zoom) whose embeddings
+are computed once too. The head then sees ``1 + copies`` views of every photo in every epoch: a fixed set
 of augmented views instead of fresh ones each epoch, at a fixed cost instead of one backbone pass per
 image per epoch.
 """
@@ -59,8 +64,8 @@ def batches(images: np.ndarray, batch_size: int = 32, copies: int = 0, seed: int
 _STEPS: "weakref.WeakKeyDictionary[keras.Model, object]" = weakref.WeakKeyDictionary()
 
 
-def feature_extractor(backbone: keras.Model):
-    """A compiled ``uint8 batch -> feature vectors`` step (global average pooling if the backbone ends in maps).
+def embedding_step(backbone: keras.Model):
+    """A compiled ``uint8 batch -> embeddings`` step (global average pooling if the backbone ends in maps).
 
     The step is cached while the backbone lives, so training again does not trace it again (it holds
     the backbone weakly, so the cache never keeps a model alive).
@@ -73,17 +78,17 @@ def feature_extractor(backbone: keras.Model):
     @tf.function(input_signature=[tf.TensorSpec([None, height, width, 3], tf.uint8)])
     def step(images):
         x = tf.cast(images, tf.float32)
-        features = model()(x, training=False)
-        if len(features.shape) == 4:
-            features = tf.reduce_mean(features, axis=(1, 2))
-        return features
+        vectors = model()(x, training=False)
+        if len(vectors.shape) == 4:
+            vectors = tf.reduce_mean(vectors, axis=(1, 2))
+        return vectors
 
     _STEPS[backbone] = step
     return step
 
 
-def extract_features(step, data: tf.data.Dataset, progress=None, done: int = 0, total: int | None = None) -> np.ndarray:
-    """Run a :func:`feature_extractor` step over a pipeline of :func:`batches`: ``(images, features)``.
+def extract_embeddings(step, data: tf.data.Dataset, progress=None, done: int = 0, total: int | None = None) -> np.ndarray:
+    """Run a :func:`embedding_step` step over a pipeline of :func:`batches`: ``(images, embedding size)``.
 
     ``progress(done, total)`` is called after every batch, counting images (``done``/``total`` let
     several calls share one progress bar).
@@ -97,6 +102,6 @@ def extract_features(step, data: tf.data.Dataset, progress=None, done: int = 0, 
     return np.concatenate(out).astype(np.float32) if out else np.zeros((0, 0), np.float32)
 
 
-def feature_size(backbone: keras.Model) -> int:
-    """Length of the feature vector a backbone gives (channels of its last output)."""
+def embedding_size(backbone: keras.Model) -> int:
+    """Length of the embedding a backbone gives (channels of its last output)."""
     return int(backbone.output.shape[-1])
