@@ -37,6 +37,9 @@ _EXPORTS = {
     "CancelToken": "runtime", "Cancelled": "runtime", "Diverged": "runtime", "check_finite": "runtime",
     "heavy_work": "runtime",
     "ModelFileError": "user_models", "load_user_model": "user_models",
+    # deeper lessons (issue H / 10)
+    "grad_cam": "gradcam", "receptive_field": "receptive_field", "receptive_fields": "receptive_field",
+    "ReceptiveField": "receptive_field", "conv_by_hand": "conv_by_hand", "ConvByHand": "conv_by_hand",
 }
 
 __all__ = sorted(_EXPORTS)
