@@ -40,6 +40,7 @@ _EXPORTS = {
     # deeper lessons (issue H / 10)
     "grad_cam": "gradcam", "receptive_field": "receptive_field", "receptive_fields": "receptive_field",
     "ReceptiveField": "receptive_field", "conv_by_hand": "conv_by_hand", "ConvByHand": "conv_by_hand",
+    "epsilon_sweep": "ensemble",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -68,6 +68,15 @@ class AdversarialResult:
     probs_after: np.ndarray  # model's probabilities for the saved uint8 image
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
+    # one entry per attacked model (a single model gives one): probabilities and the target's index
+    per_model_before: list[np.ndarray] = field(default_factory=list)
+    per_model_after: list[np.ndarray] = field(default_factory=list)
+    targets: list[int] = field(default_factory=list)
+
+    def __post_init__(self):
+        if not self.per_model_after:
+            self.per_model_before, self.per_model_after = [self.probs_before], [self.probs_after]
+            self.targets = [self.target]
 
     @property
     def steps(self) -> int:
@@ -223,7 +232,15 @@ def adversarial(model, image, target, epsilon: float = 1.0, steps: int = 20, met
     ``callback(step, image, metrics)`` is called before the first step (step 0) and after each step
     with the current uint8 image and ``metrics`` (``probability``, ``loss``, ``linf``, ``l2``,
     ``top_class``, ``top_probability``).
+
+    ``model`` may also be a list of models: the ensemble attack of :func:`explorer.ensemble.adversarial_ensemble`
+    (mean cross-entropy over the models, each seeing the photo at its own input size).
     """
+    if isinstance(model, (list, tuple)):
+        from .ensemble import adversarial_ensemble  # lazy: ensemble builds on this module
+
+        return adversarial_ensemble(model, image, target, epsilon, steps, method, callback, step_size=step_size,
+                                    confidence=confidence)
     if method not in METHODS:
         raise ValueError(f"Unknown method '{method}'. Choose one of: {', '.join(METHODS)}.")
     original = _as_uint8(image)
