@@ -241,23 +241,9 @@ def adversarial(model, image, target, epsilon: float = 1.0, steps: int = 20, met
 
         return adversarial_ensemble(model, image, target, epsilon, steps, method, callback, step_size=step_size,
                                     confidence=confidence)
-    if method not in METHODS:
-        raise ValueError(f"Unknown method '{method}'. Choose one of: {', '.join(METHODS)}.")
+    budget, steps, step_size, confidence, notes = attack_settings(method, epsilon, steps, step_size, confidence)
     original = _as_uint8(image)
     target = target_index(model, target)
-    budget = _budget(epsilon)
-    steps = 1 if method == "fgsm" else int(steps)
-    if not 0 <= steps <= MAX_STEPS:
-        raise ValueError(f"steps must be 0..{MAX_STEPS}, got {steps}.")
-    if step_size is None:
-        step_size = LESSON_LEARNING_RATE if method == "lesson" else max(budget, 1)
-    if not (math.isfinite(float(step_size)) and float(step_size) > 0):
-        raise ValueError(f"step_size must be a positive number, got {step_size}.")
-    confidence = float(np.clip(np.nan_to_num(confidence), 0.0, 1.0))
-    notes = []
-    if budget == 0 and steps:
-        steps = 0
-        notes.append("A budget of 0 pixel levels allows no change, so no steps were taken.")
 
     step_fn, forward = _compiled(model)
     x0 = tf.constant(original, tf.float32)
@@ -299,6 +285,26 @@ def adversarial(model, image, target, epsilon: float = 1.0, steps: int = 20, met
         losses=losses, success=bool(_wins(probs_after, target, confidence)), linf=float(np.abs(change).max()),
         l2=float(np.sqrt((change ** 2).sum())), probs_before=probs_before, probs_after=probs_after,
         seconds=seconds, notes=notes)
+
+
+def attack_settings(method: str, epsilon, steps, step_size, confidence):
+    """Checked ``(budget, steps, step_size, confidence, notes)`` of an attack (shared with ensembles)."""
+    if method not in METHODS:
+        raise ValueError(f"Unknown method '{method}'. Choose one of: {', '.join(METHODS)}.")
+    budget = _budget(epsilon)
+    steps = 1 if method == "fgsm" else int(steps)
+    if not 0 <= steps <= MAX_STEPS:
+        raise ValueError(f"steps must be 0..{MAX_STEPS}, got {steps}.")
+    if step_size is None:
+        step_size = LESSON_LEARNING_RATE if method == "lesson" else max(budget, 1)
+    if not (math.isfinite(float(step_size)) and float(step_size) > 0):
+        raise ValueError(f"step_size must be a positive number, got {step_size}.")
+    confidence = float(np.clip(np.nan_to_num(confidence), 0.0, 1.0))
+    notes = []
+    if budget == 0 and steps:
+        steps = 0
+        notes.append("A budget of 0 pixel levels allows no change, so no steps were taken.")
+    return budget, steps, float(step_size), confidence, notes
 
 
 def _step_size(method: str, first: float, k: int, steps: int) -> float:

@@ -16,7 +16,6 @@ hold each model's probabilities.
 
 from __future__ import annotations
 
-import math
 import time
 import weakref
 from dataclasses import dataclass
@@ -109,23 +108,10 @@ def adversarial_ensemble(models, image, target, epsilon: float = 1.0, steps: int
     models = list(models)
     if not models:
         raise ValueError("Give at least one model to attack.")
-    if method not in attacks.METHODS:
-        raise ValueError(f"Unknown method '{method}'. Choose one of: {', '.join(attacks.METHODS)}.")
+    budget, steps, step_size, confidence, notes = attacks.attack_settings(method, epsilon, steps, step_size,
+                                                                          confidence)
     original = attacks._as_uint8(image)
     targets = _targets(models, target)
-    budget = attacks._budget(epsilon)
-    steps = 1 if method == "fgsm" else int(steps)
-    if not 0 <= steps <= attacks.MAX_STEPS:
-        raise ValueError(f"steps must be 0..{attacks.MAX_STEPS}, got {steps}.")
-    if step_size is None:
-        step_size = attacks.LESSON_LEARNING_RATE if method == "lesson" else max(budget, 1)
-    if not (math.isfinite(float(step_size)) and float(step_size) > 0):
-        raise ValueError(f"step_size must be a positive number, got {step_size}.")
-    confidence = float(np.clip(np.nan_to_num(confidence), 0.0, 1.0))
-    notes = []
-    if budget == 0 and steps:
-        steps = 0
-        notes.append("A budget of 0 pixel levels allows no change, so no steps were taken.")
 
     step_fn, forward = _compiled(models)
     x0 = tf.constant(original, tf.float32)
