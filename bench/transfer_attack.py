@@ -9,7 +9,8 @@ classes by targeted PGD at epsilon = 8 pixel levels (20 steps, until 99% sure):
 - once against the ensemble of the two (``explorer.adversarial([a, b], ...)``),
 - once against each of the two alone,
 and the saved uint8 photo is judged by the left-out network. Printed side by side from one run: how
-many photos the judge now sees as the target ("fooled"), and its mean p(target).
+many photos the judge now sees as the target ("fooled"), how many it now sees as something other than
+what it saw in the original photo ("changed its mind"), and its mean p(target).
 """
 
 from __future__ import annotations
@@ -71,8 +72,9 @@ def main() -> None:
         judge = models[judge_label]
         attacked = [label for label in models if label != judge_label]
         setups = {" + ".join(attacked): [models[a] for a in attacked], **{a: models[a] for a in attacked}}
-        counts = {setup: [0, 0, []] for setup in setups}  # fooled, attacks, p(target) under the judge
+        counts = {setup: [0, 0, [], 0] for setup in setups}  # fooled, attacks, p(target), judge changed
         for image in images.values():
+            seen_before = int(np.argmax(attacks.predict(judge, image)))
             for target in TARGETS.values():
                 for setup, victim in setups.items():
                     result = explorer.adversarial(victim, image, target, epsilon=EPSILON, steps=STEPS,
@@ -81,19 +83,24 @@ def main() -> None:
                     counts[setup][0] += int(np.argmax(probs)) == target
                     counts[setup][1] += 1
                     counts[setup][2].append(float(probs[target]))
+                    counts[setup][3] += int(np.argmax(probs)) != seen_before
         print(f"judge: {judge_label}")
-        for setup, (fooled, total, p) in counts.items():
+        for setup, (fooled, total, p, changed) in counts.items():
             kind = "ensemble" if "+" in setup else "single  "
-            print(f"  {kind} attack on {setup:42s} fooled {fooled:3d} / {total}   mean p(target) {np.mean(p):.3f}")
+            print(f"  {kind} attack on {setup:42s} fooled {fooled:2d} / {total}   changed its mind {changed:2d} / "
+                  f"{total}   mean p(target) {np.mean(p):.3f}")
             key = "ensemble" if "+" in setup else "single"
-            totals.setdefault(key, [0, 0])
+            totals.setdefault(key, [0, 0, 0])
             totals[key][0] += fooled
             totals[key][1] += total
+            totals[key][2] += changed
         print()
     ens, single = totals["ensemble"], totals["single"]
-    print(f"all judges: ensemble fooled {ens[0]} / {ens[1]} ({ens[0] / ens[1]:.0%}); single-model attacks fooled "
-          f"{single[0]} / {single[1]} ({single[0] / single[1]:.0%}); ratio of rates "
-          f"{(ens[0] / ens[1]) / max(single[0] / single[1], 1e-9):.1f}x   ({time.perf_counter() - start:.0f} s)")
+    for what, i in (("fooled", 0), ("changed its mind", 2)):
+        print(f"all judges, {what}: ensemble {ens[i]} / {ens[1]} ({ens[i] / ens[1]:.0%}), single-model "
+              f"{single[i]} / {single[1]} ({single[i] / single[1]:.0%}), ratio of rates "
+              f"{(ens[i] / ens[1]) / max(single[i] / single[1], 1e-9):.1f}x")
+    print(f"({time.perf_counter() - start:.0f} s)")
 
 
 if __name__ == "__main__":
