@@ -64,7 +64,8 @@ def main() -> None:
     models = {label: explorer.load_model(**spec) for label, spec in NETWORKS.items()}
     images = photos(args.quick)
     judges = list(models)[-1:] if args.quick else list(models)
-    print(f"PGD, epsilon = {EPSILON} pixel levels, up to {STEPS} steps until p >= {CONFIDENCE}; {len(images)} photos x {len(TARGETS)} targets "
+    print(f"PGD, epsilon = {EPSILON} pixel levels, up to {STEPS} steps until p >= {CONFIDENCE}; "
+          f"{len(images)} photos x {len(TARGETS)} targets "
           f"({', '.join(TARGETS)}); fooled = the left-out judge's top-1 is the target\n")
     totals: dict[str, list[int]] = {}
     start = time.perf_counter()

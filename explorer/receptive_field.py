@@ -150,7 +150,8 @@ def _apply(layer_config: dict, inputs: list[tuple[_Axis, _Axis]], record: dict):
             else [(int(value[0]),) * 2, (int(value[1]),) * 2]
         sign = 1 if kind == "ZeroPadding2D" else -1
         rows, cols = spatial[0]
-        return (_Axis(rows.size, rows.stride, rows.offset - sign * top * rows.stride, rows.length + sign * (top + bottom)),
+        return (_Axis(rows.size, rows.stride, rows.offset - sign * top * rows.stride,
+                      rows.length + sign * (top + bottom)),
                 _Axis(cols.size, cols.stride, cols.offset - sign * left * cols.stride,
                       cols.length + sign * (left + right)))
     if kind in ("Dense", "Reshape", "Permute", "RepeatVector", "Embedding"):

@@ -36,6 +36,7 @@ from .render import (
 
 __all__ = [
     "Context", "DEFAULTS", "DivergedError", "Fourier", "IdealImage", "MAX_STEPS", "Objective", "PRESETS", "Pixels",
-    "channel", "class_ce", "class_probability", "compiled_step", "diversity", "neuron", "gif_bytes", "ideal_image", "l2", "lesson_learning_rate", "lesson_objective",
+    "channel", "class_ce", "class_probability", "compiled_step", "diversity", "gif_bytes", "ideal_image", "l2",
+    "lesson_learning_rate", "lesson_objective", "neuron",
     "options_for", "parameterisation", "png_bytes", "predict", "total_variation",
 ]

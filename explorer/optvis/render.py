@@ -250,15 +250,15 @@ def ideal_image(model, target: int | None = None, steps: int = 200, seed: int = 
     o = _check_options(options)
     if target is None and o["objective"] is None:
         raise ValueError("Give a target class, an objective (e.g. optvis.channel(layer, index)), or both.")
-    if o["images"] > 1:
-        from .diverse import ideal_images  # lazy: diverse builds on this module
-
-        return ideal_images(model, target, steps, seed, callback, o)
     out_shape = model.output_shape
     classes = int((out_shape[0] if isinstance(out_shape, list) else out_shape)[-1])
     target = None if target is None else int(target)
     if target is not None and not 0 <= target < classes:
         raise ValueError(f"target must be a class index 0..{classes - 1}, got {target}.")
+    if o["images"] > 1:
+        from .diverse import ideal_images  # lazy: diverse builds on this module
+
+        return ideal_images(model, target, steps, seed, callback, o)
     h, w = input_size(model)
     param = parameterisation(o["param"], h, w)
     robust = o["jitter"] > 0 or o["scale"] > 0 or o["rotation"] > 0
