@@ -72,7 +72,7 @@ def summarise(method: str, rows) -> None:
 
 def step_timing(model, image, repeats: int = 10) -> tuple[float, float]:
     """Seconds per attack step: the compiled step against the same Python function run eagerly."""
-    step, _ = attacks._compiled(model)
+    step = attacks._compiled(model)
     x0 = tf.constant(image, tf.float32)
     args = (x0, tf.zeros_like(x0), tf.zeros_like(x0), tf.constant(explorer.TABBY), tf.constant(1.0),
             tf.constant(1.0), tf.constant(attacks.PGD_MOMENTUM), tf.constant(True))

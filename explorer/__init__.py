@@ -40,6 +40,10 @@ _EXPORTS = {
     # classroom reliability (issue E)
     "CancelToken": "runtime", "Cancelled": "runtime", "Diverged": "runtime", "heavy_work": "runtime",
     "ModelFileError": "user_models", "load_user_model": "user_models",
+    # deeper lessons (issue H / 10)
+    "grad_cam": "gradcam", "receptive_field": "receptive_field", "receptive_fields": "receptive_field",
+    "ReceptiveField": "receptive_field", "conv_by_hand": "conv_by_hand", "ConvByHand": "conv_by_hand",
+    "epsilon_sweep": "ensemble",
 }
 
 __all__ = sorted(_EXPORTS)

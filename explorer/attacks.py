@@ -66,6 +66,15 @@ class AdversarialResult:
     probs_after: np.ndarray  # model's probabilities for the saved uint8 image
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
+    # one entry per attacked model (a single model gives one): probabilities and the target's index
+    per_model_before: list[np.ndarray] = field(default_factory=list)
+    per_model_after: list[np.ndarray] = field(default_factory=list)
+    targets: list[int] = field(default_factory=list)
+
+    def __post_init__(self):
+        if not self.per_model_after:
+            self.per_model_before, self.per_model_after = [self.probs_before], [self.probs_after]
+            self.targets = [self.target]
 
     @property
     def steps(self) -> int:
@@ -159,24 +168,18 @@ def adversarial(model, image, target, epsilon: float = 1.0, steps: int = 20, met
     ``callback(step, image, metrics)`` is called before the first step (step 0) and after each step
     with the current uint8 image and ``metrics`` (``probability``, ``loss``, ``linf``, ``l2``,
     ``top_class``, ``top_probability``).
+
+    ``model`` may also be a list of models: the ensemble attack of :func:`explorer.ensemble.adversarial_ensemble`
+    (mean cross-entropy over the models, each seeing the photo at its own input size).
     """
-    if method not in METHODS:
-        raise ValueError(f"Unknown method '{method}'. Choose one of: {', '.join(METHODS)}.")
+    if isinstance(model, (list, tuple)):
+        from .ensemble import adversarial_ensemble  # lazy: ensemble builds on this module
+
+        return adversarial_ensemble(model, image, target, epsilon, steps, method, callback, step_size=step_size,
+                                    confidence=confidence)
+    budget, steps, step_size, confidence, notes = attack_settings(method, epsilon, steps, step_size, confidence)
     original = as_uint8(image)
     target = target_index(model, target)
-    budget = _budget(epsilon)
-    steps = 1 if method == "fgsm" else int(steps)
-    if not 0 <= steps <= MAX_STEPS:
-        raise ValueError(f"steps must be 0..{MAX_STEPS}, got {steps}.")
-    if step_size is None:
-        step_size = LESSON_LEARNING_RATE if method == "lesson" else max(budget, 1)
-    if not (math.isfinite(float(step_size)) and float(step_size) > 0):
-        raise ValueError(f"step_size must be a positive number, got {step_size}.")
-    confidence = float(np.clip(np.nan_to_num(confidence), 0.0, 1.0))
-    notes = []
-    if budget == 0 and steps:
-        steps = 0
-        notes.append("A budget of 0 pixel levels allows no change, so no steps were taken.")
 
     step_fn = _compiled(model)
     x0 = tf.constant(original, tf.float32)
@@ -218,6 +221,26 @@ def adversarial(model, image, target, epsilon: float = 1.0, steps: int = 20, met
         losses=losses, success=bool(_wins(probs_after, target, confidence)), linf=float(np.abs(change).max()),
         l2=float(np.sqrt((change ** 2).sum())), probs_before=probs_before, probs_after=probs_after,
         seconds=seconds, notes=notes)
+
+
+def attack_settings(method: str, epsilon, steps, step_size, confidence):
+    """Checked ``(budget, steps, step_size, confidence, notes)`` of an attack (shared with ensembles)."""
+    if method not in METHODS:
+        raise ValueError(f"Unknown method '{method}'. Choose one of: {', '.join(METHODS)}.")
+    budget = _budget(epsilon)
+    steps = 1 if method == "fgsm" else int(steps)
+    if not 0 <= steps <= MAX_STEPS:
+        raise ValueError(f"steps must be 0..{MAX_STEPS}, got {steps}.")
+    if step_size is None:
+        step_size = LESSON_LEARNING_RATE if method == "lesson" else max(budget, 1)
+    if not (math.isfinite(float(step_size)) and float(step_size) > 0):
+        raise ValueError(f"step_size must be a positive number, got {step_size}.")
+    confidence = float(np.clip(np.nan_to_num(confidence), 0.0, 1.0))
+    notes = []
+    if budget == 0 and steps:
+        steps = 0
+        notes.append("A budget of 0 pixel levels allows no change, so no steps were taken.")
+    return budget, steps, float(step_size), confidence, notes
 
 
 def _step_size(method: str, first: float, k: int, steps: int) -> float:

@@ -6,6 +6,7 @@ import pytest
 
 import explorer
 from explorer import attacks
+from explorer.classifier import clone, describe
 from tests.conftest import needs_fixtures
 
 
@@ -179,3 +180,52 @@ def test_transfer_check_on_a_second_network(mobilenet_v2, mobilenet_small, tiny,
     assert check.fooled == (check.top_after[0] == 282)
     unknown = attacks.check_transfer(tiny, cat_photo, cat_photo, "tiger cat")
     assert not unknown.known and not unknown.fooled and unknown.probability_after is None
+
+
+# --- ensembles and the epsilon sweep (issue 10) ---------------------------------------------------------
+
+@needs_fixtures
+def test_a_single_model_reports_itself_as_the_one_model(mobilenet_small, dog_photo):
+    result = explorer.adversarial(mobilenet_small, dog_photo, explorer.TABBY, epsilon=2, steps=3)
+    assert result.targets == [explorer.TABBY] and len(result.per_model_after) == 1
+    assert result.per_model_after[0] is result.probs_after and result.per_model_before[0] is result.probs_before
+
+
+@needs_fixtures
+def test_an_ensemble_attack_fools_every_model_at_its_own_input_size(mobilenet_small, mobilenet_v2, dog_photo):
+    frames = []
+    result = explorer.adversarial([mobilenet_small, mobilenet_v2], dog_photo, "tabby", epsilon=2, steps=30,
+                                  callback=lambda step, image, metrics: frames.append(metrics))
+    assert result.success and result.target == explorer.TABBY and result.targets == [explorer.TABBY] * 2
+    assert result.linf <= 2 and result.image.shape == dog_photo.shape
+    assert len(result.per_model_after) == 2 and all(p.shape == (1000,) for p in result.per_model_after)
+    # judged afresh, each at its own input size (128 and 224): both see a tabby now, neither did before
+    for model, before, after in zip((mobilenet_small, mobilenet_v2), result.per_model_before, result.per_model_after):
+        assert np.allclose(after, attacks.predict(model, result.image), atol=1e-5)
+        assert int(np.argmax(after)) == explorer.TABBY != int(np.argmax(before))
+    # history is the mean p(target) over the two; the callback sees each
+    assert result.history[0] == pytest.approx(np.mean([p[explorer.TABBY] for p in result.per_model_before]), abs=1e-6)
+    assert frames[-1]["probability"] == pytest.approx(np.mean(frames[-1]["probabilities"]))
+    assert result.history[-1] > 10 * result.history[0]
+
+
+def test_every_model_of_an_ensemble_must_know_the_target(tiny, odd_photo):
+    other = describe(clone(tiny), class_names=["apple", "bear", "cat", "dog", "fox"])
+    with pytest.raises(ValueError, match="no class named 'eel'"):
+        explorer.adversarial([tiny, other], odd_photo, "eel", epsilon=4, steps=2)
+    result = explorer.adversarial([tiny, other], odd_photo, "cat", epsilon=64, steps=30)
+    assert result.targets == [2, 2] and result.history[-1] > result.history[0]
+    with pytest.raises(ValueError, match="at least one"):
+        explorer.adversarial([], odd_photo, "cat")
+
+
+@needs_fixtures
+def test_epsilon_sweep_curve_for_one_photo(mobilenet_small, dog_photo):
+    points = explorer.epsilon_sweep(mobilenet_small, dog_photo, explorer.TABBY, epsilons=(0, 1, 4), steps=10)
+    assert [p.epsilon for p in points] == [0, 1, 4]
+    assert not points[0].success and points[0].steps == 0 and points[-1].success
+    probs = [p.probability for p in points]
+    assert probs[0] < 0.01 and probs == sorted(probs) and probs[-1] > 0.2
+    from explorer.ensemble import success_rate
+
+    assert success_rate(points) == pytest.approx(sum(p.success for p in points) / 3)

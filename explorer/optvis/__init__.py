@@ -8,7 +8,18 @@
 """
 
 from .export import gif_bytes, png_bytes
-from .objectives import Context, Objective, class_ce, class_probability, l2, lesson_objective, total_variation
+from .objectives import (
+    Context,
+    Objective,
+    channel,
+    class_ce,
+    class_probability,
+    diversity,
+    l2,
+    lesson_objective,
+    neuron,
+    total_variation,
+)
 from .param import Fourier, Pixels, parameterisation
 from .render import (
     DEFAULTS,
@@ -24,6 +35,7 @@ from .render import (
 
 __all__ = [
     "Context", "DEFAULTS", "Fourier", "IdealImage", "MAX_STEPS", "Objective", "PRESETS", "Pixels",
-    "class_ce", "class_probability", "compiled_step", "gif_bytes", "ideal_image", "l2", "lesson_learning_rate", "lesson_objective",
+    "channel", "class_ce", "class_probability", "compiled_step", "diversity", "gif_bytes", "ideal_image", "l2",
+    "lesson_learning_rate", "lesson_objective", "neuron",
     "options_for", "parameterisation", "png_bytes", "predict", "total_variation",
 ]

@@ -7,7 +7,7 @@ Weights may be Python numbers or tensors, so one compiled step serves every slid
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import tensorflow as tf
@@ -23,14 +23,17 @@ class Context:
     image: tf.Tensor  # (1, h, w, 3) the image being optimised, pixels 0..255
     views: tf.Tensor  # (n, h, w, 3) the (possibly transformed) copies the network saw
     probs: tf.Tensor  # (n, classes) the network's output probabilities for the views
+    # layer name -> (n, h, w, c) activations of the views, for the layers the objective asks for
+    activations: dict = field(default_factory=dict)
 
 
 class Objective:
     """A loss term; ``a + b``, ``a - b``, ``w * a`` and ``-a`` make new objectives."""
 
-    def __init__(self, fn: Callable[[Context], tf.Tensor], name: str):
+    def __init__(self, fn: Callable[[Context], tf.Tensor], name: str, layers=()):
         self.fn = fn
         self.name = name
+        self.layers = frozenset(layers)  # layers whose activations the objective reads (Context.activations)
 
     def __call__(self, ctx: Context) -> tf.Tensor:
         return self.fn(ctx)
@@ -39,7 +42,8 @@ class Objective:
         if isinstance(other, (int, float)) and other == 0:
             return self
         other = _as_objective(other)
-        return Objective(lambda ctx: self(ctx) + other(ctx), f"{self.name} + {other.name}")
+        return Objective(lambda ctx: self(ctx) + other(ctx), f"{self.name} + {other.name}",
+                         self.layers | other.layers)
 
     __radd__ = __add__
 
@@ -53,7 +57,7 @@ class Objective:
         if isinstance(weight, Objective):
             raise TypeError("Objectives can be scaled by numbers, not multiplied together.")
         label = f"{weight:g}" if isinstance(weight, (int, float)) else "w"
-        return Objective(lambda ctx: tf.cast(weight, tf.float32) * self(ctx), f"{label}*{self.name}")
+        return Objective(lambda ctx: tf.cast(weight, tf.float32) * self(ctx), f"{label}*{self.name}", self.layers)
 
     __rmul__ = __mul__
 
@@ -94,3 +98,50 @@ def l2() -> Objective:
 def lesson_objective(target, ce_weight=10.0, tv_weight=0.005, l2_weight=0.0) -> Objective:
     """``ce_weight * CE + tv_weight * TV + l2_weight * L2``; the lesson uses ``10 * CE + 0.005 * TV``."""
     return ce_weight * class_ce(target) + tv_weight * total_variation() + l2_weight * l2()
+
+
+def _activation(ctx: Context, layer: str) -> tf.Tensor:
+    acts = ctx.activations.get(layer)
+    if acts is None:
+        raise ValueError(f"No activations of layer '{layer}' were computed for this objective.")
+    if len(acts.shape) != 4:
+        raise ValueError(f"Layer '{layer}' outputs shape {tuple(acts.shape)}, not feature maps (HxWxC).")
+    return acts
+
+
+def channel(layer: str, index: int) -> Objective:
+    """Lucid's channel objective: minus the mean activation of channel ``index`` of ``layer`` over every
+    position and view (minimising it makes the whole feature map of that channel light up)."""
+    def fn(ctx):
+        return -tf.reduce_mean(_activation(ctx, layer)[..., index])
+    return Objective(fn, f"channel {layer}:{index}", {layer})
+
+
+def neuron(layer: str, index: int) -> Objective:
+    """Lucid's neuron objective: minus the activation of channel ``index`` of ``layer`` at the centre
+    position only (averaged over views): what one unit, with one receptive field, wants to see."""
+    def fn(ctx):
+        acts = _activation(ctx, layer)
+        h, w = acts.shape[1], acts.shape[2]
+        return -tf.reduce_mean(acts[:, h // 2, w // 2, index])
+    return Objective(fn, f"neuron {layer}:{index}", {layer})
+
+
+def gram_features(acts: tf.Tensor) -> tf.Tensor:
+    """(n, c*c) unit-length Gram matrices of (n, h, w, c) activations: which channels fire together,
+    wherever they are (a style, not a layout). Lucid's diversity compares these."""
+    n, c = tf.shape(acts)[0], acts.shape[-1]
+    flat = tf.reshape(acts, [n, -1, c])
+    gram = tf.matmul(flat, flat, transpose_a=True) / tf.cast(tf.shape(flat)[1], acts.dtype)
+    return tf.math.l2_normalize(tf.reshape(gram, [n, c * c]), axis=1)
+
+
+def diversity(layer: str, others) -> Objective:
+    """Lucid's diversity term as a loss: the mean cosine similarity between this image's Gram features
+    at ``layer`` and ``others`` (a (k, c*c) tensor or variable of the other images' features, read at
+    call time). Minimising it pushes the image's style away from the others'."""
+    def fn(ctx):
+        mine = tf.reduce_mean(gram_features(_activation(ctx, layer)), axis=0, keepdims=True)
+        mine = tf.math.l2_normalize(mine, axis=1)
+        return tf.reduce_mean(tf.matmul(mine, tf.convert_to_tensor(others), transpose_b=True))
+    return Objective(fn, f"diversity {layer}", {layer})

@@ -17,10 +17,11 @@ from typing import Callable
 import numpy as np
 import tensorflow as tf
 
-from ..classifier import input_size, main_output, num_classes
+from ..classifier import input_size, num_classes
 from ..classifier import predict as predict  # the app's one geometry; optvis.predict kept as a name
 from ..runtime import Diverged
 from . import objectives as obj
+from .activations import network_for, split
 from .param import NAMES as PARAM_NAMES
 from .param import parameterisation
 from .transform import robust_views
@@ -28,6 +29,7 @@ from .transform import robust_views
 OPTIMIZERS = ("sgd", "adam")
 MAX_STEPS = 5000
 MAX_VIEWS = 8
+MAX_IMAGES = 8
 _ADAM_B1, _ADAM_B2, _ADAM_EPS = 0.9, 0.999, 1e-8
 
 #: Options of :func:`ideal_image` and their defaults (the "best looking" recipe).
@@ -44,6 +46,9 @@ DEFAULTS = dict(
     views=2,  # randomly transformed copies judged per step
     frame_every=None,  # keep a frame every N steps (default: about 20 frames per run)
     objective=None,  # an optvis Objective replacing the weighted CE + TV + L2 loss
+    images=1,  # how many images to paint at once (with diversity > 0 they are pushed apart)
+    diversity=0.0,  # weight of Lucid's diversity term (similarity of the images' Gram features)
+    diversity_layer=None,  # the layer whose Gram features are compared (default: see optvis.diverse)
 )
 
 #: Named option sets (``steps`` in a preset is the recommended run length; the page uses it).
@@ -65,11 +70,12 @@ class IdealImage:
     history: list[float]  # target probability at each step (of the view the network saw)
     losses: list[float]  # total loss at each step
     frames: list[tuple[int, np.ndarray]]  # (step, uint8 image) snapshots, first and last included
-    target: int
-    probability: float  # target probability of the final uint8 image, untransformed
+    target: int | None  # None when an objective alone was optimised
+    probability: float | None  # target probability of the final uint8 image, untransformed (None: no target)
     status: str = "done"  # 'done' or 'cancelled'
     seconds: float = 0.0
     options: dict = field(default_factory=dict)
+    images: list = field(default_factory=list)  # every image of a several-at-once run (``image`` is images[0])
 
     @property
     def steps(self) -> int:
@@ -108,6 +114,12 @@ def _check_options(options: dict) -> dict:
     o["scale"] = min(o["scale"], 0.9)
     o["rotation"] = min(o["rotation"], 180.0)
     o["views"] = int(min(max(int(o["views"]), 1), MAX_VIEWS))
+    o["images"] = int(o["images"])
+    if not 1 <= o["images"] <= MAX_IMAGES:
+        raise ValueError(f"images must be 1..{MAX_IMAGES}, got {o['images']}.")
+    o["diversity"] = float(o["diversity"])
+    if math.isnan(o["diversity"]) or o["diversity"] < 0:
+        raise ValueError(f"diversity must be a number >= 0, got {o['diversity']!r}.")
     if o["objective"] is not None and not isinstance(o["objective"], obj.Objective):
         raise TypeError("objective must be an explorer.optvis Objective.")
     return o
@@ -127,7 +139,8 @@ def compiled_step(model, param, optimizer: str, views: int, robust: bool, object
     if objective is None and key in per_model:
         return per_model[key]
 
-    model_ref = weakref.ref(model)  # the cache must not keep a user's discarded model alive
+    layers = tuple(sorted(objective.layers)) if objective is not None else ()
+    model_ref = weakref.ref(network_for(model, layers))  # the cache must not keep a discarded model alive
 
     @tf.function(jit_compile=False, reduce_retracing=True)
     def step(raw, m, v, t, target, hp, seed):
@@ -136,8 +149,8 @@ def compiled_step(model, param, optimizer: str, views: int, robust: bool, object
             tape.watch(raw)
             image = param.to_image(raw)
             seen = robust_views(image, views, jitter_px, scale, rotation, seed) if robust else image
-            probs = main_output(model_ref()(seen, training=False))
-            ctx = obj.Context(image=image, views=seen, probs=probs)
+            activations, probs = split(model_ref()(seen, training=False), layers)
+            ctx = obj.Context(image=image, views=seen, probs=probs, activations=activations)
             ce, tv, l2 = obj.class_ce(target)(ctx), obj.total_variation()(ctx), obj.l2()(ctx)
             loss = objective(ctx) if objective is not None else ce_w * ce + tv_w * tv + l2_w * l2
         grad = tape.gradient(loss, raw)
@@ -184,7 +197,7 @@ def _find_layer(model, name: str):
     return None
 
 
-def ideal_image(model, target: int, steps: int = 200, seed: int = 0, callback: Callable | None = None,
+def ideal_image(model, target: int | None = None, steps: int = 200, seed: int = 0, callback: Callable | None = None,
                 **options) -> IdealImage:
     """Paint the image ``model`` finds most like class ``target``: gradient descent on ``-log p(target)``
     plus regularisers, starting from noise.
@@ -193,7 +206,12 @@ def ideal_image(model, target: int, steps: int = 200, seed: int = 0, callback: C
     Options (see :data:`DEFAULTS`): ``preset`` (a name from :data:`PRESETS`, overridden by the other
     options), ``param`` ('pixels' | 'fourier'), ``optimizer`` ('sgd' | 'adam'), ``learning_rate``, ``ce_weight``,
     ``tv_weight``, ``l2_weight``, ``jitter`` (px), ``scale`` (fraction), ``rotation`` (degrees), ``views``,
-    ``frame_every``, ``objective``.
+    ``frame_every``, ``objective``, ``images``, ``diversity``, ``diversity_layer``.
+
+    ``target=None`` optimises ``objective`` alone (e.g. ``optvis.channel("block_13_expand_relu", 7)``):
+    ``history`` then holds the objective's score (minus its loss) and ``probability`` is None.
+    ``images=n`` with ``diversity=w > 0`` paints n images at once, each pushed away from the others'
+    Gram features at ``diversity_layer`` (Lucid's diversity objective); ``result.images`` holds all n.
 
     ``callback(step, image, metrics)`` runs after every step with the new uint8 image and a dict
     (``probability``, ``loss``, ``ce``, ``tv``, ``l2``, ``seconds``); returning ``False`` cancels the run
@@ -204,10 +222,16 @@ def ideal_image(model, target: int, steps: int = 200, seed: int = 0, callback: C
     if not 1 <= steps <= MAX_STEPS:
         raise ValueError(f"steps must be 1..{MAX_STEPS}, got {steps}.")
     o = _check_options(options)
+    if target is None and o["objective"] is None:
+        raise ValueError("Give a target class, an objective (e.g. optvis.channel(layer, index)), or both.")
     classes = num_classes(model) or 0
-    target = int(target)
-    if not 0 <= target < classes:
+    target = None if target is None else int(target)
+    if target is not None and not 0 <= target < classes:
         raise ValueError(f"target must be a class index 0..{classes - 1}, got {target}.")
+    if o["images"] > 1:
+        from .diverse import ideal_images  # lazy: diverse builds on this module
+
+        return ideal_images(model, target, steps, seed, callback, o)
     h, w = input_size(model)
     param = parameterisation(o["param"], h, w)
     robust = o["jitter"] > 0 or o["scale"] > 0 or o["rotation"] > 0
@@ -219,7 +243,7 @@ def ideal_image(model, target: int, steps: int = 200, seed: int = 0, callback: C
     v = tf.zeros_like(raw)
     hp = tf.constant([o["learning_rate"], o["ce_weight"], o["tv_weight"], o["l2_weight"], o["jitter"], o["scale"],
                       o["rotation"]], tf.float32)
-    target_t = tf.constant(target, tf.int32)
+    target_t = tf.constant(target or 0, tf.int32)
     first = np.asarray(tf.cast(tf.round(tf.clip_by_value(param.to_image(raw)[0], 0, 255)), tf.uint8))
     result = IdealImage(image=first, history=[], losses=[], frames=[(0, first)], target=target,
                         probability=float("nan"), options={**o, "steps": steps, "seed": seed})
@@ -230,14 +254,14 @@ def ideal_image(model, target: int, steps: int = 200, seed: int = 0, callback: C
         new_raw, new_m, new_v, image_u8, loss, ce, tv, l2, p, finite = new
         if not bool(finite):
             result.seconds = time.perf_counter() - start
-            result.probability = float(predict(model, result.image)[target])
+            result.probability = final_probability(model, result.image, target)
             raise Diverged(
                 f"The optimisation blew up at step {i} (the loss or the image became NaN or infinite), usually "
                 f"because the learning rate ({o['learning_rate']:g}) is far too large. Lower it and run again; "
                 f"the last good image (step {i - 1}) is kept.", result)
         raw, m, v = new_raw, new_m, new_v
         result.image = image_u8.numpy()
-        result.history.append(float(p))
+        result.history.append(float(p) if target is not None else -float(loss))
         result.losses.append(float(loss))
         if i % frame_every == 0 or i == steps:
             result.frames.append((i, result.image))
@@ -250,5 +274,11 @@ def ideal_image(model, target: int, steps: int = 200, seed: int = 0, callback: C
                     result.frames.append((i, result.image))
                 break
     result.seconds = time.perf_counter() - start
-    result.probability = float(predict(model, result.image)[target])
+    result.probability = final_probability(model, result.image, target)
+    result.images = [result.image]
     return result
+
+
+def final_probability(model, image: np.ndarray, target: int | None) -> float | None:
+    """The target's probability for the untransformed uint8 image (None without a target)."""
+    return None if target is None else float(predict(model, image)[target])

@@ -1,0 +1,181 @@
+"""Attacks that transfer: one perturbation against several networks at once, and the epsilon sweep.
+
+``explorer.adversarial([m1, m2], image, target)`` lands in :func:`adversarial_ensemble`. Its loss is
+the mean cross-entropy to the target over the models, each seeing the photo at its own input size
+through :func:`explorer.attacks.model_view` (all inside one compiled step). A perturbation that has to
+fool several different networks at once relies less on any one network's quirks, so it fools a network
+it never saw far more often (Liu et al. 2017, *Delving into Transferable Adversarial Examples*).
+
+The methods, budget, rounding and stopping rule are those of :func:`explorer.adversarial`; the attack
+succeeds when *every* model's top-1 class for the saved uint8 photo is the target. The result's
+``history`` is the mean target probability over the models; ``per_model_before`` / ``per_model_after``
+hold each model's probabilities.
+
+:func:`epsilon_sweep` runs one attack per budget on one photo: the success / p(target) curve.
+"""
+
+from __future__ import annotations
+
+import time
+import weakref
+from dataclasses import dataclass
+
+import numpy as np
+import tensorflow as tf
+
+from . import attacks
+from .classifier import as_uint8, input_size, main_output, model_view
+
+_COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _targets(models, target) -> list[int]:
+    """The target's index in every model, matched by class name (ImageNet models share indices)."""
+    first = attacks.target_index(models[0], target)
+    name = attacks.class_names_of(models[0])[first].lower()
+    out = []
+    for model in models:
+        names = [n.lower() for n in attacks.class_names_of(model)]
+        if name not in names:
+            raise ValueError(f"Model '{model.name}' has no class named '{name}': every model in an ensemble "
+                             "must know the target class.")
+        out.append(names.index(name))
+    return out
+
+
+def _compiled(models):
+    key = tuple(id(m) for m in models)
+    per_first = _COMPILED.setdefault(models[0], {})
+    entry = per_first.get(key)
+    if entry is None or any(ref() is not m for ref, m in zip(entry[0], models)):
+        refs = tuple(weakref.ref(m) for m in models)
+        entry = (refs, *_compile(refs, [input_size(m) for m in models]))
+        per_first[key] = entry
+    return entry[1], entry[2]
+
+
+def _compile(refs, sizes):
+    image_spec = tf.TensorSpec([None, None, 3], tf.float32)
+    scalar = tf.TensorSpec([], tf.float32)
+    count = len(refs)
+
+    def all_probs(pixels, targets):
+        """(models, classes of the first) is not rectangular in general: return p(target) per model and
+        each model's probabilities in a list."""
+        probs = [main_output(ref()(model_view(pixels, size), training=False))[0] for ref, size in zip(refs, sizes)]
+        p_target = tf.stack([p[targets[i]] for i, p in enumerate(probs)])
+        return probs, p_target
+
+    @tf.function(input_signature=[image_spec, image_spec, image_spec, tf.TensorSpec([count], tf.int32), scalar,
+                                  scalar, scalar, tf.TensorSpec([], tf.bool)])
+    def step(original, delta, velocity, targets, epsilon, step_size, momentum, signed):
+        with tf.GradientTape() as tape:
+            tape.watch(delta)
+            rounded = delta + tf.stop_gradient(tf.round(delta) - delta)  # straight-through rounding
+            probs, p_target = all_probs((original + rounded)[None], targets)
+            loss = tf.reduce_mean(-tf.math.log(tf.maximum(p_target, attacks._TINY)))
+        grad = tape.gradient(loss, delta)
+        grad = tf.where(tf.math.is_finite(grad), grad, 0.0)
+        velocity = momentum * velocity + grad / (tf.reduce_mean(tf.abs(grad)) + attacks._TINY)
+        update = tf.where(signed, tf.sign(velocity), grad)
+        low = tf.maximum(-epsilon, -original)
+        high = tf.minimum(epsilon, 255.0 - original)
+        new_delta = tf.clip_by_value(delta - step_size * update, low, high)
+        change = tf.round(delta)
+        return probs, loss, tf.reduce_max(tf.abs(change)), tf.norm(tf.reshape(change, [-1])), new_delta, velocity
+
+    @tf.function(input_signature=[image_spec])
+    def forward(image):
+        return [main_output(ref()(model_view(image[None], size), training=False))[0]
+                for ref, size in zip(refs, sizes)]
+
+    return step, forward
+
+
+def _all_win(probs: list, targets: list[int], confidence: float) -> bool:
+    return all(attacks._wins(np.asarray(p), t, confidence) for p, t in zip(probs, targets))
+
+
+def adversarial_ensemble(models, image, target, epsilon: float = 1.0, steps: int = 20, method: str = "pgd",
+                         callback=None, *, step_size: float | None = None,
+                         confidence: float = 0.0) -> attacks.AdversarialResult:
+    """:func:`explorer.adversarial` against every model in ``models`` at once (see the module docstring).
+
+    ``target`` (index or name) is read in the first model's classes and matched by name in the others.
+    ``callback(step, image, metrics)`` gets the mean target probability as ``probability`` and each
+    model's as ``probabilities``.
+    """
+    models = list(models)
+    if not models:
+        raise ValueError("Give at least one model to attack.")
+    budget, steps, step_size, confidence, notes = attacks.attack_settings(method, epsilon, steps, step_size,
+                                                                          confidence)
+    original = as_uint8(image)
+    targets = _targets(models, target)
+
+    step_fn, forward = _compiled(models)
+    x0 = tf.constant(original, tf.float32)
+    fixed = (tf.constant(targets, tf.int32), tf.constant(float(budget)))
+    momentum = tf.constant(attacks.PGD_MOMENTUM if method == "pgd" else 0.0)
+    signed = tf.constant(method != "lesson")
+    delta = velocity = tf.zeros_like(x0)
+    history, losses, before = [], [], None
+    start = time.perf_counter()
+    for k in range(steps + 1):
+        size = attacks._step_size(method, float(step_size), k, steps)
+        probs, loss, linf, l2, new_delta, velocity = step_fn(x0, delta, velocity, *fixed, tf.constant(size),
+                                                             momentum, signed)
+        probs = [p.numpy() for p in probs]
+        before = probs if before is None else before
+        each = [float(p[t]) for p, t in zip(probs, targets)]
+        history.append(float(np.mean(each)))
+        losses.append(float(loss))
+        adv = None
+        if callback is not None:
+            adv = attacks._rounded(original, delta)
+            callback(k, adv, {"probability": history[-1], "probabilities": each, "loss": losses[-1],
+                              "linf": float(linf), "l2": float(l2)})
+        if _all_win(probs, targets, confidence):
+            adv = attacks._rounded(original, delta) if adv is None else adv
+            if _all_win([p.numpy() for p in forward(tf.constant(adv, tf.float32))], targets, confidence):
+                break
+            notes.append(f"Step {k}: the rounded image scored differently in a fresh forward pass; kept going.")
+        if k < steps:
+            delta = new_delta
+    seconds = time.perf_counter() - start
+    adv = attacks._rounded(original, delta)
+    after = [p.numpy() for p in forward(tf.constant(adv, tf.float32))]
+    change = adv.astype(np.float64) - original
+    return attacks.AdversarialResult(
+        image=adv, original=original, target=targets[0], method=method, epsilon=budget, history=history,
+        losses=losses, success=_all_win(after, targets, confidence), linf=float(np.abs(change).max()),
+        l2=float(np.sqrt((change ** 2).sum())), probs_before=before[0], probs_after=after[0], seconds=seconds,
+        notes=notes, per_model_before=before, per_model_after=after, targets=targets)
+
+
+@dataclass
+class SweepPoint:
+    """One budget of an epsilon sweep."""
+
+    epsilon: int
+    success: bool  # every attacked model's top-1 is the target
+    probability: float  # mean p(target) over the attacked models for the saved uint8 photo
+    probabilities: list[float]  # each model's p(target)
+    steps: int
+
+
+def epsilon_sweep(model_or_models, image, target, epsilons=(0, 1, 2, 4, 8, 16), steps: int = 10,
+                  method: str = "pgd", **kwargs) -> list[SweepPoint]:
+    """A small Foolbox-style curve for one photo: attack once per budget in ``epsilons`` (pixel levels)
+    and record whether it succeeded and p(target). ``success_rate(points)`` summarises it."""
+    points = []
+    for eps in epsilons:
+        result = attacks.adversarial(model_or_models, image, target, epsilon=eps, steps=steps, method=method, **kwargs)
+        each = [float(p[t]) for p, t in zip(result.per_model_after, result.targets)]
+        points.append(SweepPoint(result.epsilon, result.success, float(np.mean(each)), each, result.steps))
+    return points
+
+
+def success_rate(points: list[SweepPoint]) -> float:
+    """Fraction of the sweep's budgets at which the attack succeeded."""
+    return sum(p.success for p in points) / len(points) if points else 0.0
