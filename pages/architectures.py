@@ -10,6 +10,7 @@ import streamlit as st
 import explorer
 from explorer import graph as g
 from explorer import zoo
+from explorer.plain_numbers import plain_number
 from ui.graph_plot import graph_figure
 from ui.shell import require_shell
 
@@ -52,7 +53,7 @@ with right.container(border=True):
     st.caption(f"{info.paper}. {info.blurb}")
     c = st.columns(3) + st.columns(3)
     c[0].metric("Depth", info.depth if info.depth else "?", help="Depth as listed in the Keras applications table")
-    c[1].metric("Parameters", f"{graph.params / 1e6:.1f} M")
+    c[1].metric("Parameters", plain_number(graph.params))
     c[2].metric("Input", f"{info.input_size}x{info.input_size}")
     c[3].metric("ImageNet top-1", f"{info.top1:.1%}" if info.top1 else "n/a",
                 help="Keras' published accuracy of the ImageNet weights" if info.top1 else "No pretrained weights exist")
