@@ -421,7 +421,11 @@ def repeated_runs(graph: LayerGraph) -> list[list[str]]:
 
 
 def family_of(block: str) -> str:
-    return paper_name(block)[0]
+    """The paper family of a block (``conv3_x block``); for a block named by Keras defaults
+    (``activation_3``), the name without its counter, so identical unnamed blocks still group."""
+    if any(pattern.match(block) for pattern, _ in _PAPER_NAMES):
+        return paper_name(block)[0]
+    return re.sub(r"_\d+$", "", block)
 
 
 def run_title(run: list[str]) -> str:
@@ -430,7 +434,7 @@ def run_title(run: list[str]) -> str:
         return block_title(run[0])
     family, first = paper_name(run[0])
     last = paper_name(run[-1])[1]
-    return f"{family} ×{len(run)}" + (f" ({first}-{last})" if first and last else "")
+    return f"{family_of(run[0])} ×{len(run)}" + (f" ({first}-{last})" if first and last else "")
 
 
 def collapse(graph: LayerGraph, expand: str | None = None, group: bool = True) -> LayerGraph:
