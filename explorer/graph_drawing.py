@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from .graph import GraphLayout, LayerGraph
 
-CHAR_EM = 0.62  # an upper estimate of the mean character width, in font sizes (Open Sans, digits, capitals)
+CHAR_EM = 0.52  # an upper estimate of the mean character width, in font sizes (Source Sans: ~0.4-0.45 for text)
 MARKER_PX = 22
 GAP_PX = 14
 MIN_ROWS = 8  # no column is shorter than this (a short graph stays one column)
