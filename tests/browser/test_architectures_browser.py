@@ -74,8 +74,11 @@ def test_clicking_a_folded_block_opens_it(server, page):
     chart = page.get_by_test_id("stPlotlyChart").first
     chart.scroll_into_view_if_needed()
     expect(chart.locator("path.point")).to_have_count(14, timeout=30_000)  # plotly draws after the script ends
-    residual = chart.locator(".scatterlayer .trace").filter(has_text="residual block").locator("path.point")
-    box = residual.nth(1).bounding_box()  # conv2_block1, then "conv2_x block ×2 (2-3)"
+    # The square just left of the label "conv2_x block ×2 (2-3)" (two identical blocks folded into one).
+    label = chart.locator("g.textpoint text", has_text="conv2_x block ×2").bounding_box()
+    marks = [b for b in (p.bounding_box() for p in chart.locator("path.point").all())
+             if abs(b["y"] + b["height"] / 2 - (label["y"] + label["height"] / 2)) < 6 and b["x"] < label["x"]]
+    box = max(marks, key=lambda b: b["x"])
     page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     page.wait_for_timeout(1000)
     wait_for_app(page)
