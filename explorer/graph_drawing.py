@@ -129,7 +129,7 @@ def drawing(graph: LayerGraph, lay: GraphLayout, width: float = 1000, font_px: f
     edges = []
     for s, t in graph.edges:
         (x0, y0), (x1, y1) = points[s], points[t]
-        if y1 > y0:  # same column: straight down
+        if int(x0 // col_w) == int(x1 // col_w):  # same column: straight down
             xs, ys = [x0, x1], [y0, y1]
         else:  # wraps to the next column: down, across, up to the top, into the node
             gutter = (math.floor(x0 / col_w) + 1) * col_w - GAP_PX / 2

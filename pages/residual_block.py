@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from explorer import blocks
-from explorer.plain_numbers import plain_times
+from explorer.plain_numbers import plain_number, plain_times
 from explorer.images import fit_to
 from ui.models import cached_model
 from ui.photo import photo_input
@@ -137,9 +137,14 @@ for name, (colour, dash) in CURVES.items():
     underflow[name] = int((values <= 0).sum())
     fig.add_trace(go.Scatter(x=flow["layer"], y=np.where(values > 0, values, np.nan), name=name,
                              mode="lines+markers", line=dict(color=colour, dash=dash, width=3)))
-fig.update_layout(height=420, margin=dict(l=0, r=0, t=10, b=0), yaxis_type="log", yaxis_exponentformat="power",
+shown = flow[list(CURVES)].to_numpy() / flow[list(CURVES)].iloc[-1].to_numpy()
+shown = shown[shown > 0]
+ticks = [10.0 ** e for e in range(int(np.floor(np.log10(shown.min()) / 3) * 3), int(np.log10(shown.max())) + 3, 3)]
+tick_text = ["same" if v == 1 else f"× {plain_number(v)}" if v > 1 else f"÷ {plain_number(1 / v)}" for v in ticks]
+fig.update_layout(height=420, margin=dict(l=0, r=0, t=10, b=0), yaxis_type="log",
+                  yaxis=dict(tickvals=ticks, ticktext=tick_text),
                   xaxis_title="layer (0 = first, next to the input)", font=dict(size=16),
-                  yaxis_title="gradient reaching the layer / at the last layer", legend=dict(orientation="h", y=1.1))
+                  yaxis_title="gradient at the layer vs the last layer", legend=dict(orientation="h", y=1.1))
 st.plotly_chart(fig, width="stretch", key="res_flow")
 first = {n: flow[n].iloc[0] / flow[n].iloc[-1] for n in CURVES}
 st.caption(f"Gradient at the first layer, compared with the last: plain **{plain_times(first['plain'])}**; "

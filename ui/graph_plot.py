@@ -43,10 +43,11 @@ def graph_figure(graph: LayerGraph, lay: GraphLayout, highlight: str | None = No
         for s, t, ex, ey in d.edges:
             if ((s, t) in lay.skips) != skip:
                 continue
-            if skip:  # an arc left of the layers it jumps over
-                (x0, y0), (x1, y1) = d.points[s], d.points[t]
+            (x0, y0), (x1, y1) = d.points[s], d.points[t]
+            same_column = int(x0 // (d.width / d.columns)) == int(x1 // (d.width / d.columns))
+            if skip and same_column:  # an arc left of the layers it jumps over (else: the column gutter)
                 side = min(x0, x1) - 24
-                ex, ey = ([x0, side, side, x1], [y0, y0 + 16, y1 - 16, y1]) if y1 > y0 else (ex, ey)
+                ex, ey = [x0, side, side, x1], [y0, y0 + 16, y1 - 16, y1]
             xs += [*ex, None]
             ys += [*ey, None]
         if xs:
