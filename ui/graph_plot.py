@@ -54,8 +54,7 @@ def graph_figure(graph: LayerGraph, lay: GraphLayout, highlight: str | None = No
             fig.add_trace(go.Scatter(
                 x=xs, y=ys, mode="lines", hoverinfo="skip", showlegend=skip,
                 name="skip connection" if skip else "edge",
-                line=dict(color=SKIP_COLOUR if skip else "#9a9a9a", width=3 if skip else 1.5,
-                          shape="spline" if skip else "linear")))
+                line=dict(color=SKIP_COLOUR if skip else "#9a9a9a", width=3 if skip else 1.5)))
     groups = [(c, c, [n for n in graph.nodes if n.category == c]) for c in CATEGORIES if c != "block"]
     groups += [(f"folded {kind}", colour, [n for n in graph.nodes if n.category == "block" and n.type == kind])
                for kind, colour in BLOCK_COLOURS.items()]
