@@ -124,7 +124,7 @@ with left:
     st.plotly_chart(fig, width="stretch", key="incep_params_bar")
 with right:
     st.dataframe(pd.DataFrame([{"branch": k, "parameters": v} for k, v in hand.items()]), hide_index=True,
-                 width="stretch")
+                 width="stretch", column_config={"parameters": st.column_config.NumberColumn(format="localized")})
     st.caption(f"Counted by hand (k·k·in·out + out per conv): **{hand['total']:,}**; Keras counts "
                f"**{keras_count:,}**. A single 5x5 conv with the same {concat.shape[-1]} outputs needs "
                f"{list(naive.values())[1] / hand['total']:.1f}x as many.")
