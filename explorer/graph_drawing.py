@@ -21,6 +21,7 @@ MARKER_PX = 22
 GAP_PX = 14
 MIN_ROWS = 8  # no column is shorter than this (a short graph stays one column)
 MIN_CHARS = 14  # names are never cut shorter than this
+SKIP_PX = 30  # room left of each column for skip-connection arcs
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class GraphDrawing:
     columns: int
     row_px: float
     font_px: float
+    shortened: int = 0  # names cut short with an ellipsis (full text in the hover)
 
     def labels(self) -> list[Box]:
         return [*self.node_labels.values(), *self.shape_labels.values()]
@@ -73,7 +75,21 @@ def _fit(text: str, room: float, font_px: float) -> str:
 
 
 def drawing(graph: LayerGraph, lay: GraphLayout, width: float = 1000, font_px: float = 16) -> GraphDrawing:
-    """Pixel positions of every node, label and edge of ``graph`` laid out by ``lay``."""
+    """Pixel positions of every node, label and edge of ``graph`` laid out by ``lay``.
+
+    As many columns as fill the width while at most one name in twenty has to be shortened (no column
+    shorter than MIN_ROWS rows); else the column count that shortens the fewest names."""
+    best = None
+    for columns in range(max(1, math.ceil(lay.ranks / MIN_ROWS)), 0, -1):
+        d = _place(graph, lay, width, font_px, columns)
+        if d.shortened <= 0.05 * len(graph.nodes):
+            return d
+        if best is None or d.shortened < best.shortened:
+            best = d
+    return best
+
+
+def _place(graph: LayerGraph, lay: GraphLayout, width: float, font_px: float, columns: int) -> GraphDrawing:
     row_px = 4 * font_px  # node labels on the row, shape labels half a row lower: never the same band
     labels = {n.name: n.label or n.name for n in graph.nodes}
     out_shape = {}
@@ -84,45 +100,41 @@ def drawing(graph: LayerGraph, lay: GraphLayout, width: float = 1000, font_px: f
     for name, (_, r) in lay.positions.items():
         by_rank.setdefault(r, []).append(name)
     xs_logical = {name: x for name, (x, _) in lay.positions.items()}
-    span = max((max(xs_logical[n] for n in v) - min(xs_logical[n] for n in v)) for v in by_rank.values())
     # A node's cell: the marker, then its name (on the row) and its output shape (half a row lower).
     widest = max(text_width(t, font_px) for t in [*labels.values(), *out_shape.values()])
 
     def cell(text_px):
         return MARKER_PX + 6 + text_px + GAP_PX
 
-    # Columns: as many as keep every rank's branches side by side with names of at least MIN_CHARS
-    # characters, but no column shorter than MIN_ROWS rows (a short graph stays one column).
     min_text = min(widest, MIN_CHARS * CHAR_EM * font_px)
-    columns = max(1, min(int(width // ((span + 1) * cell(min_text))) or 1, math.ceil(ranks / MIN_ROWS)))
-    while True:  # fewer columns while some column's branches (drifting across ranks) would not fit
-        rows = math.ceil(ranks / columns)
-        col_w = width / columns
-        low, high = {}, {}
-        for name, (lx, r) in lay.positions.items():
-            c = r // rows
-            low[c], high[c] = min(low.get(c, math.inf), lx), max(high.get(c, -math.inf), lx)
-        reach = max(high[c] - low[c] for c in low)
-        if columns == 1 or (reach + 1) * cell(min_text) <= col_w - GAP_PX:
-            break
-        columns -= 1
-    text_px = max(min_text, min(widest, (col_w - GAP_PX) / (reach + 1) - cell(0)))
+    rows = math.ceil(ranks / columns)
+    col_w = width / columns
+    low, high = {}, {}  # each column's leftmost and rightmost branch (branches drift across ranks)
+    for name, (lx, r) in lay.positions.items():
+        c = r // rows
+        low[c], high[c] = min(low.get(c, math.inf), lx), max(high.get(c, -math.inf), lx)
+    reach = max(high[c] - low[c] for c in low)
+    text_px = max(min_text, min(widest, (col_w - GAP_PX - SKIP_PX) / (reach + 1) - cell(0)))
     spacing = cell(text_px)
     points, node_labels, shape_labels = {}, {}, {}
-    for r in range(ranks):
+    for r in range(ranks):  # branches left-aligned in their column, ``spacing`` apart
         column, row = divmod(r, rows)
-        names = sorted(by_rank.get(r, []), key=lambda n: xs_logical[n])
         y = font_px * 2 + row * row_px
-        for name in names:
-            # Each column's branches centred in it, ``spacing`` apart.
-            used = (high[column] - low[column] + 1) * spacing
-            x = column * col_w + (col_w - used) / 2 + MARKER_PX / 2 + (xs_logical[name] - low[column]) * spacing
-            points[name] = (x, y)
+        for name in by_rank.get(r, []):
+            points[name] = (column * col_w + SKIP_PX + MARKER_PX / 2 + (xs_logical[name] - low[column]) * spacing, y)
+    for r in range(ranks):
+        column = r // rows
+        names = sorted(by_rank.get(r, []), key=lambda n: points[n][0])
+        for i, name in enumerate(names):
+            x, y = points[name]
             x0 = x + MARKER_PX / 2 + 6
-            text = _fit(labels[name], text_px, font_px)
+            # A name may run up to its right-hand neighbour in the rank, else to the column's edge.
+            end = points[names[i + 1]][0] - MARKER_PX / 2 - GAP_PX if i + 1 < len(names) else (column + 1) * col_w - GAP_PX
+            room = max(end - x0, text_width("x…", font_px))
+            text = _fit(labels[name], room, font_px)
             node_labels[name] = Box(text, x0, y - 0.6 * font_px, x0 + text_width(text, font_px), y + 0.6 * font_px)
             if name in out_shape:
-                shape = _fit(out_shape[name], text_px, font_px)
+                shape = _fit(out_shape[name], room, font_px)
                 yy = y + row_px / 2
                 shape_labels[name] = Box(shape, x0, yy - 0.55 * font_px, x0 + text_width(shape, font_px),
                                          yy + 0.55 * font_px)
@@ -137,7 +149,8 @@ def drawing(graph: LayerGraph, lay: GraphLayout, width: float = 1000, font_px: f
             ys = [y0, y0 + row_px * 0.75, y0 + row_px * 0.75, y1 - row_px * 0.6, y1 - row_px * 0.6, y1]
         edges.append((s, t, xs, ys))
     height = font_px * 3 + rows * row_px
-    return GraphDrawing(width, height, points, node_labels, shape_labels, edges, columns, row_px, font_px)
+    shortened = sum(b.text != labels[n] for n, b in node_labels.items())
+    return GraphDrawing(width, height, points, node_labels, shape_labels, edges, columns, row_px, font_px, shortened)
 
 
 def overlapping_labels(d: GraphDrawing) -> list[tuple[Box, Box]]:

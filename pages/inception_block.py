@@ -119,7 +119,7 @@ with left:
     fig = go.Figure(go.Bar(x=[r["parameters"] for r in rows], y=[r["design"] for r in rows], orientation="h",
                            marker_color=["#2ca02c", "#d62728", "#7f7f7f"], text=[f"{r['parameters']:,}" for r in rows],
                            textposition="auto"))
-    fig.update_layout(height=230, margin=dict(l=0, r=0, t=10, b=0), xaxis_title="parameters",
+    fig.update_layout(height=230, margin=dict(l=0, r=0, t=10, b=0), xaxis_title="parameters", xaxis_tickformat=",d",
                       yaxis=dict(autorange="reversed"))
     st.plotly_chart(fig, width="stretch", key="incep_params_bar")
 with right:
