@@ -302,7 +302,8 @@ def gradient_norms(model: keras.Model, x=None, seed=0, wrt: str = "outputs") -> 
     and each ``block{i}`` layer's), the quantity that vanishes in deep plain stacks. ``wrt="kernels"``:
     d loss / d kernel of each conv, the update its weights would get. The loss is cross-entropy
     against random labels on random inputs, with batch norm using the batch's statistics: what the
-    first training step would back-propagate.
+    first training step would back-propagate. (In :func:`residual_stack` the branch kernels get a
+    zero gradient at this first step: their batch norm's scale starts at 0 and is what learns first.)
     """
     import tensorflow as tf
 
