@@ -12,6 +12,8 @@ a page can show every intermediate tensor for a real photo.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import keras
 from keras import layers
@@ -232,37 +234,76 @@ def inception_resnet_a_model(input_shape=(35, 35, 320), scale=0.17, name="block3
 
 
 # --- Gradient flow: plain vs residual -----------------------------------------------------------------
+# Three stacks of the same 3x3 convs, measured at initialisation (the first training step):
+# - plain_stack(normalised=False): the pre-2015 recipe (Glorot init, no normalisation). Its gradient
+#   vanishes layer after layer: this is the classic vanishing-gradient picture.
+# - plain_stack(normalised=True): ResNet's recipe without the skips (He init, batch norm). The ResNet
+#   paper notes these stacks no longer vanish; with ReLU their gradient *grows* with depth instead.
+# - residual_stack: ResNet's recipe with the skips: He init, batch norm, and each block's last batch
+#   norm starting at scale 0 ("zero-gamma", Goyal et al. 2017; He et al. 2019), so every block starts
+#   as the identity and the gradient reaches the first layer at the size it left the last one.
+# Each block's output is a layer named ``block{i}`` (the stem's is ``stem``): gradient_norms reads those.
 
-def _stack(depth, width, input_shape, residual, num_classes, seed, activation):
-    init = keras.initializers.GlorotUniform(seed=seed)
+def _he(seed):
+    return keras.initializers.HeNormal(seed=seed)
+
+
+def _stack(depth, width, input_shape, residual, num_classes, seed, activation, normalised):
     inputs = keras.Input(input_shape, name="input")
-    x = layers.Conv2D(width, 3, padding="same", activation=activation, kernel_initializer=init, name="stem")(inputs)
-    for i in range(depth):
-        f = layers.Conv2D(width, 3, padding="same", activation=activation,
-                          kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 1 + i), name=f"block{i + 1}_conv")(x)
-        x = layers.Add(name=f"block{i + 1}_add")([x, f]) if residual else f
+    if normalised or residual:
+        x = layers.Conv2D(width, 3, padding="same", use_bias=False, kernel_initializer=_he(seed), name="stem_conv")(inputs)
+        x = layers.BatchNormalization(name="stem_bn")(x)
+        x = layers.Activation(activation, name="stem")(x)
+    else:
+        x = layers.Conv2D(width, 3, padding="same", activation=activation, name="stem",
+                          kernel_initializer=keras.initializers.GlorotUniform(seed=seed))(inputs)
+    for i in range(1, depth + 1):
+        if residual:  # x + BN(conv(act(x))): the identity path is never squashed by an activation
+            f = layers.Activation(activation, name=f"block{i}_act")(x)
+            f = layers.Conv2D(width, 3, padding="same", use_bias=False, kernel_initializer=_he(seed + i),
+                              name=f"block{i}_conv")(f)
+            f = layers.BatchNormalization(gamma_initializer="zeros", name=f"block{i}_bn")(f)
+            x = layers.Add(name=f"block{i}")([x, f])
+        elif normalised:
+            x = layers.Conv2D(width, 3, padding="same", use_bias=False, kernel_initializer=_he(seed + i),
+                              name=f"block{i}_conv")(x)
+            x = layers.BatchNormalization(name=f"block{i}_bn")(x)
+            x = layers.Activation(activation, name=f"block{i}")(x)
+        else:
+            x = layers.Conv2D(width, 3, padding="same", activation=activation, name=f"block{i}",
+                              kernel_initializer=keras.initializers.GlorotUniform(seed=seed + i))(x)
     x = layers.GlobalAveragePooling2D(name="gap")(x)
-    outputs = layers.Dense(num_classes, kernel_initializer=init, name="logits")(x)
-    return keras.Model(inputs, outputs, name=("residual" if residual else "plain") + f"_{depth}")
+    outputs = layers.Dense(num_classes, kernel_initializer=keras.initializers.GlorotUniform(seed=seed),
+                           name="logits")(x)
+    kind = "residual" if residual else "plain_bn" if normalised else "plain"
+    return keras.Model(inputs, outputs, name=f"{kind}_{depth}")
 
 
-def plain_stack(depth=20, width=16, input_shape=(32, 32, 3), num_classes=10, seed=0, activation="sigmoid"):
-    """``depth`` conv layers one after another (sigmoid by default, as in the classic vanishing-gradient demo)."""
-    return _stack(depth, width, input_shape, False, num_classes, seed, activation)
+def plain_stack(depth=20, width=16, input_shape=(32, 32, 3), num_classes=10, seed=0, activation="sigmoid",
+                normalised=False):
+    """``depth`` conv layers one after another. ``normalised=False``: Glorot init, no normalisation
+    (the classic vanishing-gradient demo); ``True``: He init and batch norm, as in ResNet's plain nets."""
+    return _stack(depth, width, input_shape, False, num_classes, seed, activation, normalised)
 
 
 def residual_stack(depth=20, width=16, input_shape=(32, 32, 3), num_classes=10, seed=0, activation="sigmoid"):
-    """The same conv layers, each wrapped as ``x + F(x)``."""
-    return _stack(depth, width, input_shape, True, num_classes, seed, activation)
+    """The same conv layers built the way ResNet does (He init, batch norm), each wrapped as
+    ``x + BN(conv(act(x)))`` with the batch norm's scale starting at 0."""
+    return _stack(depth, width, input_shape, True, num_classes, seed, activation, True)
+
+
+_BLOCK_OUTPUT = re.compile(r"^(stem|block\d+)$")
 
 
 def gradient_norms(model: keras.Model, x=None, seed=0, wrt: str = "outputs") -> np.ndarray:
-    """L2 norm of the loss gradient at each conv layer, input to output, at the current weights.
+    """L2 norm of the loss gradient at each block of a stack, input to output, at the current weights.
 
-    ``wrt="outputs"``: the gradient reaching each conv layer's output (d loss / d activation), the
-    quantity that vanishes in deep plain stacks. ``wrt="kernels"``: d loss / d kernel, the update
-    each layer's weights would get. The loss is cross-entropy against random labels on random inputs,
-    i.e. what the first training step would back-propagate.
+    ``wrt="outputs"``: the gradient reaching each block's output (d loss / d activation; the stem's
+    and each ``block{i}`` layer's), the quantity that vanishes in deep plain stacks. ``wrt="kernels"``:
+    d loss / d kernel of each conv, the update its weights would get. The loss is cross-entropy
+    against random labels on random inputs, with batch norm using the batch's statistics: what the
+    first training step would back-propagate. (In :func:`residual_stack` the branch kernels get a
+    zero gradient at this first step: their batch norm's scale starts at 0 and is what learns first.)
     """
     import tensorflow as tf
 
@@ -273,20 +314,28 @@ def gradient_norms(model: keras.Model, x=None, seed=0, wrt: str = "outputs") -> 
         x = rng.normal(size=(8, *model.input_shape[1:])).astype("float32")
     y = rng.integers(0, model.output_shape[-1], size=len(x))
     loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    convs = [layer for layer in model.layers if isinstance(layer, layers.Conv2D)]
     with tf.GradientTape() as tape:
-        tensors = _replay(model, tf.convert_to_tensor(x))
+        tensors = replay(model, tf.convert_to_tensor(x), training=True)
         loss = loss_fn(y, tensors[model.layers[-1].name])
-    sources = [c.kernel for c in convs] if wrt == "kernels" else [tensors[c.name] for c in convs]
+    if wrt == "kernels":
+        sources = [layer.kernel for layer in model.layers if isinstance(layer, layers.Conv2D)]
+    else:
+        sources = [tensors[layer.name] for layer in model.layers if _BLOCK_OUTPUT.match(layer.name)]
     return np.array([float(tf.norm(g)) for g in tape.gradient(loss, sources)])
 
 
-def _replay(model: keras.Model, x) -> dict:
-    """Run a single-input functional model layer by layer; every layer's output tensor by name."""
+def replay(model: keras.Model, x, training: bool = False) -> dict:
+    """Run a single-input functional model layer by layer; every layer's output tensor by name.
+
+    The wiring comes from the model's public, serialised config (:func:`explorer.graph.layer_parents`),
+    so intermediate tensors can be watched by a ``tf.GradientTape``."""
+    from .graph import layer_parents
+
+    parents = layer_parents(model)
     tensors = {model.layers[0].name: x}
     for layer in model.layers[1:]:
-        inputs = [tensors[t._keras_history.operation.name] for t in layer._inbound_nodes[0].input_tensors]
-        tensors[layer.name] = layer(inputs if len(inputs) > 1 else inputs[0], training=False)
+        inputs = [tensors[p] for p in parents[layer.name]]
+        tensors[layer.name] = layer(inputs if len(inputs) > 1 else inputs[0], training=training)
     return tensors
 
 

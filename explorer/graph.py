@@ -75,8 +75,10 @@ class Node:
     category: str  # colour category, one of CATEGORIES
     output_shape: str
     params: int
-    block: str | None = None  # the repeated block this layer belongs to
+    block: str | None = None  # the repeated block this layer belongs to (for a folded run: its first block)
     layers: int = 1
+    label: str = ""  # what it is in plain words: "conv 3x3, 64 /2", "conv3_x block 2", "Block35 ×10"
+    repeat: int = 1  # a run of this many identical blocks folded into one node
 
 
 @dataclass
@@ -86,6 +88,7 @@ class LayerGraph:
     nodes: list[Node]
     edges: list[tuple[str, str]]
     blocks: dict[str, list[str]] = field(default_factory=dict)  # block name -> its layer names, in order
+    shapes: dict[tuple[str, str], str] = field(default_factory=dict)  # edge -> shape of the tensor on it
 
     def node(self, name: str) -> Node:
         for n in self.nodes:
@@ -119,17 +122,63 @@ def _shape_text(layer) -> str:
     return ", ".join("(" + ", ".join("None" if d is None else str(d) for d in o.shape) + ")" for o in outs)
 
 
-def _parents(model: keras.Model, layer) -> list[str]:
-    """Names of the layers feeding ``layer`` inside ``model`` (a layer may be shared by several models)."""
-    nodes = layer._inbound_nodes
-    ours = [n for i, n in enumerate(nodes) if f"{id(layer)}_ib-{i}" in getattr(model, "_nodes", ())] or nodes[:1]
-    names = []
-    for node in ours:
-        for tensor in node.input_tensors:
-            name = tensor._keras_history.operation.name
-            if name not in names:
-                names.append(name)
-    return names
+def _keras_tensors(obj):
+    """Every serialised Keras tensor (``{"class_name": "__keras_tensor__", ...}``) in a node's args."""
+    if isinstance(obj, dict):
+        if obj.get("class_name") == "__keras_tensor__":
+            yield obj["config"]
+            return
+        for value in obj.values():
+            yield from _keras_tensors(value)
+    elif isinstance(obj, (list, tuple)):
+        for value in obj:
+            yield from _keras_tensors(value)
+
+
+@dataclass(frozen=True)
+class Wiring:
+    """A functional model's graph as its public config states it (``model.get_config()``)."""
+
+    parents: dict[str, list[str]]  # layer name -> names of the layers feeding it, in argument order
+    shapes: dict[tuple[str, str], str]  # (source, target) -> shape of the tensor on that edge
+    outputs: list[str]  # names of the output layers, main output first
+    configs: dict[str, dict]  # layer name -> its serialised layer config ({"class_name", "config", ...})
+
+
+def _shape_of(shape) -> str:
+    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ")"
+
+
+def _output_names(spec) -> list[str]:
+    """``output_layers`` is ``[name, node, tensor]``, a list of those, or a dict of those."""
+    if isinstance(spec, dict):
+        spec = list(spec.values())
+    if spec and isinstance(spec[0], str):
+        spec = [spec]
+    return [entry[0] for entry in spec]
+
+
+def wiring(model: keras.Model) -> Wiring:
+    """Read a functional model's layer graph from ``model.get_config()``: each layer's ``inbound_nodes``
+    entries are the serialised, stable form of the graph (the same that ``.keras`` files store)."""
+    config = model.get_config()
+    parents, shapes, configs = {}, {}, {}
+    for layer in config["layers"]:
+        name = layer["name"]
+        configs[name] = layer
+        names = []
+        for tensor in _keras_tensors(layer.get("inbound_nodes", [])):
+            source = tensor["keras_history"][0]
+            if source not in names:
+                names.append(source)
+                shapes[(source, name)] = _shape_of(tensor.get("shape", ()))
+        parents[name] = names
+    return Wiring(parents, shapes, _output_names(config["output_layers"]), configs)
+
+
+def layer_parents(model: keras.Model) -> dict[str, list[str]]:
+    """Layer name -> the names of the layers feeding it (from the model's public config)."""
+    return wiring(model).parents
 
 
 def _topological(names: list[str], edges: list[tuple[str, str]]) -> list[str]:
@@ -152,8 +201,7 @@ def _topological(names: list[str], edges: list[tuple[str, str]]) -> list[str]:
     return order
 
 
-def _category(layer, n_inputs: int) -> str:
-    cls = type(layer).__name__
+def _category(cls: str, n_inputs: int) -> str:
     if cls in CATEGORY_OF_CLASS:
         return CATEGORY_OF_CLASS[cls]
     return "merge: add" if n_inputs > 1 else "other"
@@ -177,24 +225,113 @@ def _block_kind(categories: set[str]) -> str:
     return "block"
 
 
+def _pair(v) -> str:
+    v = v if isinstance(v, (list, tuple)) else (v, v)
+    return "x".join(str(d) for d in v)
+
+
+def _stride(v) -> str:
+    v = v if isinstance(v, (list, tuple)) else (v, v)
+    return f" /{v[0]}" if any(d != 1 for d in v) else ""
+
+
+_ACTIVATIONS = {"relu": "ReLU", "relu6": "ReLU6", "softmax": "softmax", "sigmoid": "sigmoid", "tanh": "tanh",
+                "swish": "swish", "silu": "swish", "gelu": "GELU"}
+
+
+def readable_label(layer_config: dict) -> str:
+    """What a layer does in plain words, from its serialised config (``conv 3x3, 64 /2``, ``batch norm``,
+    ``ReLU``), instead of Keras' default names (``conv2d_27``, ``custom_scale_layer_2``)."""
+    cls, c = layer_config.get("class_name", ""), layer_config.get("config", {})
+    act = c.get("activation")
+    act = act if isinstance(act, str) else None
+    tail = f", {_ACTIVATIONS.get(act, act)}" if act and act != "linear" else ""
+    if cls == "Conv2D":
+        return f"conv {_pair(c['kernel_size'])}, {c['filters']}{_stride(c['strides'])}{tail}"
+    if cls == "SeparableConv2D":
+        return f"separable conv {_pair(c['kernel_size'])}, {c['filters']}{_stride(c['strides'])}{tail}"
+    if cls == "DepthwiseConv2D":
+        return f"depthwise conv {_pair(c['kernel_size'])}{_stride(c['strides'])}{tail}"
+    if cls == "Dense":
+        return f"dense {c['units']}{tail}"
+    if cls in ("MaxPooling2D", "AveragePooling2D"):
+        kind = "max" if cls.startswith("Max") else "average"
+        return f"{kind} pool {_pair(c['pool_size'])}{_stride(c['strides'] or c['pool_size'])}"
+    if cls == "Activation":
+        return _ACTIVATIONS.get(act or c.get("activation"), str(c.get("activation")))
+    if cls == "ReLU":
+        return "ReLU6" if c.get("max_value") == 6 else "ReLU"
+    if cls == "CustomScaleLayer":  # Inception-ResNet: x + scale * F(x)
+        return f"add: x + {c.get('scale', 1):g} F(x)"
+    if cls == "Dropout":
+        return f"dropout {c.get('rate', 0):g}"
+    return {"InputLayer": "input image", "ImageNetPreprocess": "preprocess pixels", "Rescaling": "rescale",
+            "BatchNormalization": "batch norm", "Add": "add", "Concatenate": "concatenate",
+            "GlobalAveragePooling2D": "global average pool", "GlobalMaxPooling2D": "global max pool",
+            "ZeroPadding2D": "zero padding", "Flatten": "flatten", "Reshape": "reshape",
+            "Softmax": "softmax"}.get(cls, re.sub(r"(?<!^)(?=[A-Z])", " ", cls).lower())
+
+
+# Paper names of blocks, from the block keys the Keras applications and our GoogLeNet use.
+_INCEPTION_V3 = {**{f"mixed{i}": "Inception (fig. 5)" for i in range(3)}, "mixed3": "grid reduction",
+                 **{f"mixed{i}": "Inception (fig. 6)" for i in range(4, 8)}, "mixed8": "grid reduction",
+                 "mixed9": "Inception (fig. 7)", "mixed10": "Inception (fig. 7)"}
+_PAPER_NAMES = [
+    (re.compile(r"^conv(\d+)_block(\d+)$"), lambda m: (f"conv{m[1]}_x block", m[2])),
+    (re.compile(r"^block(35|17|8)_(\d+)$"), lambda m: (f"Block{m[1]}", m[2])),
+    (re.compile(r"^block_(\d+)$"), lambda m: ("inverted residual", m[1])),
+    (re.compile(r"^expanded_conv$"), lambda m: ("inverted residual", "0")),
+    (re.compile(r"^block(\d+)$"), lambda m: ("conv block", m[1])),
+    (re.compile(r"^inception_(\d[a-z])$"), lambda m: ("inception", f"({m[1]})")),
+    (re.compile(r"^aux(\d)$"), lambda m: ("auxiliary classifier", m[1])),
+    (re.compile(r"^mobilenet_block_(\d+)$"), lambda m: ("depthwise-separable block", m[1])),
+    (re.compile(r"^(mixed\d+)$"), lambda m: (_INCEPTION_V3.get(m[1], m[1]), m[1])),
+    (re.compile(r"^conv1$"), lambda m: ("conv1 (stem)", None)),
+    (re.compile(r"^pool1$"), lambda m: ("max pool (pool1)", None)),
+    (re.compile(r"^mixed_5b$"), lambda m: ("Inception-A (mixed_5b)", None)),
+    (re.compile(r"^mixed_6a$"), lambda m: ("Reduction-A (mixed_6a)", None)),
+    (re.compile(r"^mixed_7a$"), lambda m: ("Reduction-B (mixed_7a)", None)),
+]
+
+
+def paper_name(block: str) -> tuple[str, str | None]:
+    """(family, number) of a block in its paper's words: ``conv3_block2`` -> (``conv3_x block``, ``2``),
+    ``block35_4`` -> (``Block35``, ``4``), ``inception_4a`` -> (``inception``, ``(4a)``)."""
+    for pattern, name in _PAPER_NAMES:
+        m = pattern.match(block)
+        if m:
+            return name(m)
+    return block, None
+
+
+def block_title(block: str) -> str:
+    """One block's paper name: ``conv3_x block 2``, ``Block35 4``, ``inception (4a)``."""
+    family, number = paper_name(block)
+    return family if number is None else f"{family} {number}"
+
+
 def layer_graph(model: keras.Model) -> LayerGraph:
-    """Every layer of a functional model with its block, in topological order."""
+    """Every layer of a functional model with its block, in topological order, read from the model's
+    public config (:func:`wiring`) and ``model.layers``."""
+    wired = wiring(model)
     layers = {layer.name: layer for layer in model.layers}
-    parents = {name: [p for p in _parents(model, layer) if p in layers] for name, layer in layers.items()}
+    parents = {name: [p for p in wired.parents.get(name, []) if p in layers] for name in layers}
     edges = [(p, name) for name, ps in parents.items() for p in ps]
     order = _topological(list(layers), edges)
-    blocks = _find_blocks(model, layers, order, parents, edges)
+    blocks = _find_blocks(wired.outputs[0], layers, order, parents, edges)
     block_of = {layer: b for b, members in blocks.items() for layer in members}
-    nodes = [Node(name, type(layers[name]).__name__, _category(layers[name], len(parents[name])),
-                  _shape_text(layers[name]), int(layers[name].count_params()), block_of.get(name))
-             for name in order]
-    return LayerGraph(nodes, edges, blocks)
+    nodes = []
+    for name in order:
+        cls = wired.configs[name]["class_name"] if name in wired.configs else type(layers[name]).__name__
+        nodes.append(Node(name, cls, _category(cls, len(parents[name])), _shape_text(layers[name]),
+                          int(layers[name].count_params()), block_of.get(name),
+                          label=readable_label(wired.configs.get(name, {"class_name": cls}))))
+    shapes = {e: wired.shapes.get(e, "?") for e in edges}
+    return LayerGraph(nodes, edges, blocks, shapes)
 
 
-def _find_blocks(model, layers, order, parents, edges) -> dict[str, list[str]]:
+def _find_blocks(main_out, layers, order, parents, edges) -> dict[str, list[str]]:
     # 1. Structural blocks: segments between cut layers of the main path that branch inside.
-    outputs = model.outputs if isinstance(model.outputs, (list, tuple)) else [model.outputs]
-    main_out = outputs[0]._keras_history.operation.name
     main = set()
     stack = [main_out]
     while stack:
@@ -260,28 +397,91 @@ def _unique(name: str, taken) -> str:
     return candidate
 
 
-def collapse(graph: LayerGraph, expand: str | None = None) -> LayerGraph:
-    """One node per block (a square in the drawing), except block ``expand`` shown layer by layer."""
+def _signature(graph: LayerGraph, block: str, by_name: dict) -> tuple:
+    return tuple((by_name[m].type, by_name[m].label, by_name[m].output_shape, by_name[m].params)
+                 for m in graph.blocks[block])
+
+
+def repeated_runs(graph: LayerGraph) -> list[list[str]]:
+    """Blocks in order, grouped into runs of identical blocks (same layers, shapes and parameters),
+    each feeding the next: ResNet-50's conv3_x blocks 2-4, Inception-ResNet-v2's ten Block35."""
+    by_name = {n.name: n for n in graph.nodes}
+    edges = set(graph.edges)
+    runs: list[list[str]] = []
+    for block in graph.blocks:
+        if runs:
+            last = runs[-1][-1]
+            if (family_of(last) == family_of(block)
+                    and (graph.blocks[last][-1], graph.blocks[block][0]) in edges
+                    and _signature(graph, last, by_name) == _signature(graph, block, by_name)):
+                runs[-1].append(block)
+                continue
+        runs.append([block])
+    return runs
+
+
+def family_of(block: str) -> str:
+    """The paper family of a block (``conv3_x block``); for a block named by Keras defaults
+    (``activation_3``), the name without its counter, so identical unnamed blocks still group."""
+    if any(pattern.match(block) for pattern, _ in _PAPER_NAMES):
+        return paper_name(block)[0]
+    return re.sub(r"_\d+$", "", block)
+
+
+def run_title(run: list[str]) -> str:
+    """``conv3_x block 2`` for one block; ``Block35 ×10 (1-10)`` for a run of identical ones."""
+    if len(run) == 1:
+        return block_title(run[0])
+    family, first = paper_name(run[0])
+    last = paper_name(run[-1])[1]
+    return f"{family_of(run[0])} ×{len(run)}" + (f" ({first}-{last})" if first and last else "")
+
+
+def collapse(graph: LayerGraph, expand: str | None = None, group: bool = True) -> LayerGraph:
+    """One node per block (a square in the drawing), except block ``expand`` shown layer by layer.
+
+    ``group``: a run of identical blocks becomes one node labelled ``×N`` (opening one of them splits
+    the run around it)."""
     if expand is not None and expand not in graph.blocks:
         raise ValueError(f"No block named '{expand}'. Blocks: {', '.join(graph.blocks)}.")
     by_name = {n.name: n for n in graph.nodes}
-    rep = {}
-    for n in graph.nodes:
-        rep[n.name] = n.name if n.block in (None, expand) else n.block
+    runs = repeated_runs(graph) if group else [[b] for b in graph.blocks]
+    pieces: list[list[str]] = []
+    for run in runs:
+        if expand in run:
+            i = run.index(expand)
+            pieces += [p for p in (run[:i], [expand], run[i + 1:]) if p]
+        else:
+            pieces.append(run)
+    rep, folded = {}, {}
+    for piece in pieces:
+        if piece == [expand]:
+            continue
+        name = piece[0] if len(piece) == 1 else f"{piece[0]} ×{len(piece)}"
+        folded[name] = piece
+        for b in piece:
+            for m in graph.blocks[b]:
+                rep[m] = name
     nodes, seen = [], set()
     for n in graph.nodes:
-        r = rep[n.name]
+        r = rep.get(n.name, n.name)
         if r in seen:
             continue
         seen.add(r)
-        if r == n.name:
+        if r == n.name and r not in folded:
             nodes.append(n)
-        else:
-            members = [by_name[m] for m in graph.blocks[r]]
-            nodes.append(Node(r, _block_kind({m.category for m in members}), "block", members[-1].output_shape,
-                              sum(m.params for m in members), r, len(members)))
-    edges = list(dict.fromkeys((rep[s], rep[t]) for s, t in graph.edges if rep[s] != rep[t]))
-    return LayerGraph(nodes, edges, graph.blocks)
+            continue
+        piece = folded[r]
+        members = [by_name[m] for b in piece for m in graph.blocks[b]]
+        nodes.append(Node(r, _block_kind({m.category for m in members}), "block", members[-1].output_shape,
+                          sum(m.params for m in members), piece[0], len(members), run_title(piece), len(piece)))
+    edges, shapes = [], {}
+    for s, t in graph.edges:
+        e = (rep.get(s, s), rep.get(t, t))
+        if e[0] != e[1] and e not in shapes:
+            edges.append(e)
+            shapes[e] = graph.shapes.get((s, t), "?")
+    return LayerGraph(nodes, edges, graph.blocks, shapes)
 
 
 @dataclass(frozen=True)
@@ -331,7 +531,8 @@ def layer_table(graph: LayerGraph) -> list[dict]:
     parents = defaultdict(list)
     for s, t in graph.edges:
         parents[t].append(s)
-    return [{"#": i, "layer": n.name, "type": n.type, "block": n.block or "", "output shape": n.output_shape,
+    return [{"#": i, "layer": n.name, "what it is": n.label, "type": n.type,
+             "block": block_title(n.block) if n.block else "", "output shape": n.output_shape,
              "parameters": n.params, "inputs": ", ".join(parents[n.name])}
             for i, n in enumerate(graph.nodes)]
 
@@ -342,10 +543,11 @@ def block_summary(graph: LayerGraph) -> list[dict]:
     rows = []
     for b, members in graph.blocks.items():
         nodes = [by_name[m] for m in members]
-        rows.append({"block": b, "kind": _block_kind({n.category for n in nodes}), "layers": len(nodes),
+        rows.append({"block": b, "paper name": block_title(b), "kind": _block_kind({n.category for n in nodes}), "layers": len(nodes),
                      "parameters": sum(n.params for n in nodes), "output shape": nodes[-1].output_shape})
     return rows
 
 
-__all__ = ["CATEGORIES", "GraphLayout", "LayerGraph", "Node", "block_key", "block_summary", "collapse",
-           "layer_graph", "layer_table", "layout"]
+__all__ = ["CATEGORIES", "GraphLayout", "LayerGraph", "Node", "Wiring", "block_key", "block_summary", "block_title",
+           "collapse", "layer_graph", "layer_parents", "layer_table", "layout", "paper_name", "readable_label",
+           "repeated_runs", "run_title", "wiring"]

@@ -9,9 +9,10 @@ import streamlit as st
 import explorer
 from explorer import blocks, googlenet
 from explorer.images import fit_to
+from explorer.plain_numbers import plain_probability
 from ui.models import load_with_notice
 from ui.photo import photo_input
-from ui.tensors import show_channels
+from ui.tensors import show_channels, top_channels
 from ui.shell import require_shell
 
 require_shell()
@@ -100,9 +101,12 @@ with right:
     bar.update_layout(barmode="stack", height=130, margin=dict(l=0, r=0, t=0, b=0), showlegend=True,
                       legend=dict(orientation="h", y=-0.5), xaxis_title=None)
     st.plotly_chart(bar, width="stretch", key="incep_concat_bar")
+    # Each branch's strongest channel, found in the concatenation (a branch's first channel can be all
+    # zero after ReLU with random weights, which showed as a black square).
     starts = np.cumsum([0] + [outputs[b].shape[-1] for b in BRANCH_COLOURS][:-1]).tolist()
-    show_channels(concat, channels=starts, width=100,
-                  title=f"The concatenation: channels {', '.join(map(str, starts))} are each branch's first")
+    picks = [start + top_channels(outputs[b], 1)[0] for start, b in zip(starts, BRANCH_COLOURS)]
+    show_channels(concat, channels=picks, width=100,
+                  title=f"The concatenation: channels {', '.join(map(str, picks))} are each branch's strongest")
 
 st.header("Why 1x1 reductions matter")
 hand = blocks.inception_params(IN_CHANNELS, **widths)
@@ -115,12 +119,12 @@ with left:
     fig = go.Figure(go.Bar(x=[r["parameters"] for r in rows], y=[r["design"] for r in rows], orientation="h",
                            marker_color=["#2ca02c", "#d62728", "#7f7f7f"], text=[f"{r['parameters']:,}" for r in rows],
                            textposition="auto"))
-    fig.update_layout(height=230, margin=dict(l=0, r=0, t=10, b=0), xaxis_title="parameters",
+    fig.update_layout(height=230, margin=dict(l=0, r=0, t=10, b=0), xaxis_title="parameters", xaxis_tickformat=",d",
                       yaxis=dict(autorange="reversed"))
     st.plotly_chart(fig, width="stretch", key="incep_params_bar")
 with right:
     st.dataframe(pd.DataFrame([{"branch": k, "parameters": v} for k, v in hand.items()]), hide_index=True,
-                 width="stretch")
+                 width="stretch", column_config={"parameters": st.column_config.NumberColumn(format="localized")})
     st.caption(f"Counted by hand (k·k·in·out + out per conv): **{hand['total']:,}**; Keras counts "
                f"**{keras_count:,}**. A single 5x5 conv with the same {concat.shape[-1]} outputs needs "
                f"{list(naive.values())[1] / hand['total']:.1f}x as many.")
@@ -141,8 +145,9 @@ parts = {k: float(v) for k, v in parts.items()}
 cols = st.columns(4)
 for col, (head, probs) in zip(cols, zip(("main", "aux1", "aux2"), heads)):
     top = explorer.decode(probs[0], top=1)[0]
-    col.metric(f"{head} loss", f"{parts[head]:.3f}", help=f"cross-entropy of P({names[label]}) = {probs[0][label]:.5f}")
-    col.caption(f"top guess: {top[1]} ({top[2]:.2%})")
+    col.metric(f"{head} loss", f"{parts[head]:.3f}",
+               help=f"cross-entropy of the chance it gives {names[label]}: {plain_probability(float(probs[0][label]))}")
+    col.caption(f"top guess: {top[1]} ({plain_probability(float(top[2]))})")
 cols[3].metric("total loss", f"{float(total):.3f}")
 cols[3].caption(f"= {parts['main']:.3f} + 0.3 · {parts['aux1']:.3f} + 0.3 · {parts['aux2']:.3f}")
 st.caption(f"Random weights: every head guesses about 1 in 1000, so each loss is near ln(1000) = {np.log(1000):.2f} "

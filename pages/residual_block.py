@@ -7,6 +7,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from explorer import blocks
+from explorer.plain_numbers import plain_number, plain_times
 from explorer.images import fit_to
 from ui.models import cached_model
 from ui.photo import photo_input
@@ -52,11 +53,14 @@ def run_block(kind_key: tuple, photo: np.ndarray, which: str) -> dict:
     return {"x": x, **{k: np.asarray(v) for k, v in out.items()}}
 
 
-@st.cache_data(show_spinner="Building both stacks and back-propagating once...", max_entries=32)
+@st.cache_data(show_spinner="Building the three stacks and back-propagating once...", max_entries=32)
 def gradient_flow(depth: int, activation: str) -> pd.DataFrame:
-    plain = blocks.gradient_norms(blocks.plain_stack(depth, activation=activation))
-    residual = blocks.gradient_norms(blocks.residual_stack(depth, activation=activation))
-    return pd.DataFrame({"layer": np.arange(len(plain)), "plain": plain, "residual": residual})
+    return pd.DataFrame({
+        "layer": np.arange(depth + 1),
+        "plain": blocks.gradient_norms(blocks.plain_stack(depth, activation=activation)),
+        "plain + batch norm": blocks.gradient_norms(blocks.plain_stack(depth, activation=activation, normalised=True)),
+        "residual": blocks.gradient_norms(blocks.residual_stack(depth, activation=activation)),
+    })
 
 
 @st.cache_data(show_spinner="Running ResNet-50 at both sizes...", max_entries=8)
@@ -112,33 +116,44 @@ with right:
 # --- 2. Gradient flow ------------------------------------------------------------------------------
 st.header("Gradient flow: why skip connections matter")
 st.markdown(
-    "Two stacks of the same 3x3 conv layers, at initialisation: a **plain** one, and a **residual** one "
-    "where every layer is wrapped as x + F(x). We back-propagate one batch and plot how large the "
-    "gradient is when it reaches each layer's output (log scale). In the plain stack it shrinks layer after "
-    "layer: the first layers would barely learn. The skip connections carry it back undamped.")
+    "Stacks of the same 3x3 conv layers, at initialisation. We back-propagate one batch and plot how large "
+    "the gradient is when it reaches each layer (log scale), as a share of what left the last layer.\n"
+    "- **plain**, built the pre-2015 way (no normalisation): the gradient shrinks layer after layer, so the "
+    "first layers barely learn. This is the *vanishing gradient*.\n"
+    "- **residual**, built the way ResNet does (He initialisation, batch norm, x + F(x)): the gradient "
+    "comes back through the additions at full size, at any depth.\n"
+    "- **plain + batch norm** (ResNet's recipe without the skips): normalisation stops the vanishing, as "
+    "the ResNet paper notes, but with ReLU the gradient *grows* with depth instead: still out of balance.")
 c1, c2 = st.columns([2, 1])
 depth = c1.slider("Depth (conv layers)", 2, 50, 30, key="res_depth")
-activation = c2.segmented_control("Activation", ["sigmoid", "tanh", "relu"], default="sigmoid", key="res_act",
+activation = c2.segmented_control("Activation", ["sigmoid", "relu"], default="sigmoid", key="res_act",
                                   required=True)
 flow = gradient_flow(depth, activation)
+CURVES = {"plain": ("#d62728", "solid"), "plain + batch norm": ("#7f7f7f", "dot"), "residual": ("#2ca02c", "solid")}
 fig = go.Figure()
 underflow = {}
-for name, colour in (("plain", "#d62728"), ("residual", "#2ca02c")):
-    values = flow[name].to_numpy()
+for name, (colour, dash) in CURVES.items():
+    values = flow[name].to_numpy() / flow[name].iloc[-1]
     underflow[name] = int((values <= 0).sum())
     fig.add_trace(go.Scatter(x=flow["layer"], y=np.where(values > 0, values, np.nan), name=name,
-                             mode="lines+markers", line=dict(color=colour)))
-fig.update_layout(height=380, margin=dict(l=0, r=0, t=10, b=0), yaxis_type="log", yaxis_exponentformat="power",
-                  xaxis_title="conv layer (0 = first, next to the input)",
-                  yaxis_title="gradient norm reaching the layer", legend=dict(orientation="h", y=1.08))
+                             mode="lines+markers", line=dict(color=colour, dash=dash, width=3)))
+shown = flow[list(CURVES)].to_numpy() / flow[list(CURVES)].iloc[-1].to_numpy()
+shown = shown[shown > 0]
+ticks = [10.0 ** e for e in range(int(np.floor(np.log10(shown.min()) / 3) * 3), int(np.log10(shown.max())) + 3, 3)]
+tick_text = ["same" if v == 1 else f"× {plain_number(v)}" if v > 1 else f"÷ {plain_number(1 / v)}" for v in ticks]
+fig.update_layout(height=420, margin=dict(l=0, r=0, t=10, b=0), yaxis_type="log",
+                  yaxis=dict(tickvals=ticks, ticktext=tick_text),
+                  xaxis_title="layer (0 = first, next to the input)", font=dict(size=16),
+                  yaxis_title="gradient at the layer vs the last layer", legend=dict(orientation="h", y=1.1))
 st.plotly_chart(fig, width="stretch", key="res_flow")
-ratio = {n: flow[n].iloc[0] / flow[n].iloc[-1] if flow[n].iloc[-1] > 0 else float("nan") for n in ("plain", "residual")}
-st.caption(f"First layer / last layer gradient: plain {ratio['plain']:.1e}, residual {ratio['residual']:.1e}."
-           + (f" {underflow['plain']} plain layer(s) got a gradient of exactly 0 (below float32's smallest "
-              "number) and are not drawn." if underflow["plain"] else "")
-           + (" With ReLU and no normalisation the residual sums grow layer after layer, so their gradient "
-              "*explodes* instead: real ResNets add BatchNorm inside F(x) to keep it in range."
-              if activation == "relu" else ""))
+first = {n: flow[n].iloc[0] / flow[n].iloc[-1] for n in CURVES}
+st.caption(f"Gradient at the first layer, compared with the last: plain **{plain_times(first['plain'])}**; "
+           f"plain + batch norm **{plain_times(first['plain + batch norm'])}**; residual "
+           f"**{plain_times(first['residual'])}**."
+           + (f" {underflow['plain']} plain layer(s) got a gradient so small the computer stores it as 0; they "
+              "are not drawn." if underflow["plain"] else "")
+           + " The residual line is flat because each block starts as *do nothing* (its last batch norm's "
+             "scale starts at 0, as in large-scale ResNet training): the gradient passes the additions untouched.")
 
 # --- 3. Global average pooling ---------------------------------------------------------------------
 st.header("Any input size, thanks to global average pooling")
@@ -163,10 +178,12 @@ st.markdown(
     "Inception-ResNet-v2 runs Inception-style parallel branches, concatenates them, mixes them back to the "
     "input width with a linear 1x1 conv, **scales** the result (0.1-0.3 keeps very deep training stable) "
     "and adds it to the input: relu(x + scale · F(x)).")
-left, right = st.columns([1, 3], gap="large")
+left, right = st.columns([2, 3], gap="large")
 scale = left.slider("Scale of F(x)", 0.0, 1.0, 0.17, 0.01, key="res_ir_scale")
 hand = blocks.inception_resnet_a_params(320)
-left.dataframe(pd.DataFrame([{"part": k, "parameters": v} for k, v in hand.items()]), hide_index=True)
+# A markdown table: its numbers are never cut off by a narrow column (a dataframe's were).
+left.markdown("| part | parameters |\n|:--|--:|\n"
+              + "\n".join(f"| {k} | **{v:,}** |" if k == "total" else f"| {k} | {v:,} |" for k, v in hand.items()))
 left.caption(f"Keras counts {inception_resnet_model(scale).count_params():,}.")
 with right:
     with st.spinner("Running the block..."):

@@ -82,15 +82,39 @@ def test_stems_turn_a_photo_into_block_inputs(cat_photo):
     assert blocks.stem_model(320, (140, 140, 3)).predict(photo[:, :140, :140], verbose=0).shape == (1, 35, 35, 320)
 
 
-def test_gradients_vanish_in_a_plain_stack_but_not_with_skips():
-    plain = blocks.gradient_norms(blocks.plain_stack(20))
-    residual = blocks.gradient_norms(blocks.residual_stack(20))
-    assert len(plain) == len(residual) == 21  # stem + 20 blocks
-    assert plain[0] < 1e-6 * plain[-1]  # vanished by the time it reaches the first layer
-    assert np.all(np.diff(plain) >= 0)  # shrinks at every step back towards the input
-    assert residual.min() > 0.5 * residual.max()  # the skips carry it back undamped
+@pytest.mark.parametrize("activation", ["sigmoid", "relu"])  # the two the Residual block page offers
+def test_gradients_vanish_in_a_plain_stack_but_stay_within_10x_with_skips(activation):
+    share = {}
+    for depth in (10, 50):
+        plain = blocks.gradient_norms(blocks.plain_stack(depth, activation=activation))
+        residual = blocks.gradient_norms(blocks.residual_stack(depth, activation=activation))
+        assert len(plain) == len(residual) == depth + 1  # stem + one per block
+        # ResNet's recipe: within 10x of the output gradient at every layer, at every depth.
+        ratio = residual / residual[-1]
+        assert ratio.max() < 10 and ratio.min() > 0.1, ratio
+        share[depth] = plain[0] / plain[-1]
+    # The plain stack's gradient vanishes, and more so the deeper it is (measured: relu 2e-2 at 10
+    # layers, 1e-8 at 50; sigmoid 7e-7 at 10, 0 at 50).
+    assert share[50] < 1e-4 and share[50] <= share[10] < 0.2
+
+
+def test_batch_norm_alone_stops_vanishing_but_relu_gradients_then_grow():
+    """What ResNet's recipe does without the skips (the page's third curve): no vanishing, but with
+    ReLU the gradient grows with depth (measured: 8,900x at 50 layers; sigmoid stays within 2x)."""
+    relu = blocks.gradient_norms(blocks.plain_stack(50, activation="relu", normalised=True))
+    sigmoid = blocks.gradient_norms(blocks.plain_stack(50, activation="sigmoid", normalised=True))
+    assert relu[0] / relu[-1] > 100
+    assert 0.1 < sigmoid[0] / sigmoid[-1] < 10
     kernels = blocks.gradient_norms(blocks.plain_stack(20), wrt="kernels")
-    assert kernels[0] < 1e-4 * kernels[-1]
+    assert len(kernels) == 21 and kernels[0] < 1e-4 * kernels[-1]
+
+
+def test_replay_runs_a_model_layer_by_layer_from_its_public_config():
+    model = blocks.residual_block_model((8, 8, 16), 16, seed=0)
+    x = np.random.default_rng(0).normal(size=(1, 8, 8, 16)).astype("float32")
+    tensors = blocks.replay(model, x)
+    np.testing.assert_allclose(np.asarray(tensors["res_out"]), np.asarray(model(x)["relu(F(x) + x)"]),
+                               rtol=1e-5, atol=1e-5)
 
 
 def test_global_average_pooling_takes_any_input_size():

@@ -26,13 +26,14 @@ def _caption(at, text: str) -> str:
 def test_architectures_card_graph_blocks_and_search():
     at = _open("pages/architectures.py")
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Keras layers"] == "157" and metrics["Parameters"] == "3.5 M"
+    assert metrics["Keras layers"] == "157" and metrics["Parameters"] == "3.5 million"
     assert metrics["ImageNet top-1"] == "71.3%" and metrics["Input"] == "224x224"
-    assert any(m.value.startswith("**Weights:** ImageNet (mobilenet_v2") for m in at.markdown)
+    assert "no trained weights are needed" in _caption(at, "Structure only")
+    assert not at.warning and not at.error
     assert len(at.get("plotly_chart")) == 1
-    assert _caption(at, "Showing").startswith("Showing 27 nodes for 157 layers")
+    assert _caption(at, "Showing").startswith("Showing 22 nodes for 157 layers")  # runs of identical blocks: ×N
     at.selectbox(key="arch_expand_mobilenet_v2").set_value("block_2").run()
-    assert _caption(at, "Showing").startswith("Showing 35 nodes for 157 layers; 1 skip")
+    assert _caption(at, "Showing").startswith("Showing 30 nodes for 157 layers; 1 skip")
     at.text_input(key="arch_search_mobilenet_v2").input("_add").run()
     assert _caption(at, "of 157 layers") == "10 of 157 layers"  # MobileNetV2's ten residual additions
     at.text_input(key="arch_search_mobilenet_v2").input("no such layer").run()
@@ -40,21 +41,23 @@ def test_architectures_card_graph_blocks_and_search():
 
 
 @needs_fixtures
-def test_architectures_without_weights_is_honest(monkeypatch):
+def test_architectures_never_nags_about_weights(monkeypatch):
+    """Structure needs no weights: models whose weights are missing open without a warning or toggle."""
     from explorer import weights
 
     monkeypatch.setattr(weights, "online", lambda timeout=2.0: False)
     at = _open("pages/architectures.py")
     at.selectbox(key="arch_model").set_value("resnet50").run()
-    assert not at.exception
-    assert "resnet50_weights_tf_dim_ordering_tf_kernels.h5" in at.warning[0].value
-    assert any("none loaded (structure built with random weights)" in m.value for m in at.markdown)
+    assert not at.exception and not at.warning and not at.error
+    assert [t.label for t in at.toggle] == ["Fold blocks"]  # no "random weights" toggle
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Parameters"] == "25.6 M" and metrics["Keras layers"] == "178"
-    assert _caption(at, "Showing").startswith("Showing 22 nodes")
+    assert metrics["Parameters"] == "26 million" and metrics["Keras layers"] == "178"
+    assert _caption(at, "Showing").startswith("Showing 14 nodes")  # 178 layers, 16 blocks, 4 runs of ×N
+    assert "Structure only" in _caption(at, "Structure only")
     at.selectbox(key="arch_model").set_value("googlenet").run()
-    assert any("random (untrained)" in m.value for m in at.markdown)
-    assert {m.label: m.value for m in at.metric}["ImageNet top-1"] == "n/a"
+    assert not at.warning and {m.label: m.value for m in at.metric}["ImageNet top-1"] == "n/a"
+    layers = at.dataframe[-1].value
+    assert "conv 7x7, 64 /2, ReLU" in set(layers["what it is"]) and "inception (4a)" in set(layers["block"])
 
 
 @needs_fixtures
@@ -69,6 +72,7 @@ def test_inception_block_page_counts_and_losses():
         at.slider(key=key).set_value(1).run()
     assert not at.exception
     concat = next(m.value for m in at.markdown if m.value.startswith("**Concatenated"))
+    assert not any("e-0" in c.value for c in at.caption)
     assert "4 = 1 + 1 + 1 + 1 channels" in concat
     at.selectbox(key="incep_label").set_value(340).run()  # zebra
     assert not at.exception and at.metric[0].label == "main loss"
@@ -80,9 +84,11 @@ def test_residual_block_page_block_gradients_and_sizes():
     at = _open("pages/residual_block.py")
     assert any("Keras counts **74,368**" in m.value for m in at.markdown)  # basic, identity, 64 channels
     at.slider(key="res_depth").set_value(8).run()
-    ratio = _caption(at, "First layer / last layer gradient")
-    plain, residual = (float(v) for v in re.findall(r"(?:plain|residual) ([0-9.]+e[+-][0-9]+)", ratio))
-    assert plain < 1e-3 < 0.5 < residual
+    ratio = _caption(at, "Gradient at the first layer")
+    assert re.search(r"plain \*\*[0-9,.]+ (thousand |million )?times smaller\*\*", ratio), ratio
+    assert "residual **the same size**" in ratio and "e-0" not in ratio
+    at.segmented_control(key="res_act").set_value("relu").run()
+    assert "plain + batch norm **" in _caption(at, "Gradient at the first layer") and not at.exception
     gap = at.dataframe[0].value
     assert list(gap["after GlobalAveragePooling"]) == ["(2048,)", "(2048,)"]
     assert list(gap["last feature maps"]) == ["(7, 7, 2048)", "(10, 15, 2048)"]
