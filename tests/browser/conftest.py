@@ -80,7 +80,7 @@ def browser():
 
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context = browser.new_context(viewport={"width": 1440, "height": 900})  # the classroom standard
     pg = context.new_page()
     yield pg
     context.close()

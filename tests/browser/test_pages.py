@@ -1,4 +1,4 @@
-"""Every page opens in a real headless Chromium at 1440x900 without an error or warning box, normally
+"""Every page opens in a real headless Chromium at 1440x900 (the `page` fixture's viewport) without an error or warning box, normally
 and in presentation mode; screenshots of both are kept in tests/_artifacts/."""
 
 import pytest
@@ -15,28 +15,20 @@ def warnings_on(page) -> list[str]:
     return [b.inner_text()[:300] for b in page.query_selector_all('[data-testid="stAlertContentWarning"]')]
 
 
-@pytest.fixture
-def wide(browser):
-    context = browser.new_context(viewport={"width": 1440, "height": 900})
-    pg = context.new_page()
-    yield pg
-    context.close()
-
-
 @pytest.mark.parametrize("path", PAGES)
-def test_first_view_has_no_error_or_warning(server, wide, path):
+def test_first_view_has_no_error_or_warning(server, page, path):
     """Only the shipped fixture weights (MobileNets) are on this machine: every first view still works."""
-    wide.goto(f"{server}/{path}")
-    wait_for_app(wide)
-    assert wide.locator("h1").count() >= 1, "page has no title"
-    assert errors_on(wide) == []
-    assert warnings_on(wide) == []
-    screenshot(wide, f"page_{path or 'home'}")
+    page.goto(f"{server}/{path}")
+    wait_for_app(page)
+    assert page.locator("h1").count() >= 1, "page has no title"
+    assert errors_on(page) == []
+    assert warnings_on(page) == []
+    screenshot(page, f"page_{path or 'home'}")
 
 
 @pytest.mark.parametrize("path", PAGES)
-def test_presentation_mode_screenshots(server, wide, path):
-    wide.goto(f"{server}/{path}?present=1")
-    wait_for_app(wide)
-    assert errors_on(wide) == []
-    screenshot(wide, f"present_{path or 'home'}")
+def test_presentation_mode_screenshots(server, page, path):
+    page.goto(f"{server}/{path}?present=1")
+    wait_for_app(page)
+    assert errors_on(page) == []
+    screenshot(page, f"present_{path or 'home'}")
