@@ -1,5 +1,5 @@
-"""Every page opens in a real headless Chromium at 1440x900 (the `page` fixture's viewport) without an error or warning box, normally
-and in presentation mode; screenshots of both are kept in tests/_artifacts/."""
+"""Every page opens in a real headless Chromium at 1440x900 (the `page` fixture's viewport) without an
+error or warning box, normally and in presentation mode; screenshots of both are kept in tests/_artifacts/."""
 
 import pytest
 
