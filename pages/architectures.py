@@ -11,6 +11,7 @@ import explorer
 from explorer import graph as g
 from explorer import zoo
 from explorer.plain_numbers import plain_number
+from ui import links
 from ui.graph_plot import graph_figure
 from ui.shell import require_shell
 
@@ -40,11 +41,14 @@ def view(name: str, collapsed: bool, expand: str | None, _graph: g.LayerGraph):
     return shown, g.layout(shown)
 
 
+names = list(zoo.MODEL_NAMES)
+LINKS = [links.choice("arch_model", "model", names)]
+links.restore(LINKS)
+links.default("arch_model", "mobilenet_v2")
 left, right = st.columns([1, 2])
 with left:
-    names = list(zoo.MODEL_NAMES)
-    name = st.selectbox("Model", names, index=names.index("mobilenet_v2"), key="arch_model",
-                        format_func=lambda n: zoo.MODELS[n].title)
+    name = st.selectbox("Model", names, key="arch_model", format_func=lambda n: zoo.MODELS[n].title)
+    links.share(LINKS, key="arch_share")
 info = zoo.model_info(name)
 graph = structure(name)
 
@@ -109,3 +113,4 @@ st.dataframe(table, hide_index=True, width="stretch", height=min(600, 38 + 35 * 
                             "output shape": st.column_config.TextColumn(width="medium"),
                             "parameters": st.column_config.NumberColumn(format="localized"),
                             "inputs": st.column_config.TextColumn(width="large")})
+links.publish(LINKS)

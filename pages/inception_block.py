@@ -11,6 +11,7 @@ from explorer import blocks, googlenet
 from explorer.images import fit_to
 from explorer.plain_numbers import plain_probability
 from ui.models import load_with_notice
+from ui import links, present
 from ui.photo import photo_input
 from ui.tensors import show_channels, top_channels
 from ui.shell import require_shell
@@ -66,14 +67,23 @@ def reset_widths():
         st.session_state[f"incep_{k}"] = default
 
 
+names = explorer.class_names()
+LINKS = [links.number(f"incep_{k}", k.removeprefix("filters_"), 1, 384, cast=int) for k, _, _ in SLIDERS]
+LINKS.append(links.choice("incep_label", "label", range(len(names)), cast=int))
+links.restore(LINKS)
+for k, _, default in SLIDERS:
+    links.default(f"incep_{k}", default)
+links.default("incep_label", explorer.TABBY)
+
 left, right = st.columns([1, 2], gap="large")
 with left:
     photo, source = photo_input("inception_photo")
     photo = fit_to(photo, (224, 224))
     st.image(photo, caption=f"{source}, centre-cropped to 224x224", width=224)
     st.markdown("**Branch widths** (output channels)")
-    widths = {k: st.slider(label, 1, 384, default, key=f"incep_{k}") for k, label, default in SLIDERS}
+    widths = {k: st.slider(label, 1, 384, key=f"incep_{k}") for k, label, _ in SLIDERS}
     st.button("Back to inception 3a", key="incep_reset", on_click=reset_widths)
+    links.share(LINKS, key="incep_share")
 
 key = tuple(sorted(widths.items()))
 with right:
@@ -100,7 +110,7 @@ with right:
                              marker_color=colour, hovertemplate=f"{branch}: %{{x}} channels<extra></extra>"))
     bar.update_layout(barmode="stack", height=130, margin=dict(l=0, r=0, t=0, b=0), showlegend=True,
                       legend=dict(orientation="h", y=-0.5), xaxis_title=None)
-    st.plotly_chart(bar, width="stretch", key="incep_concat_bar")
+    present.plotly_chart(bar, key="incep_concat_bar")
     # Each branch's strongest channel, found in the concatenation (a branch's first channel can be all
     # zero after ReLU with random weights, which showed as a black square).
     starts = np.cumsum([0] + [outputs[b].shape[-1] for b in BRANCH_COLOURS][:-1]).tolist()
@@ -121,7 +131,7 @@ with left:
                            textposition="auto"))
     fig.update_layout(height=230, margin=dict(l=0, r=0, t=10, b=0), xaxis_title="parameters", xaxis_tickformat=",d",
                       yaxis=dict(autorange="reversed"))
-    st.plotly_chart(fig, width="stretch", key="incep_params_bar")
+    present.plotly_chart(fig, key="incep_params_bar")
 with right:
     st.dataframe(pd.DataFrame([{"branch": k, "parameters": v} for k, v in hand.items()]), hide_index=True,
                  width="stretch", column_config={"parameters": st.column_config.NumberColumn(format="localized")})
@@ -136,8 +146,7 @@ st.markdown(
     f"weighted by {googlenet.AUX_WEIGHT}: **loss = main + 0.3 · aux1 + 0.3 · aux2**. At test time only "
     "the main head is used.")
 model = load_with_notice("googlenet", key="incep_googlenet")
-names = explorer.class_names()
-label = st.selectbox("True label of the photo", range(len(names)), index=explorer.TABBY,
+label = st.selectbox("True label of the photo", range(len(names)),
                      format_func=lambda i: f"{i}: {names[i]}", key="incep_label")
 heads = head_outputs(model, photo)
 total, parts = googlenet.googlenet_loss(np.array([label]), heads)
@@ -152,3 +161,4 @@ cols[3].metric("total loss", f"{float(total):.3f}")
 cols[3].caption(f"= {parts['main']:.3f} + 0.3 · {parts['aux1']:.3f} + 0.3 · {parts['aux2']:.3f}")
 st.caption(f"Random weights: every head guesses about 1 in 1000, so each loss is near ln(1000) = {np.log(1000):.2f} "
            "and the total near 1.6 x that. Training would push all three down together.")
+links.publish(LINKS)

@@ -9,6 +9,7 @@ import streamlit as st
 from explorer import blocks
 from explorer.plain_numbers import plain_number, plain_times
 from explorer.images import fit_to
+from ui import links, present
 from ui.models import cached_model
 from ui.photo import photo_input
 from ui.tensors import show_channels, top_channels
@@ -74,19 +75,34 @@ def gap_run(photo: np.ndarray, sizes: tuple) -> list[tuple]:
     return rows
 
 
+SIZES = ["160x160", "224x224", "299x299", "320x480", "480x320", "512x512"]
+LINKS = [links.choice("res_kind", "block", ["basic", "bottleneck"]),
+         links.choice("res_shortcut", "shortcut", ["identity", "projection"]),
+         links.choice("res_stride", "stride", [1, 2], cast=int),
+         links.number("res_filters", "filters", 16, 128, cast=int, options=[16, 32, 64, 128]),
+         links.number("res_depth", "depth", 2, 50, cast=int),
+         links.choice("res_act", "activation", ["sigmoid", "relu"]),
+         links.choice("res_gap_a", "size1", SIZES), links.choice("res_gap_b", "size2", SIZES),
+         links.number("res_ir_scale", "scale", 0.0, 1.0)]
+links.restore(LINKS)
+for key, value in [("res_kind", "basic"), ("res_shortcut", "identity"), ("res_stride", 1), ("res_filters", 64),
+                   ("res_depth", 30), ("res_act", "sigmoid"), ("res_gap_a", "224x224"), ("res_gap_b", "320x480"),
+                   ("res_ir_scale", 0.17)]:
+    links.default(key, value)
+
 photo, source = photo_input("residual_photo")
 photo = fit_to(photo, (224, 224))
+links.share(LINKS, key="res_share")
 
 # --- 1. One residual block -------------------------------------------------------------------------
 st.header("F(x), x and F(x) + x")
 left, right = st.columns([1, 2], gap="large")
 with left:
-    st.image(photo, caption=f"{source}, 224x224", width=180)
-    kind = st.segmented_control("Block", ["basic", "bottleneck"], default="basic", key="res_kind", required=True)
-    shortcut = st.segmented_control("Shortcut", ["identity", "projection"], default="identity", key="res_shortcut",
-                                    required=True)
-    stride = st.segmented_control("Stride", [1, 2], default=1, key="res_stride", required=True)
-    filters = st.select_slider("Filters", [16, 32, 64, 128], value=64, key="res_filters")
+    st.image(photo, caption=f"{source}, 224x224", width=present.px(180))
+    kind = st.segmented_control("Block", ["basic", "bottleneck"], key="res_kind", required=True)
+    shortcut = st.segmented_control("Shortcut", ["identity", "projection"], key="res_shortcut", required=True)
+    stride = st.segmented_control("Stride", [1, 2], key="res_stride", required=True)
+    filters = st.select_slider("Filters", [16, 32, 64, 128], key="res_filters")
 out_channels = filters if kind == "basic" else 4 * filters
 projection = shortcut == "projection"
 if not projection and stride == 2:
@@ -125,9 +141,8 @@ st.markdown(
     "- **plain + batch norm** (ResNet's recipe without the skips): normalisation stops the vanishing, as "
     "the ResNet paper notes, but with ReLU the gradient *grows* with depth instead: still out of balance.")
 c1, c2 = st.columns([2, 1])
-depth = c1.slider("Depth (conv layers)", 2, 50, 30, key="res_depth")
-activation = c2.segmented_control("Activation", ["sigmoid", "relu"], default="sigmoid", key="res_act",
-                                  required=True)
+depth = c1.slider("Depth (conv layers)", 2, 50, key="res_depth")
+activation = c2.segmented_control("Activation", ["sigmoid", "relu"], key="res_act", required=True)
 flow = gradient_flow(depth, activation)
 CURVES = {"plain": ("#d62728", "solid"), "plain + batch norm": ("#7f7f7f", "dot"), "residual": ("#2ca02c", "solid")}
 fig = go.Figure()
@@ -145,7 +160,7 @@ fig.update_layout(height=420, margin=dict(l=0, r=0, t=10, b=0), yaxis_type="log"
                   yaxis=dict(tickvals=ticks, ticktext=tick_text),
                   xaxis_title="layer (0 = first, next to the input)", font=dict(size=16),
                   yaxis_title="gradient at the layer vs the last layer", legend=dict(orientation="h", y=1.1))
-st.plotly_chart(fig, width="stretch", key="res_flow")
+present.plotly_chart(fig, key="res_flow")
 first = {n: flow[n].iloc[0] / flow[n].iloc[-1] for n in CURVES}
 st.caption(f"Gradient at the first layer, compared with the last: plain **{plain_times(first['plain'])}**; "
            f"plain + batch norm **{plain_times(first['plain + batch norm'])}**; residual "
@@ -162,9 +177,8 @@ st.markdown(
     "2048 feature maps to one number, whatever its height and width. So the classifier on top always "
     "receives 2048 numbers, and the same network takes a 224x224 or a 320x480 photo.")
 c1, c2 = st.columns(2)
-SIZES = ["160x160", "224x224", "299x299", "320x480", "480x320", "512x512"]
-first = c1.selectbox("First size", SIZES, index=1, key="res_gap_a")
-second = c2.selectbox("Second size", SIZES, index=3, key="res_gap_b")
+first = c1.selectbox("First size", SIZES, key="res_gap_a")
+second = c2.selectbox("Second size", SIZES, key="res_gap_b")
 sizes = tuple(tuple(int(v) for v in s.split("x")) for s in (first, second))
 rows = gap_run(photo, sizes)
 st.dataframe(pd.DataFrame([{"input (h x w)": f"{h}x{w}", "last feature maps": str(f[1:]),
@@ -179,7 +193,7 @@ st.markdown(
     "input width with a linear 1x1 conv, **scales** the result (0.1-0.3 keeps very deep training stable) "
     "and adds it to the input: relu(x + scale · F(x)).")
 left, right = st.columns([2, 3], gap="large")
-scale = left.slider("Scale of F(x)", 0.0, 1.0, 0.17, 0.01, key="res_ir_scale")
+scale = left.slider("Scale of F(x)", 0.0, 1.0, step=0.01, key="res_ir_scale")
 hand = blocks.inception_resnet_a_params(320)
 # A markdown table: its numbers are never cut off by a narrow column (a dataframe's were).
 left.markdown("| part | parameters |\n|:--|--:|\n"
@@ -199,3 +213,4 @@ with right:
     for col, name in zip(cols, ["x", "F(x): 1x1 linear, scaled", "relu(x + scale * F(x))"]):
         with col:
             show_channels(t[name], channels=channels, title=name)
+links.publish(LINKS)

@@ -99,3 +99,19 @@ def test_residual_block_page_block_gradients_and_sizes():
     assert any("Keras counts **76,928**" in m.value for m in at.markdown)  # ResNet-50's conv2_block1
     at.slider(key="res_ir_scale").set_value(0.0).run()
     assert not at.exception and _caption(at, "Keras counts") == "Keras counts 122,928."
+
+
+@needs_fixtures
+def test_inception_block_lesson_link_round_trip():
+    """A prepared link opens the block with its widths and label; a moved slider goes back into the URL."""
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params.update({"1x1": "10", "label": "340", "pool_proj": "999"})
+    at.run()
+    at.switch_page("pages/inception_block.py").run()
+    assert not at.exception
+    assert at.slider(key="incep_filters_1x1").value == 10 and at.selectbox(key="incep_label").value == 340
+    assert at.slider(key="incep_filters_pool_proj").value == 32  # 999 is out of range: default, with a notice
+    assert "pool_proj=999" in at.info[0].value
+    at.slider(key="incep_filters_3x3").set_value(100).run()
+    assert at.query_params["3x3"] == "100" and at.query_params["1x1"] == "10"
+    assert not at.warning  # no "default value but also set via Session State" box
