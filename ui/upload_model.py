@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from explorer.classifier import class_names_of, metadata
+from explorer.classifier import class_names_of, input_size, metadata
 from explorer.user_models import INPUT_RANGES, ModelFileError, load_user_model
 from ui.models import user_models
 
@@ -77,5 +77,6 @@ def _report(name: str | None, error: str | None) -> None:
     classes = class_names_of(model)
     shown = ", ".join(classes[:5]) + (f" ... ({len(classes)} classes)" if len(classes) > 5 else "")
     how = "softmax added to its logits" if metadata(model).outputs == "logits" else "outputs probabilities"
-    st.success(f"Added **{name}**: {model.input_shape[1] or 'any'}x{model.input_shape[2] or 'any'} pixels in, "
+    height, width = input_size(model)  # what every page feeds it (a free-size model gets 224x224)
+    st.success(f"Added **{name}**: {height}x{width} pixels in, "
                f"{shown}; {how}. Pages that take your models now list it.", icon=":material/check_circle:")
