@@ -467,7 +467,10 @@ if clicked:
     _train(data, backbone, settings, model_name, source, slots)
 result = STATE.get("tl_result")
 with slots.chart.container():
-    (_show_training(result) if result is not None else _curves_placeholder())
+    if result is not None:
+        _show_training(result)
+    else:
+        _curves_placeholder()
 
 if result is not None:
     st.header("3. Evaluate")

@@ -1,7 +1,7 @@
 """Teachable-Machine-style capture: webcam shots collected class by class (``st.camera_input``).
 
 One camera, a "shots go to" class picker, and one card per class with an editable name, the shots as
-thumbnails, *Remove last shot*, *Clear* and *Remove class*. Every new photo the camera takes is added to
+thumbnails, *Remove last shot*, *Clear class* and *Remove class*. Every new photo the camera takes is added to
 the chosen class and the camera resets at once, ready for the next shot: several shots per class, one
 click each. :func:`class_capture` returns ``class name -> images``, the same shape as uploads, zips and
 the demo set, so captured classes train through the same path.
@@ -78,15 +78,16 @@ def _class_card(key: str, classes: list[dict], entry: dict, position: int) -> No
             st.image(newest, width=present.px(64))
         else:
             st.caption("No shots yet.")
-        a, b, c = st.columns(3)
-        if a.button("Remove last shot", key=f"{key}_undo_{cid}", disabled=not shots, icon=":material/undo:"):
+        buttons = st.container(horizontal=True)  # wraps onto a second line rather than cutting a label off
+        if buttons.button("Remove last shot", key=f"{key}_undo_{cid}", disabled=not shots, icon=":material/undo:"):
             remove_last(entry)
             st.rerun()
-        if b.button("Clear", key=f"{key}_clear_{cid}", disabled=not shots, icon=":material/delete_sweep:"):
+        if buttons.button("Clear class", key=f"{key}_clear_{cid}", disabled=not shots,
+                          icon=":material/delete_sweep:"):
             clear(entry)
             st.rerun()
-        if c.button("Remove class", key=f"{key}_remove_{cid}", disabled=len(classes) <= MIN_CLASSES,
-                    icon=":material/delete:"):
+        if buttons.button("Remove class", key=f"{key}_remove_{cid}", disabled=len(classes) <= MIN_CLASSES,
+                          icon=":material/delete:"):
             classes.remove(entry)
             st.rerun()
 
