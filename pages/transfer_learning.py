@@ -94,13 +94,12 @@ def _per_class_uploads():
     data, skipped, columns = {}, [], st.columns(2)
     for position, cid in enumerate(list(ids)):
         with columns[position % 2].container(border=True):
-            left, right = st.columns([3, 1], vertical_alignment="bottom")
-            name = left.text_input("Class name", value=f"Class {position + 1}", key=f"tl_name_{cid}").strip()
-            if right.button("Remove", key=f"tl_remove_{cid}", disabled=len(ids) <= 2, icon=":material/delete:"):
-                ids.remove(cid)
-                st.rerun()
+            name = st.text_input("Class name", value=f"Class {position + 1}", key=f"tl_name_{cid}").strip()
             files = st.file_uploader(f"Images of {name or 'this class'}", type=list(SUPPORTED_TYPES),
                                      accept_multiple_files=True, key=f"tl_files_{cid}")
+            if st.button("Remove class", key=f"tl_remove_{cid}", disabled=len(ids) <= 2, icon=":material/delete:"):
+                ids.remove(cid)
+                st.rerun()
         if not name:
             st.error(f"Class {position + 1} needs a name.")
             return None, skipped
@@ -266,12 +265,13 @@ def _train_controls(data, ready: bool):
     """The control column: backbone, epochs, fine-tune, the Train button high up, then the folded settings.
     Returns (clicked, backbone, settings, model name, slots, the share link's place); the curves column is
     the slots' chart."""
-    controls, chart_col = st.columns([2, 3])
+    controls, chart_col = st.columns([5, 6])  # wide enough for the backbone's full name when presenting
     with controls:
         choice, backbone = model_select("Backbone (pretrained, frozen)", "tl_backbone", "mobilenet_v2",
                                         variants=transfer.BACKBONES, include_top=False)
         epochs = st.slider("Epochs (passes over the training images)", 1, 50, key="tl_epochs")
-        st.toggle("Then fine-tune the last layers of the backbone", key="tl_fine_tune")
+        st.toggle("Then fine-tune the backbone", key="tl_fine_tune",
+                  help="After the head, also train the backbone's last layers, gently (see More settings).")
         clicked = st.button("Train", type="primary", icon=":material/model_training:",
                             disabled=not ready or backbone is None, width="stretch")
         slots = Slots(progress=st.empty(), stop=st.container(), chart=chart_col.empty())
