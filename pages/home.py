@@ -40,6 +40,8 @@ PAGES = [
      "Then check whether a second network is fooled too."),
 ]
 
+if present.is_on():  # the page links are the cards' titles: as large as body text on a projector
+    st.html(f"<style>[data-testid='stPageLink'] p {{ font-size: {present.BODY_PX}px !important; }}</style>")
 cols = st.columns(2)
 for i, (title, path, text) in enumerate(PAGES):
     with cols[i % 2].container(border=True):

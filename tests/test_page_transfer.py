@@ -86,6 +86,9 @@ def test_fine_tuning_on_the_demo_set_continues_the_curves():
     assert result.fine_tune_start == 3 and len(result.history["loss"]) == 4
     assert len(result.class_names) == 4 and any(m.label.startswith("Top-3") for m in at.metric)
     assert any("fine-tuning began" in c.value for c in at.caption)
+    # The default new photo is a held-out view, and the page is honest that the demo set made it from a sample.
+    assert at.segmented_control(key="tl_try_from").value == "A held-out photo"
+    assert any("never trained on" in c.value and "one sample photo" in c.value for c in at.caption)
 
 
 def _jpeg(name: str) -> bytes:
