@@ -219,3 +219,22 @@ def test_bad_link_values_fall_back_to_defaults_with_a_notice():
     assert "epochs=500" in notice and "backbone=resnet9000" in notice and "batch=nan" in notice
     layers = at.slider(key="tl_ft_layers")  # more layers than MobileNetV2 has: the most it has
     assert layers.value == layers.max < 900
+
+
+def test_presentation_mode_enlarges_the_charts():
+    import json
+
+    from ui import present
+
+    at = AppTest.from_file(APP, default_timeout=240)
+    at.query_params["present"] = "1"
+    at.run()
+    at.switch_page("pages/transfer_learning.py")
+    at.query_params["data"] = "Demo set"
+    at.run()
+    assert not at.exception
+    specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    counts = next(s for s in specs if s["layout"]["title"]["text"] == "Images per class")
+    assert counts["layout"]["xaxis"]["tickfont"]["size"] == present.TICK_PX
+    curves = next(s for s in specs if "epoch" in json.dumps(s["layout"].get("xaxis", {})))
+    assert curves["layout"]["yaxis"]["tickfont"]["size"] == present.TICK_PX
