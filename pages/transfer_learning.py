@@ -394,12 +394,12 @@ def _held_out_photo(result):
     names = result.class_names
     labels = list(result.val_labels)
     index = st.selectbox("Held-out photo", range(len(labels)), key="tl_try_index",
-                         format_func=lambda i: f"Photo {i + 1} of {len(labels)}: a {names[labels[i]]}")
-    note = ("This photo was held out for validation: the model never trained on it.")
+                         format_func=lambda i: f"Photo {i + 1} of {len(labels)} (class: {names[labels[i]]})")
+    note = "This photo was held out for validation: the model never trained on it."
     if STATE.get("tl_result_source") == DEMO:
         note += (" (The demo set makes each class from one sample photo, so it is a new view of a photo the model "
                  "has seen: for a real test, train on your own photos.)")
-    return result.val_images[index], f"held out: a {names[labels[index]]}", note
+    return result.val_images[index], f"held out, class: {names[labels[index]]}", note
 
 
 def _other_photo(result):
