@@ -3,7 +3,7 @@ and the live curves are on screen together while it trains, then curves and conf
 
 import pytest
 
-from tests.browser.conftest import errors_on, screenshot, wait_for_app
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, errors_on, screenshot, wait_for_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 HEIGHT = 900
@@ -66,6 +66,29 @@ def test_presentation_mode_keeps_every_source_label_whole(server, page):
                                "<= b.closest('[role=radiogroup]').getBoundingClientRect().right + 1"), label
     assert page.get_by_text("Shots go to").count() == 1
     screenshot_view(page, "transfer_learning_present_webcam")
+
+
+def test_webcam_shots_one_click_each_in_a_real_browser(server, browser):
+    """Chromium's fake camera: each Take Photo adds a shot to the chosen class and the camera is ready again."""
+    cam_browser = browser.browser_type.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS + [
+        "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"])
+    try:
+        context = cam_browser.new_context(viewport={"width": 1440, "height": HEIGHT}, permissions=["camera"])
+        page = context.new_page()
+        page.goto(f"{server}/transfer_learning?data=Webcam%2C+class+by+class")
+        wait_for_app(page)
+        for shots in (1, 2, 3):
+            take = page.get_by_role("button", name="Take Photo")
+            take.wait_for(timeout=60_000)
+            page.wait_for_timeout(1500)  # the fake stream needs a moment after the camera (re)starts
+            take.click()
+            page.get_by_text(f"{shots} shot(s)").first.wait_for(timeout=60_000)
+            wait_for_app(page)
+        assert errors_on(page) == []
+        assert page.get_by_text("No shots yet.").count() == 1  # the second class got none of them
+        screenshot_view(page, "transfer_learning_webcam_shots")
+    finally:
+        cam_browser.close()
 
 
 def screenshot_view(page, name: str):
