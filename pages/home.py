@@ -3,7 +3,8 @@
 import pandas as pd
 import streamlit as st
 
-from explorer import weights
+from explorer import weights, zoo
+from ui import present
 from ui.upload_model import upload_model
 from ui.shell import require_shell
 
@@ -39,6 +40,8 @@ PAGES = [
      "Then check whether a second network is fooled too."),
 ]
 
+if present.is_on():  # the page links are the cards' titles: as large as body text on a projector
+    st.html(f"<style>[data-testid='stPageLink'] p {{ font-size: {present.BODY_PX}px !important; }}</style>")
 cols = st.columns(2)
 for i, (title, path, text) in enumerate(PAGES):
     with cols[i % 2].container(border=True):
@@ -47,22 +50,28 @@ for i, (title, path, text) in enumerate(PAGES):
 
 st.header("Pretrained weights on this computer")
 rows = weights.status()
-present = [r for r in rows if r["present"]]
+present_rows = [r for r in rows if r["present"]]
+ready = [v.title for v in zoo.VARIANTS.values() if v.weights_available(include_top=True)]
 st.markdown(
-    f"Keras keeps weights in `{weights.cache_dir()}`. **{len(present)} of {len(rows)}** known files are here. "
-    "Models whose weights are missing still work with random weights (clearly labelled); to get the real "
-    "ones, run `python -m explorer.weights prefetch --all` on a computer with internet and copy the folder "
-    "here with `python -m explorer.weights install FOLDER` (see the README, *Offline classrooms*)."
+    f"**{len(present_rows)} of {len(rows)}** known files are here"
+    + (f". Ready with their ImageNet weights: {', '.join(ready)}." if ready else ".")
+    + " Models whose weights are missing still work with random weights (clearly labelled)."
 )
 damaged = [r for r in rows if r["state"] not in ("present", "missing")]
 if damaged:
     st.warning("These files are damaged and will be ignored until replaced: "
                + "; ".join(f"`{r['file']}` ({r['state']})" for r in damaged), icon=":material/warning:")
-table = pd.DataFrame(rows)[["model", "file", "present", "state", "size_mb"]].rename(
-    columns={"model": "Model", "file": "File", "present": "Here", "state": "Status", "size_mb": "MB"})
-table["MB"] = [f"{mb:.1f}" if pd.notna(mb) else "not here" for mb in table["MB"]]  # a missing file has no size, not nan
-st.dataframe(table, hide_index=True, width="stretch",
-             column_config={"Here": st.column_config.CheckboxColumn("Here")})
+with present.details("Weight files and where they live"):
+    st.markdown(
+        f"Keras keeps weights in `{weights.cache_dir()}`. To get the missing ones, run "
+        "`python -m explorer.weights prefetch --all` on a computer with internet and copy the folder here with "
+        "`python -m explorer.weights install FOLDER` (see the README, *Offline classrooms*)."
+    )
+    table = pd.DataFrame(rows)[["model", "present", "size_mb", "state", "file"]].rename(
+        columns={"model": "Model", "present": "Here", "state": "Status", "size_mb": "MB", "file": "File"})
+    table["Here"] = ["yes" if here else "no" for here in table["Here"]]
+    table["MB"] = [f"{mb:.1f}" if pd.notna(mb) else "not here" for mb in table["MB"]]  # a missing file has no size, not nan
+    st.table(table.set_index("Model"))  # a plain table wraps long file names instead of cutting them off
 
 st.header("Your own classifier")
 st.markdown(

@@ -1,6 +1,7 @@
 """One photo-input widget for every page: a sample, an upload or the camera.
 
 A bad file shows an ``st.error`` and the page keeps the last good photo: nothing is lost.
+:func:`sample_param` mirrors the sample choice into a lesson link (:mod:`ui.links`).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import streamlit as st
 import explorer
 from explorer.images import SUPPORTED_TYPES, image_note
 from explorer.samples import SAMPLES, sample_image
+from ui import links
 
 SOURCES = ("Sample photo", "Upload", "Camera")
 
@@ -17,6 +19,26 @@ SOURCES = ("Sample photo", "Upload", "Camera")
 @st.cache_data(show_spinner=False, max_entries=16)
 def _sample(name: str):
     return sample_image(name)
+
+
+def sample_key(key: str = "photo") -> str:
+    """The session-state key of ``photo_input(key)``'s sample selector."""
+    return f"{key}_sample"
+
+
+def sample_param(key: str = "photo", name: str = "photo") -> links.Param:
+    """The lesson-link :class:`ui.links.Param` of ``photo_input(key)``'s sample choice (URL ``?photo=...``).
+
+    Put it in the page's params list: ``links.restore`` before ``photo_input`` runs, ``links.publish`` after.
+    """
+    return links.choice(sample_key(key), name, list(SAMPLES))
+
+
+def wrap_choices(widget_key: str) -> None:
+    """Let a segmented control's buttons wrap onto a second line instead of being cut off in a narrow column
+    (or in presentation mode's larger type): Streamlit's control scrolls sideways and hides the last option."""
+    st.html(f"<style>.st-key-{widget_key} [role='radiogroup'] {{ flex-wrap: wrap; overflow: visible; "
+            "row-gap: 0.25rem; }}</style>")
 
 
 def _use_upload(upload, state_key: str) -> None:
@@ -45,11 +67,14 @@ def _use_upload(upload, state_key: str) -> None:
 def photo_input(key: str = "photo", default_sample: str = "Cat (Chelsea)", label: str = "Photo"):
     """Return an RGB uint8 HxWx3 array (never None) and a short caption of where it came from."""
     state_key = f"{key}_last_good"
+    wrap_choices(f"{key}_source")
     source = st.segmented_control(label, SOURCES, default=SOURCES[0], key=f"{key}_source") or SOURCES[0]
     if source == "Sample photo":
         names = list(SAMPLES)
-        name = st.selectbox("Sample", names, index=names.index(default_sample) if default_sample in names else 0,
-                            key=f"{key}_sample", label_visibility="collapsed")
+        links.default(sample_key(key), default_sample if default_sample in names else names[0])
+        if st.session_state[sample_key(key)] not in names:  # a stale value from an older session
+            st.session_state[sample_key(key)] = names[0]
+        name = st.selectbox("Sample", names, key=sample_key(key), label_visibility="collapsed")
         st.session_state[state_key] = (_sample(name), f"sample: {name}")
     else:
         if source == "Upload":

@@ -1,31 +1,101 @@
-"""The Transfer learning page in a real browser: demo set, train, curves and confusion matrix render."""
+"""The Transfer learning page in a real browser at 1440x900: a lesson link sets the controls, the Train button
+and the live curves are on screen together while it trains, then curves and confusion matrix render."""
 
 import pytest
 
-from tests.browser.conftest import errors_on, screenshot, wait_for_app
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, errors_on, screenshot, wait_for_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
+HEIGHT = 900
+LINK = "/transfer_learning?data=Demo+set&backbone=mobilenet_0.25&epochs=30&fine_tune=1&ft_layers=5&ft_epochs=2"
 
 
-def test_train_on_the_demo_set_in_a_browser(server, page):
-    page.goto(f"{server}/transfer_learning")
-    wait_for_app(page)
-    page.get_by_role("radio", name="Demo set").click()
+def _in_view(locator) -> bool:
+    box = locator.bounding_box()
+    return box is not None and box["y"] >= 0 and box["y"] + box["height"] <= HEIGHT
+
+
+def test_a_lesson_link_then_training_on_the_demo_set_with_the_curves_beside_the_button(server, page):
+    page.set_viewport_size({"width": 1440, "height": HEIGHT})
+    page.goto(server + LINK)
     wait_for_app(page)
     page.get_by_text("Images per class").first.wait_for(timeout=60_000)
     backbone = page.get_by_role("combobox", name="Backbone (pretrained, frozen)")
-    backbone.click()
-    backbone.fill("alpha 0.25")
-    page.get_by_role("option", name="MobileNet, alpha 0.25 (128 px, fastest)").wait_for()
-    backbone.press("Enter")
-    wait_for_app(page)
-    assert backbone.input_value() == "MobileNet, alpha 0.25 (128 px, fastest)"
-    page.get_by_role("button", name="Train", exact=True).click()
+    assert backbone.input_value() == "MobileNet, alpha 0.25 (128 px, fastest)"  # restored from the link
+    assert page.locator(".st-key-tl_epochs input[type=range]").input_value() == "30"
+    assert page.get_by_role("radio", name="Demo set").get_attribute("aria-checked") == "true"
+    assert errors_on(page) == [] and page.locator('[data-testid="stAlertContentWarning"]').count() == 0
+
+    train = page.get_by_role("button", name="Train", exact=True)
+    train.scroll_into_view_if_needed()
+    train.click()
+    page.get_by_text("Fine-tuning: epoch").first.wait_for(timeout=480_000)  # mid-run: the slow stage
+    curves = page.locator('[data-testid="stPlotlyChart"]', has_text="Accuracy").first
+    progress = page.locator('[data-testid="stProgress"]').first
+    assert _in_view(train) and _in_view(curves) and _in_view(progress), (
+        train.bounding_box(), curves.bounding_box(), progress.bounding_box())
+    screenshot_view(page, "transfer_learning_training")
+
     page.get_by_text("Validation accuracy").wait_for(timeout=480_000)
     wait_for_app(page)
     assert errors_on(page) == []
     assert page.locator('[data-testid="stPlotlyChart"]').count() >= 4
     assert page.get_by_text("Confusion matrix").count() >= 1
+    assert page.get_by_text("never trained on").count() >= 1  # the default new photo is a held-out one
+    assert "epochs=30" in page.url and "backbone=mobilenet_0.25" in page.url
+    page.get_by_role("radio", name="Sample, upload or camera").click()
+    wait_for_app(page)
+    camera = page.get_by_role("radio", name="Camera", exact=True)  # the photo input's last source, not cut off
+    assert camera.evaluate("b => b.getBoundingClientRect().right "
+                           "<= b.closest('[role=radiogroup]').getBoundingClientRect().right + 1")
+    train.scroll_into_view_if_needed()
+    screenshot_view(page, "transfer_learning_trained_1440x900")
     page.set_viewport_size({"width": 1400, "height": 4600})  # Streamlit scrolls inside the page: show it all
     page.wait_for_timeout(1500)
     screenshot(page, "transfer_learning_trained")
+
+
+def test_presentation_mode_keeps_every_source_label_whole(server, page):
+    page.set_viewport_size({"width": 1440, "height": HEIGHT})
+    page.goto(f"{server}/transfer_learning?present=1&data=Webcam%2C+class+by+class")
+    wait_for_app(page)
+    assert errors_on(page) == []
+    for label in ("Upload per class", "Webcam, class by class", "Zip file", "Local folder", "Demo set"):
+        button = page.get_by_role("radio", name=label)
+        assert button.evaluate("b => b.scrollWidth <= b.clientWidth + 1 && b.getBoundingClientRect().right "
+                               "<= b.closest('[role=radiogroup]').getBoundingClientRect().right + 1"), label
+    assert page.get_by_text("Shots go to").count() == 1
+    screenshot_view(page, "transfer_learning_present_webcam")
+
+
+def test_webcam_shots_one_click_each_in_a_real_browser(server, browser):
+    """Chromium's fake camera: each Take Photo adds a shot to the chosen class and the camera is ready again."""
+    cam_browser = browser.browser_type.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS + [
+        "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"])
+    try:
+        context = cam_browser.new_context(viewport={"width": 1440, "height": HEIGHT}, permissions=["camera"])
+        page = context.new_page()
+        page.goto(f"{server}/transfer_learning?data=Webcam%2C+class+by+class")
+        wait_for_app(page)
+        for shots in (1, 2, 3):
+            take = page.get_by_role("button", name="Take Photo")
+            take.wait_for(timeout=60_000)
+            page.wait_for_timeout(1500)  # the fake stream needs a moment after the camera (re)starts
+            take.click()
+            page.get_by_text(f"{shots} shot(s)").first.wait_for(timeout=60_000)
+            wait_for_app(page)
+        assert errors_on(page) == []
+        assert page.get_by_text("No shots yet.").count() == 1  # the second class got none of them
+        screenshot_view(page, "transfer_learning_webcam_shots")
+    finally:
+        cam_browser.close()
+
+
+def screenshot_view(page, name: str):
+    """What a 1440x900 screen shows right now (not the whole page)."""
+    from tests.browser.conftest import ARTIFACTS
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path))
+    return path
