@@ -15,6 +15,7 @@ import streamlit as st
 
 import explorer
 from explorer import attacks, classifier, zoo
+from ui import present
 
 USER_PREFIX = "Yours: "  # how every picker lists the session's own models
 GEOMETRY_NOTE = ("Every page shows the model the photo's centre, cropped to the model's shape and resized "
@@ -102,7 +103,8 @@ def load_with_notice(name: str, key: str = "model", **kwargs):
         return model
     try:
         model = cached_model(name, "imagenet", **kwargs)
-        st.caption(f"Weights: {classifier.weights_label(model)}")
+        label = classifier.weights_label(model)  # e.g. "ImageNet (mobilenet_v2_..._224.h5)"
+        st.caption(f"Weights: {label.split(' (')[0] if present.is_on() else label}")  # no file names on a projector
         return model
     except explorer.WeightsUnavailable as exc:
         st.warning(str(exc), icon=":material/cloud_off:")

@@ -30,6 +30,7 @@ html {{ font-size: {BODY_PX}px; }}
 [data-testid="stTable"] td, [data-testid="stTable"] th {{ font-size: {BODY_PX}px !important; }}
 [data-testid="stCaptionContainer"], [data-testid="stCaptionContainer"] p {{
   font-size: {CAPTION_PX}px !important; color: inherit !important; }}
+[data-testid="stMetricValue"] p, [data-testid="stMetricValue"] {{ font-size: 2.25rem !important; }}
 </style>
 """
 
