@@ -15,16 +15,21 @@ from .render import (
     MAX_STEPS,
     PRESETS,
     DivergedError,
+    Hyper,
     IdealImage,
+    PaintRun,
+    StepOutput,
+    StepState,
     compiled_step,
     ideal_image,
     lesson_learning_rate,
     options_for,
     predict,
+    step_runs,
 )
 
 __all__ = [
-    "Context", "DEFAULTS", "DivergedError", "Fourier", "IdealImage", "MAX_STEPS", "Objective", "PRESETS", "Pixels",
+    "Context", "DEFAULTS", "DivergedError", "Fourier", "Hyper", "IdealImage", "PaintRun", "StepOutput", "StepState", "MAX_STEPS", "Objective", "PRESETS", "Pixels",
     "class_ce", "class_probability", "compiled_step", "gif_bytes", "ideal_image", "l2", "lesson_learning_rate", "lesson_objective",
-    "options_for", "parameterisation", "png_bytes", "predict", "total_variation",
+    "options_for", "parameterisation", "png_bytes", "predict", "step_runs", "total_variation",
 ]
