@@ -37,6 +37,9 @@ _EXPORTS = {
     "CancelToken": "runtime", "Cancelled": "runtime", "Diverged": "runtime", "check_finite": "runtime",
     "heavy_work": "runtime",
     "ModelFileError": "user_models", "load_user_model": "user_models",
+    # a whole class on one server (issue 12): identical runs shared, distinct runs batched
+    "Scheduler": "scheduler", "paint": "scheduler", "default_scheduler": "scheduler",
+    "SharedRuns": "shared_runs", "run_key": "shared_runs",
 }
 
 __all__ = sorted(_EXPORTS)
