@@ -23,6 +23,7 @@ in progress or replays the cached result. Each batched step holds one of the hea
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import itertools
 import threading
@@ -193,6 +194,7 @@ def default_scheduler() -> Scheduler:
     with _scheduler_lock:
         if _scheduler is None:
             _scheduler = Scheduler()
+            atexit.register(_scheduler.shutdown)  # stop mid-step work before TensorFlow is torn down
         return _scheduler
 
 

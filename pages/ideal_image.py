@@ -1,7 +1,5 @@
 """Ideal class image: start from noise and let gradient ascent paint what the network thinks a class is."""
 
-import time
-
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
@@ -9,7 +7,7 @@ import streamlit as st
 import explorer
 from explorer import optvis, zoo
 from ui.models import load_with_notice, user_models
-from ui.runs import queued_run, stop_button
+from ui.runs import follow_runs, stop_button
 from ui.shell import require_shell
 
 require_shell()
@@ -84,39 +82,33 @@ def _curves(history, losses, title="") -> go.Figure:
     return fig
 
 
-def _run(model, target, steps, seed, options, slots, label):
-    """Run one optimisation, animating it in the given placeholders; returns (result, error message)."""
-    last = {"t": 0.0}
+def _watch(model, target, steps, seed, options, slots, label):
+    """Ask the shared scheduler for a run (joined or replayed if anyone asked the same already);
+    returns (subscription, draw, placeholder) for ``follow_runs``, which animates it in ``slots``."""
+    subscription = explorer.paint(model, target, steps=steps, seed=seed, **options)
+    charted = {"version": None}
 
-    def callback(step, image, metrics):
-        now = time.perf_counter()
-        if now - last["t"] >= UI_EVERY_S or step == steps:
-            last["t"] = now
-            slots["image"].image(image, caption=f"{label}: step {step}/{steps}", width="stretch")
-            # Kept so a run stopped half-way (Stop, or a changed setting) still shows where it got to.
-            st.session_state["ideal_stopped"] = dict(label=label, step=step, steps=steps, image=image,
-                                                     probability=metrics["probability"])
-            slots["progress"].progress(step / steps, text=f"{label}: step {step}/{steps}, p = "
-                                                           f"{metrics['probability']:.3f}")
-            slots["chart"].plotly_chart(_curves(history, losses, label), width="stretch")
-        history.append(metrics["probability"])
-        losses.append(metrics["loss"])
-        return True
+    def draw(snap):
+        p = snap.metrics.get("probability", float("nan"))
+        slots["image"].image(snap.image, caption=f"{label}: step {snap.step}/{steps}", width="stretch")
+        # Kept so a run stopped half-way (Stop, or a changed setting) still shows where it got to.
+        st.session_state["ideal_stopped"] = dict(label=label, step=snap.step, steps=steps, image=snap.image,
+                                                 probability=p)
+        slots["progress"].progress(snap.step / steps, text=f"{label}: step {snap.step}/{steps}, p = {p:.3f}")
+        if snap.version != charted["version"]:  # the same chart twice would be a duplicate element
+            charted["version"] = snap.version
+            slots["chart"].plotly_chart(_curves(snap.history, snap.losses, label), width="stretch")
 
-    history, losses = [], []
-    try:
-        with queued_run(slots["progress"]) as token:
-            def guarded(step, image, metrics):
-                callback(step, image, metrics)
-                return not token.cancelled  # the server's time budget for one run
+    return subscription, draw, slots["progress"]
 
-            return explorer.ideal_image(model, target, steps=steps, seed=seed, callback=guarded, **options), None
-    except optvis.DivergedError as exc:
-        return exc.result, str(exc)
-    except explorer.Cancelled as exc:
-        return None, str(exc)
-    except ValueError as exc:
-        return None, str(exc)
+
+def _outcome(run):
+    """(result, error message) of a finished shared run; a run stopped by the time budget keeps its result."""
+    if isinstance(run.error, optvis.DivergedError):
+        return run.error.result, str(run.error)
+    if run.error is not None:
+        return None, str(run.error)
+    return run.result, None
 
 
 def _show_result(result, label, class_label):
@@ -178,13 +170,24 @@ with output:
         columns = st.columns(2 if compare else 1)
         slots = [{"image": c.empty(), "progress": c.empty(), "chart": c.empty()} for c in columns]
         stop_button("ideal_stop")
-        main, error = _run(model, target, steps, int(seed), options, slots[0], "regularised")
-        plain, plain_error = None, None
-        if compare and main is not None and error is None:
-            plain_options = optvis.options_for("plain noise", learning_rate=st.session_state["ideal_lesson_lr"],
-                                               frame_every=max(1, steps // 20))
-            plain_options.pop("steps")
-            plain, plain_error = _run(model, target, steps, int(seed), plain_options, slots[1], "plain noise")
+        watched, error = [], None
+        try:
+            watched.append(_watch(model, target, steps, int(seed), options, slots[0], "regularised"))
+            if compare:  # both at once: the comparison runs alongside (and is shared by the whole class)
+                plain_options = optvis.options_for("plain noise", learning_rate=st.session_state["ideal_lesson_lr"],
+                                                   frame_every=max(1, steps // 20))
+                plain_options.pop("steps")
+                watched.append(_watch(model, target, steps, int(seed), plain_options, slots[1], "plain noise"))
+        except ValueError as exc:
+            for subscription, *_ in watched:
+                subscription.close()
+            watched, error = [], str(exc)
+        runs = follow_runs(watched, UI_EVERY_S)
+        main, plain, plain_error = None, None, None
+        if runs:
+            main, error = _outcome(runs[0])
+        if len(runs) > 1 and main is not None and error is None:
+            plain, plain_error = _outcome(runs[1])
         st.session_state.pop("ideal_stopped", None)
         st.session_state["ideal_run"] = dict(main=main, plain=plain, error=error or plain_error, label=label,
                                              class_label=class_label, target=target)

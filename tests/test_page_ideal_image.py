@@ -74,19 +74,24 @@ def test_extreme_settings_run_without_crashing():
 
 @needs_fixtures
 def test_a_run_that_blows_up_shows_a_clear_error_and_the_last_good_image(monkeypatch):
-    import explorer
-    from explorer import optvis
+    from explorer import optvis, scheduler, shared_runs
 
     partial = optvis.IdealImage(image=np.full((128, 128, 3), 99, np.uint8), history=[0.1, 0.2], losses=[3.0, 2.0],
                                 frames=[], target=284, probability=0.2)
 
-    def blow_up(*args, **kwargs):
-        raise optvis.DivergedError("The optimisation blew up at step 3: lower the learning rate.", partial)
+    def blow_up(runs):  # the shared scheduler's batched step: every run in it diverges
+        for run in runs:
+            run.done = True
+        return [optvis.DivergedError("The optimisation blew up at step 3: lower the learning rate.", partial)
+                for _ in runs]
 
     at = _page()
     at.selectbox(key="ideal_model_choice").set_value("mobilenet_small").run()
-    monkeypatch.setattr(explorer, "ideal_image", blow_up)
-    at.button[0].click().run()
+    monkeypatch.setattr(scheduler, "step_runs", blow_up)
+    try:
+        at.button[0].click().run()
+    finally:
+        shared_runs.shared_runs().cache.clear()  # the made-up divergence must not be replayed to later tests
     assert not at.exception
     assert any("learning rate" in e.value for e in at.error)
     assert at.session_state["ideal_run"]["main"] is partial
