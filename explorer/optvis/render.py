@@ -182,6 +182,19 @@ class StepOutput(NamedTuple):
     finite: tf.Tensor  # bool: the run's new image and loss are finite
 
 
+def _tv(images: tf.Tensor) -> tf.Tensor:
+    return tf.image.total_variation(images)  # per image: sum of |neighbour differences|, pixel levels
+
+
+def _l2(images: tf.Tensor) -> tf.Tensor:
+    return tf.reduce_mean(tf.square(images / 127.5 - 1.0), axis=(1, 2, 3))  # per image, from mid-grey on -1..1
+
+
+def _weighted(weight: tf.Tensor, term: Callable, images: tf.Tensor) -> tf.Tensor:
+    """``weight * term(images)`` per run, skipping the term (and its gradient) when every weight is 0."""
+    return tf.cond(tf.reduce_any(weight != 0), lambda: weight * term(images), lambda: tf.zeros_like(weight))
+
+
 _STEPS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 #: Compiled-step calls so far (all models): tests count them to prove identical runs are computed once.
 STEP_CALLS = {"steps": 0, "runs": 0}
@@ -218,15 +231,15 @@ def compiled_step(model, param, optimizer: str, views: int, robust: bool, object
             p_views = tf.reshape(tf.gather(probs, tf.repeat(target, n_views), axis=1, batch_dims=1), (-1, n_views))
             # Per run: the objectives class_ce, total_variation and l2, each over its own image and views.
             ce = -tf.reduce_mean(tf.math.log(tf.maximum(p_views, obj._EPS)), axis=1)
-            tv = tf.image.total_variation(images)
-            l2 = tf.reduce_mean(tf.square(images / 127.5 - 1.0), axis=(1, 2, 3))
             if objective is not None:
                 ctx = obj.Context(image=images, views=seen, probs=probs)
                 losses = tf.reshape(objective(ctx), (-1,)) * tf.ones_like(ce)
-            else:
-                losses = hyper.ce_weight * ce + hyper.tv_weight * tv + hyper.l2_weight * l2
+            else:  # a regulariser's gradient is only computed when some run weighs it (TV's costs a lot)
+                losses = (hyper.ce_weight * ce + _weighted(hyper.tv_weight, _tv, images)
+                          + _weighted(hyper.l2_weight, _l2, images))
             total = tf.reduce_sum(losses)
         grad = tape.gradient(total, raw)
+        tv, l2 = _tv(images), _l2(images)  # reported every step, outside the gradient
         lr = tf.reshape(hyper.learning_rate, per_run_shape)
         if optimizer == "adam":
             tt = tf.reshape(t, per_run_shape)

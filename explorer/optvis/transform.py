@@ -20,8 +20,12 @@ def _shifts(n, pixels: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
 
 
 def _roll(images: tf.Tensor, shifts: tf.Tensor) -> tf.Tensor:
-    return tf.map_fn(lambda a: tf.roll(a[0], a[1], axis=(0, 1)), (images, shifts),
-                     fn_output_signature=images.dtype)
+    """Roll image i by ``shifts[i]`` = (dy, dx), wrapping round: ``tf.roll`` per image, as two batched
+    gathers (one op for any number of images, where a loop of rolls would run them one by one)."""
+    h, w = tf.shape(images)[1], tf.shape(images)[2]
+    rows = tf.math.floormod(tf.range(h)[None, :] - shifts[:, :1], h)  # out[y] = in[(y - dy) mod h]
+    cols = tf.math.floormod(tf.range(w)[None, :] - shifts[:, 1:], w)
+    return tf.gather(tf.gather(images, rows, axis=1, batch_dims=1), cols, axis=2, batch_dims=1)
 
 
 def jitter(images: tf.Tensor, pixels: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
