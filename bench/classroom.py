@@ -28,16 +28,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 CLASSES = [284, 281, 340, 207, 1, 417, 950, 130, 291, 323, 388, 409, 430, 466, 504, 532]
 
 
-def page_options(steps: int) -> dict:
-    """The options the page passes for the default preset ('best looking')."""
-    from explorer import optvis
-
-    o = optvis.options_for("best looking")
-    return dict(param=o["param"], optimizer=o["optimizer"], learning_rate=o["learning_rate"],
-                tv_weight=o["tv_weight"], l2_weight=o["l2_weight"], jitter=o["jitter"], scale=o["scale"],
-                rotation=int(o["rotation"]), ce_weight=1.0, frame_every=max(1, steps // 20))
-
-
 def student(scheduler, model, target, steps, seed, options, results):
     """One student: submit, then follow the live updates as the page does, until the run ends."""
     sub = scheduler.paint(model, target, steps=steps, seed=seed, **options)
@@ -86,7 +76,10 @@ def main(argv=None) -> int:
     runtime.configure()
     model = explorer.load_model(args.model)
     targets = CLASSES[:args.runs]
-    options = page_options(args.steps)
+    from explorer.warm import page_runs
+
+    options = {k: v for k, v in page_runs(model, 0, args.steps, compare=False)[0].items()
+               if k not in ("target", "steps", "seed")}  # the page's default Paint press
     # Trace the step for a stack of one and for a batch (other seed: nothing of this is reused).
     phase(model, targets[:1], 2, args.seed + 1, options, together=True)
     phase(model, targets, 2, args.seed + 1, options, together=True)

@@ -23,6 +23,8 @@ import collections
 import dataclasses
 import hashlib
 import os
+import pickle
+import tempfile
 import threading
 import time
 import weakref
@@ -33,7 +35,8 @@ import numpy as np
 from .runtime import CancelToken, Diverged, run_budget
 
 CACHE_MB_ENV = "CNN_EXPLORER_CACHE_MB"
-DEFAULT_CACHE_MB = 256
+CACHE_DIR_ENV = "CNN_EXPLORER_CACHE_DIR"  # set: finished runs are also kept on disk (warm-up, restarts, replicas)
+DEFAULT_CACHE_MB = 256  # in memory; the disk copy may hold 4 times as much
 FINISHED = ("done", "failed", "cancelled")
 ORPHAN_GRACE_S = 5.0  # a run nobody watches any more is cancelled after this long (a refresh comes back sooner)
 
@@ -150,14 +153,52 @@ def freeze(value):
 
 
 class RunCache:
-    """Finished runs by key, least recently used first out once their total size passes ``limit_mb``."""
+    """Finished runs by key, least recently used first out once their total size passes ``limit_mb``.
 
-    def __init__(self, limit_mb: float):
+    With a ``directory``, every value kept is also written there (one pickle per key, written atomically;
+    the folder is bounded to 4 x ``limit_mb``, oldest files out) and a key missing in memory is looked
+    up there: ``python -m explorer.warm`` fills it before class, a restarted server keeps its results,
+    and replicas on one machine share them. Pickles are code: the folder must be the server's own.
+    """
+
+    def __init__(self, limit_mb: float, directory: str | os.PathLike | None = None):
         self.limit_bytes = int(float(limit_mb) * 1e6)
         self._items: collections.OrderedDict = collections.OrderedDict()
         self._lock = threading.Lock()
         self.size_bytes = 0
         self.hits = self.misses = self.evictions = 0
+        self.directory = None
+        if directory is not None:
+            self.directory = os.path.abspath(os.path.expanduser(os.fspath(directory)))
+            os.makedirs(self.directory, exist_ok=True)
+
+    def _path(self, key) -> str:
+        return os.path.join(self.directory, hashlib.sha256(repr(key).encode()).hexdigest()[:40] + ".pkl")
+
+    def _load(self, key):
+        try:
+            with open(self._path(key), "rb") as f:
+                stored_key, value = pickle.load(f)
+            os.utime(self._path(key))  # recently used
+        except (OSError, pickle.PickleError, EOFError, ValueError, TypeError, AttributeError):
+            return None
+        return freeze(value) if stored_key == key else None
+
+    def _store(self, key, value) -> None:
+        try:
+            fd, tmp = tempfile.mkstemp(dir=self.directory, suffix=".tmp")
+            with os.fdopen(fd, "wb") as f:
+                pickle.dump((key, value), f, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, self._path(key))
+            files = [os.path.join(self.directory, n) for n in os.listdir(self.directory) if n.endswith(".pkl")]
+            stats = sorted(((os.stat(p).st_mtime, os.stat(p).st_size, p) for p in files), reverse=True)
+            total = 0
+            for _, size, path in stats:
+                total += size
+                if total > 4 * self.limit_bytes:
+                    os.remove(path)
+        except (OSError, pickle.PickleError, TypeError, AttributeError):
+            pass  # a full or read-only disk costs the disk copy only
 
     def __len__(self) -> int:
         return len(self._items)
@@ -168,16 +209,23 @@ class RunCache:
     def get(self, key):
         """The cached value (and mark it recently used), or None."""
         with self._lock:
-            if key not in self._items:
-                self.misses += 1
-                return None
-            self._items.move_to_end(key)
-            self.hits += 1
-            return self._items[key][0]
+            if key in self._items:
+                self._items.move_to_end(key)
+                self.hits += 1
+                return self._items[key][0]
+        value = self._load(key) if self.directory else None
+        if value is None:
+            self.misses += 1
+            return None
+        self.hits += 1
+        self.put(key, value, persist=False)
+        return value
 
-    def put(self, key, value) -> bool:
+    def put(self, key, value, persist: bool = True) -> bool:
         """Keep ``value`` (evicting the least recently used); False if it alone is over the limit."""
         size = nbytes(value)
+        if persist and self.directory and size <= self.limit_bytes:
+            self._store(key, value)
         with self._lock:
             if key in self._items:
                 self.size_bytes -= self._items.pop(key)[1]
@@ -346,13 +394,14 @@ class Subscription:
 class SharedRuns:
     """The process's books: runs in progress by key, and the cache of finished ones."""
 
-    def __init__(self, cache_mb: float | None = None, orphan_grace: float = ORPHAN_GRACE_S):
+    def __init__(self, cache_mb: float | None = None, orphan_grace: float = ORPHAN_GRACE_S,
+                 directory: str | os.PathLike | None = None):
         if cache_mb is None:
             try:
                 cache_mb = float(os.environ.get(CACHE_MB_ENV, DEFAULT_CACHE_MB))
             except ValueError:
                 cache_mb = DEFAULT_CACHE_MB
-        self.cache = RunCache(cache_mb)
+        self.cache = RunCache(cache_mb, directory)
         self.orphan_grace = orphan_grace
         self._running: dict = {}
         self._lock = threading.Lock()
@@ -399,8 +448,10 @@ class SharedRuns:
             if self._running.get(run.key) is run:
                 del self._running[run.key]
         # Kept: finished runs and divergences (the same inputs diverge again); not cancelled or crashed ones.
-        if run.key is not None and (run.state == "done" or isinstance(run.error, Diverged)):
-            self.cache.put(run.key, (run.result, run.error))
+        if run.key is not None and run.state == "done":
+            self.cache.put(run.key, (run.result, None))
+        elif run.key is not None and isinstance(run.error, Diverged):
+            self.cache.put(run.key, (run.result, run.error), persist=False)  # exceptions do not unpickle
 
 
 _shared: SharedRuns | None = None
@@ -408,11 +459,12 @@ _shared_lock = threading.Lock()
 
 
 def shared_runs() -> SharedRuns:
-    """The process-wide :class:`SharedRuns` (cache size from ``CNN_EXPLORER_CACHE_MB``, default 256)."""
+    """The process-wide :class:`SharedRuns` (cache size from ``CNN_EXPLORER_CACHE_MB``, default 256; kept
+    on disk too in ``CNN_EXPLORER_CACHE_DIR`` if set)."""
     global _shared
     with _shared_lock:
         if _shared is None:
-            _shared = SharedRuns()
+            _shared = SharedRuns(directory=os.environ.get(CACHE_DIR_ENV) or None)
         return _shared
 
 

@@ -155,13 +155,17 @@ with controls:
         seed = st.number_input("Seed", 0, 10_000, 0, key="ideal_seed")
         compare = st.toggle("Also run plain noise (no regularisers) for comparison", value=True,
                             key="ideal_compare")
+        early_stop = st.toggle("Stop early once the network is sure and the picture has settled", value=False,
+                               key="ideal_early_stop",
+                               help="Ends the run when the class has stayed above 90 % for 10 steps and the "
+                                    "picture has stopped changing: same image, less waiting.")
     run = st.button("Paint the ideal image", type="primary", disabled=model is None or target is None,
                     icon=":material/brush:")
 
 options = dict(param=param, optimizer=optimizer, learning_rate=learning_rate, tv_weight=tv_weight,
                l2_weight=l2_weight, jitter=jitter, scale=scale, rotation=int(rotation),
                ce_weight=10.0 if st.session_state.get("ideal_preset") == "as in the lesson" else 1.0,
-               frame_every=max(1, steps // 20))
+               frame_every=max(1, steps // 20), early_stop=early_stop)
 
 with output:
     if run:

@@ -55,6 +55,16 @@ def test_page_paints_compares_saves_and_checks_on_a_second_model():
     assert "p(tabby) =" in texts and "any cat" in texts
     assert len(at.dataframe) == 1
 
+    # What the page submitted is what `python -m explorer.warm` precomputes (same keys), and it is cached.
+    import explorer
+    from explorer import scheduler, shared_runs, warm
+
+    model = explorer.load_model("mobilenet", alpha=0.25, input_shape=(128, 128, 3))
+    for kwargs in warm.page_runs(model, 281, 20):
+        kwargs = dict(kwargs)
+        key = scheduler.ideal_image_key(model, kwargs.pop("target"), kwargs.pop("steps"), kwargs.pop("seed"), kwargs)
+        assert key in shared_runs.shared_runs().cache
+
 
 @needs_fixtures
 def test_extreme_settings_run_without_crashing():

@@ -131,3 +131,16 @@ def test_many_threads_asking_at_once_get_one_run(mobilenet_small, scheduler):
     for sub in subs:
         _finish(sub)
     assert scheduler.shared.started == 1 and sum(scheduler.batches) == 4
+
+
+def test_early_stop_ends_a_run_once_the_target_is_reached_and_the_image_settled(mobilenet_small, scheduler):
+    calm = dict(preset="best looking", views=1, jitter=4, scale=0.1, rotation=5)
+    early = scheduler.paint(mobilenet_small, 340, steps=150, early_stop=True, **calm)
+    full = scheduler.paint(mobilenet_small, 340, steps=60, **calm)  # same batch, no early stop
+    for sub in (early, full):
+        _finish(sub)
+    result = early.run.result
+    assert result.status == "settled" and render.EARLY_STOP_WINDOW < result.steps < 150
+    assert min(result.history[-render.EARLY_STOP_WINDOW:]) >= render.EARLY_STOP_P and result.probability > 0.5
+    assert result.frames[-1][0] == result.steps
+    assert full.run.result.status == "done" and full.run.result.steps == 60

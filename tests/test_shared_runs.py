@@ -111,3 +111,16 @@ def test_a_cancelled_run_is_not_cached(mobilenet_small, scheduler):
     assert again.run is not sub.run and not again.run.cached
     again.run.token.cancel()
     _finish(again)
+
+
+def test_the_disk_copy_serves_a_restarted_server_and_stays_bounded(tmp_path):
+    cache = RunCache(limit_mb=1.0, directory=tmp_path)
+    cache.put(("ideal_image", "m", 1), {"image": np.full((10, 10, 3), 7, np.uint8)})
+    restarted = RunCache(limit_mb=1.0, directory=tmp_path)  # a new process (or a replica) on the same folder
+    value = restarted.get(("ideal_image", "m", 1))
+    assert value is not None and value["image"][0, 0, 0] == 7 and not value["image"].flags.writeable
+    assert restarted.get(("ideal_image", "m", 2)) is None
+    for i in range(20):  # 20 x 0.3 MB: the folder keeps at most 4 x 1 MB
+        cache.put(("big", i), np.zeros(300_000, np.uint8))
+    assert sum(p.stat().st_size for p in tmp_path.glob("*.pkl")) <= 4e6
+    assert restarted.get(("big", 19)) is not None and restarted.get(("big", 0)) is None
