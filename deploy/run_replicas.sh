@@ -17,7 +17,7 @@ LISTEN=${LISTEN:-127.0.0.1:$PORT}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PREFIX=${NGINX_PREFIX:-$(mktemp -d /tmp/cnn-explorer-nginx.XXXXXX)}
 export CNN_EXPLORER_CACHE_DIR=${CNN_EXPLORER_CACHE_DIR:-$HOME/.cache/cnn-explorer/runs}
-SECRET=${STREAMLIT_COOKIE_SECRET:-$(python3 -c 'import secrets; print(secrets.token_hex(16))')}
+export STREAMLIT_SERVER_COOKIE_SECRET=${STREAMLIT_SERVER_COOKIE_SECRET:-$(python3 -c 'import secrets; print(secrets.token_hex(16))')}
 NGINX=${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}
 PY=${PYTHON:-python3}
 
@@ -33,7 +33,7 @@ for ((i = 0; i < N; i++)); do
     port=$((FIRST + i))
     "$PY" -m streamlit run "$ROOT/streamlit_app.py" --server.port "$port" --server.address 127.0.0.1 \
         --server.headless true --browser.gatherUsageStats false --server.fileWatcherType none \
-        --server.cookieSecret "$SECRET" > "$PREFIX/replica-$i.log" 2>&1 &
+        > "$PREFIX/replica-$i.log" 2>&1 &
     pids+=($!)
     upstreams+="        server 127.0.0.1:$port max_fails=0;"$'\n'
 done
@@ -44,6 +44,10 @@ sed -e "s|@PREFIX@|$PREFIX|g" -e "s|@LISTEN@|$LISTEN|g" "$ROOT/deploy/nginx.conf
 for ((i = 0; i < N; i++)); do   # wait until every replica answers
     port=$((FIRST + i))
     for _ in $(seq 180); do
+        if ! kill -0 "${pids[$i]}" 2>/dev/null; then
+            echo "replica $i (port $port) exited: see $PREFIX/replica-$i.log" >&2
+            exit 1
+        fi
         if "$PY" -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:$port/_stcore/health', timeout=2)" 2>/dev/null; then
             break
         fi

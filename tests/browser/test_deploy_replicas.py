@@ -56,11 +56,13 @@ def replicas(tmp_path_factory):
             pytest.fail("nginx + 2 replicas did not answer within 240 s")
         yield base, first
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)  # the script's own process group: replicas and nginx
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+        for sig in (signal.SIGTERM, signal.SIGKILL):  # the script's own process group: replicas and nginx
+            try:
+                os.killpg(proc.pid, sig)
+                proc.wait(timeout=30)
+                time.sleep(1)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                pass
         log.close()
 
 
