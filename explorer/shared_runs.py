@@ -413,6 +413,11 @@ class SharedRuns:
         with self._lock:
             return len(self._running)
 
+    def watching(self) -> int:
+        """Sessions watching a run in progress right now (pages slow their redraws when there are many)."""
+        with self._lock:
+            return sum(max(0, run.subscribers) for run in self._running.values())
+
     def subscribe(self, key, start: Callable[[SharedRun], None], max_seconds: float | None = None) -> Subscription:
         """Watch the run for ``key``: replayed from the cache, joined if in progress, else created and
         handed to ``start(run)`` (which must arrange for it to be computed, and may raise: then nothing

@@ -1,5 +1,7 @@
 """Ideal class image: start from noise and let gradient ascent paint what the network thinks a class is."""
 
+import time
+
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
@@ -13,7 +15,8 @@ from ui.shell import require_shell
 require_shell()
 
 MAX_STEPS = 1000  # per run: the server is shared by a class
-UI_EVERY_S = 0.4  # redraw the live picture and curves at most this often
+UI_EVERY_S = 0.4  # redraw the live picture at most this often (slower when many sessions watch)
+CHART_EVERY_S = 2.0  # and the live curves at most this often (a plotly figure costs the server far more)
 LEARNING_RATES = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 127.5, 200.0,
                   500.0, 1000.0]
 TV_WEIGHTS = [0.0, 0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05]
@@ -86,7 +89,7 @@ def _watch(model, target, steps, seed, options, slots, label):
     """Ask the shared scheduler for a run (joined or replayed if anyone asked the same already);
     returns (subscription, draw, placeholder) for ``follow_runs``, which animates it in ``slots``."""
     subscription = explorer.paint(model, target, steps=steps, seed=seed, **options)
-    charted = {"version": None}
+    charted = {"version": None, "at": 0.0}
 
     def draw(snap):
         p = snap.metrics.get("probability", float("nan"))
@@ -95,8 +98,9 @@ def _watch(model, target, steps, seed, options, slots, label):
         st.session_state["ideal_stopped"] = dict(label=label, step=snap.step, steps=steps, image=snap.image,
                                                  probability=p)
         slots["progress"].progress(snap.step / steps, text=f"{label}: step {snap.step}/{steps}, p = {p:.3f}")
-        if snap.version != charted["version"]:  # the same chart twice would be a duplicate element
-            charted["version"] = snap.version
+        now = time.monotonic()  # the same chart twice would be a duplicate element: redraw only when it moved
+        if snap.version != charted["version"] and now - charted["at"] >= CHART_EVERY_S:
+            charted["version"], charted["at"] = snap.version, now
             slots["chart"].plotly_chart(_curves(snap.history, snap.losses, label), width="stretch")
 
     return subscription, draw, slots["progress"]

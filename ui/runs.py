@@ -50,7 +50,11 @@ since the last call: compare ``snapshot.version``); ``placeholder`` says
     when it waits for the server. Each tick writes to the page, so a closed tab or a Stop click ends this
     script at once (Streamlit stops a script at its next write); the subscriptions are closed however
     the script ends, and a run nobody watches any more is cancelled by the scheduler, freeing its place.
+    With many sessions watching at once the ticks slow down (``every`` per 4 watchers): redrawing
+    thirty pages costs the server's Python time that the runs themselves need.
     """
+    from explorer.shared_runs import shared_runs
+
     try:
         while True:
             pending = [(sub, draw, slot, sub.run.snapshot()) for sub, draw, slot in watched if not sub.run.finished]
@@ -63,7 +67,7 @@ since the last call: compare ``snapshot.version``); ``placeholder`` says
                               "tab open.", icon=":material/hourglass_top:")
                 else:
                     draw(snap)
-            pending[0][0].run.wait_finished(every)
+            pending[0][0].run.wait_finished(every * max(1.0, shared_runs().watching() / 4))
     finally:
         for sub, *_ in watched:
             sub.close()
