@@ -2,11 +2,12 @@
 
 import streamlit as st
 
-from explorer import runtime
+from explorer import runtime, warm
 from ui import present
 from ui.shell import mark_shell
 
 runtime.configure()  # TF thread pools + malloc arenas for a shared classroom server (once per process)
+warm.start_background()  # CNN_EXPLORER_WARM=1: paint the quick picks into the shared run cache at start
 
 st.set_page_config(page_title="CNN Explorer", page_icon=":material/neurology:", layout="wide")
 

@@ -7,8 +7,9 @@ Starts nothing itself: run the app first (``streamlit run streamlit_app.py --ser
 Each session is its own headless Chromium context (its own Streamlit session) that opens every page in
 ``--pages`` (default: feature maps, then the ideal class image), waits until the app has finished
 running, and on pages with a button labelled "Run", "Start" or "Paint" (found by its role, whatever the page
-looks like) clicks it and waits for that run to end. All sessions start together (``--ramp`` spreads
-them over some seconds). Meanwhile the server's resident memory is sampled from /proc (the process is
+looks like) clicks it and waits for that run to end. With ``--distinct`` each session first picks its
+own class on the ideal-image page (identical runs are computed once, so the default measures sharing;
+this measures batching). All sessions start together (``--ramp`` spreads them over some seconds). Meanwhile the server's resident memory is sampled from /proc (the process is
 found by the port it listens on, or given with ``--pid``; no psutil needed).
 
 Output: one line per step (page load, run) with its latencies, then one final line:
@@ -154,8 +155,23 @@ async def wait_idle(page, inflight: set, timeout_ms: float) -> float:
     raise TimeoutError(f"page not ready after {timeout_ms / 1000:.0f} s")
 
 
+# --distinct: session i paints DISTINCT_CLASSES[i % len] on the ideal-image page (never the default class,
+# 284, so picking it always reruns the page).
+DISTINCT_CLASSES = [281, 340, 285, 207, 1, 417, 950, 130, 291, 323, 388, 409, 430, 466, 504, 532, 555, 717, 849, 980]
+
+
+async def pick_class(page, inflight: set, index: int, timeout_ms: float) -> None:
+    """Type a class into the ideal-image page's class box (a searchable select) and wait for the rerun."""
+    box = page.get_by_test_id("stSelectbox").filter(has_text="Class").first
+    await box.click(timeout=timeout_ms)
+    await page.keyboard.type(f"{DISTINCT_CLASSES[index % len(DISTINCT_CLASSES)]}: ")
+    await page.keyboard.press("Enter")
+    await page.evaluate(RESET_JS)
+    await wait_idle(page, inflight, timeout_ms)
+
+
 async def run_session(browser, base: str, pages: list[str], index: int, delay: float, timeout_ms: float,
-                      steps: list, errors: list) -> None:
+                      steps: list, errors: list, distinct: bool = False) -> None:
     await asyncio.sleep(delay)
     context = await browser.new_context(viewport={"width": 1280, "height": 900})
     await context.add_init_script(TRACK_RUNS_JS)
@@ -177,6 +193,9 @@ async def run_session(browser, base: str, pages: list[str], index: int, delay: f
                 button = page.locator('[data-testid="stMain"]').get_by_role("button", name=RUN_BUTTON)
                 if await button.count() == 0:
                     continue
+                if distinct and name == "ideal_image":
+                    step = f"{name}:pick_class"
+                    await pick_class(page, inflight, index, timeout_ms)
                 step = f"{name}:run"
                 await page.evaluate(RESET_JS)
                 await button.first.click(timeout=timeout_ms)
@@ -218,7 +237,7 @@ async def main_async(args) -> int:
         t0 = time.perf_counter()
         await asyncio.gather(*(
             run_session(browser, base, pages, i, args.ramp * i / max(1, args.sessions - 1) if args.sessions > 1 else 0,
-                        args.timeout * 1000, steps, errors)
+                        args.timeout * 1000, steps, errors, args.distinct)
             for i in range(args.sessions)))
         wall = time.perf_counter() - t0
         sampler.stop()
@@ -252,6 +271,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sessions", type=int, default=20, help="concurrent browser sessions (students)")
     parser.add_argument("--pages", default="feature_maps,ideal_image",
                         help="comma-separated page URLs to visit in order (file stems, '' for home)")
+    parser.add_argument("--distinct", action="store_true",
+                        help="each session paints a different class on the ideal-image page (no two runs alike)")
     parser.add_argument("--ramp", type=float, default=0.0, help="spread session starts over this many seconds")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds one step may take")
     parser.add_argument("--pid", type=int, help="server PID for RSS (default: found from --port via /proc)")

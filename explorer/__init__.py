@@ -44,6 +44,9 @@ _EXPORTS = {
     "grad_cam": "gradcam", "receptive_field": "receptive_field", "receptive_fields": "receptive_field",
     "ReceptiveField": "receptive_field", "conv_by_hand": "conv_by_hand", "ConvByHand": "conv_by_hand",
     "epsilon_sweep": "ensemble",
+    # a whole class on one server (issue 12): identical runs shared, distinct runs batched
+    "Scheduler": "scheduler", "paint": "scheduler", "default_scheduler": "scheduler",
+    "SharedRuns": "shared_runs", "run_key": "shared_runs",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -9,13 +9,14 @@ import streamlit as st
 import explorer
 from explorer import classifier, optvis, zoo
 from ui.models import model_select, second_opinion, title_of, top5
-from ui.runs import queued_run, stop_button
+from ui.runs import follow_runs, stop_button
 from ui.shell import require_shell
 
 require_shell()
 
 MAX_STEPS = 1000  # per run: the server is shared by a class
-UI_EVERY_S = 0.4  # redraw the live picture and curves at most this often
+UI_EVERY_S = 0.4  # redraw the live picture at most this often (slower when many sessions watch)
+CHART_EVERY_S = 2.0  # and the live curves at most this often (a plotly figure costs the server far more)
 LEARNING_RATES = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 127.5, 200.0,
                   500.0, 1000.0]
 TV_WEIGHTS = [0.0, 0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05]
@@ -69,39 +70,34 @@ def _curves(history, losses, title="") -> go.Figure:
     return fig
 
 
-def _run(model, target, steps, seed, options, slots, label):
-    """Run one optimisation, animating it in the given placeholders; returns (result, error message)."""
-    last = {"t": 0.0}
+def _watch(model, target, steps, seed, options, slots, label):
+    """Ask the shared scheduler for a run (joined or replayed if anyone asked the same already);
+    returns (subscription, draw, placeholder) for ``follow_runs``, which animates it in ``slots``."""
+    subscription = explorer.paint(model, target, steps=steps, seed=seed, **options)
+    charted = {"version": None, "at": 0.0}
 
-    def callback(step, image, metrics):
-        now = time.perf_counter()
-        if now - last["t"] >= UI_EVERY_S or step == steps:
-            last["t"] = now
-            slots["image"].image(image, caption=f"{label}: step {step}/{steps}", width="stretch")
-            # Kept so a run stopped half-way (Stop, or a changed setting) still shows where it got to.
-            st.session_state["ideal_stopped"] = dict(label=label, step=step, steps=steps, image=image,
-                                                     probability=metrics["probability"])
-            slots["progress"].progress(step / steps, text=f"{label}: step {step}/{steps}, p = "
-                                                           f"{metrics['probability']:.3f}")
-            slots["chart"].plotly_chart(_curves(history, losses, label), width="stretch")
-        history.append(metrics["probability"])
-        losses.append(metrics["loss"])
-        return True
+    def draw(snap):
+        p = snap.metrics.get("probability", float("nan"))
+        slots["image"].image(snap.image, caption=f"{label}: step {snap.step}/{steps}", width="stretch")
+        # Kept so a run stopped half-way (Stop, or a changed setting) still shows where it got to.
+        st.session_state["ideal_stopped"] = dict(label=label, step=snap.step, steps=steps, image=snap.image,
+                                                 probability=p)
+        slots["progress"].progress(snap.step / steps, text=f"{label}: step {snap.step}/{steps}, p = {p:.3f}")
+        now = time.monotonic()  # the same chart twice would be a duplicate element: redraw only when it moved
+        if snap.version != charted["version"] and now - charted["at"] >= CHART_EVERY_S:
+            charted["version"], charted["at"] = snap.version, now
+            slots["chart"].plotly_chart(_curves(snap.history, snap.losses, label), width="stretch")
 
-    history, losses = [], []
-    try:
-        with queued_run(slots["progress"]) as token:
-            def guarded(step, image, metrics):
-                callback(step, image, metrics)
-                return not token.cancelled  # the server's time budget for one run
+    return subscription, draw, slots["progress"]
 
-            return explorer.ideal_image(model, target, steps=steps, seed=seed, callback=guarded, **options), None
-    except explorer.Diverged as exc:
-        return exc.result, str(exc)
-    except explorer.Cancelled as exc:
-        return None, str(exc)
-    except ValueError as exc:
-        return None, str(exc)
+
+def _outcome(run):
+    """(result, error message) of a finished shared run; a run stopped by the time budget keeps its result."""
+    if isinstance(run.error, explorer.Diverged):
+        return run.error.result, str(run.error)
+    if run.error is not None:
+        return None, str(run.error)
+    return run.result, None
 
 
 def _second_opinion(image, done) -> None:
@@ -167,26 +163,42 @@ def _settings(model):
         seed = st.number_input("Seed", 0, 10_000, 0, key="ideal_seed")
         compare = st.toggle("Also run plain noise (no regularisers) for comparison", value=True,
                             key="ideal_compare")
+        early_stop = st.toggle("Stop early once the network is sure and the picture has settled", value=False,
+                               key="ideal_early_stop",
+                               help="Ends the run when the class has stayed above 90 % for 10 steps and the "
+                                    "picture has stopped changing: same image, less waiting.")
     options = dict(param=param, optimizer=optimizer, learning_rate=learning_rate, tv_weight=tv_weight,
                    l2_weight=l2_weight, jitter=jitter, scale=scale, rotation=int(rotation),
                    ce_weight=10.0 if st.session_state.get("ideal_preset") == "as in the lesson" else 1.0,
-                   frame_every=max(1, steps // 20))
+                   frame_every=max(1, steps // 20), early_stop=early_stop)
     return steps, int(seed), compare, options
 
 
 def _paint(model, label, names, target, steps, seed, compare, options):
-    """The regularised run, then (optionally) the plain-noise run, live; the outcome is kept in the session."""
+    """The regularised run and (optionally) the plain-noise run side by side, through the shared scheduler
+    (joined or replayed when someone asked for the same already); the outcome is kept in the session."""
     st.session_state.pop("ideal_run", None)
     columns = st.columns(2 if compare else 1)
     slots = [{"image": c.empty(), "progress": c.empty(), "chart": c.empty()} for c in columns]
     stop_button("ideal_stop")
-    main, error = _run(model, target, steps, seed, options, slots[0], "regularised")
-    plain, plain_error = None, None
-    if compare and main is not None and error is None:
-        plain_options = optvis.options_for("plain noise", learning_rate=st.session_state["ideal_lesson_lr"],
-                                           frame_every=max(1, steps // 20))
-        plain_options.pop("steps")
-        plain, plain_error = _run(model, target, steps, seed, plain_options, slots[1], "plain noise")
+    watched, error = [], None
+    try:
+        watched.append(_watch(model, target, steps, seed, options, slots[0], "regularised"))
+        if compare:  # both at once: the comparison runs alongside (and is shared by the whole class)
+            plain_options = optvis.options_for("plain noise", learning_rate=st.session_state["ideal_lesson_lr"],
+                                               frame_every=max(1, steps // 20))
+            plain_options.pop("steps")
+            watched.append(_watch(model, target, steps, seed, plain_options, slots[1], "plain noise"))
+    except ValueError as exc:
+        for subscription, *_ in watched:
+            subscription.close()
+        watched, error = [], str(exc)
+    runs = follow_runs(watched, UI_EVERY_S)
+    main, plain, plain_error = None, None, None
+    if runs:
+        main, error = _outcome(runs[0])
+    if len(runs) > 1 and main is not None and error is None:
+        plain, plain_error = _outcome(runs[1])
     st.session_state.pop("ideal_stopped", None)
     st.session_state["ideal_run"] = dict(main=main, plain=plain, error=error or plain_error, label=label,
                                          class_label=names[target], target=target)

@@ -59,6 +59,16 @@ def test_page_paints_compares_saves_and_checks_on_a_second_model():
     assert "p(tabby) =" in texts and "any cat" in texts
     assert len(at.dataframe) == 1
 
+    # What the page submitted is what `python -m explorer.warm` precomputes (same keys), and it is cached.
+    import explorer
+    from explorer import scheduler, shared_runs, warm
+
+    model = explorer.load_model("mobilenet", alpha=0.25, input_shape=(128, 128, 3))
+    for kwargs in warm.page_runs(model, 281, 20):
+        kwargs = dict(kwargs)
+        key = scheduler.ideal_image_key(model, kwargs.pop("target"), kwargs.pop("steps"), kwargs.pop("seed"), kwargs)
+        assert key in shared_runs.shared_runs().cache
+
 
 @needs_fixtures
 def test_extreme_settings_run_without_crashing():
@@ -79,20 +89,26 @@ def test_extreme_settings_run_without_crashing():
 @needs_fixtures
 def test_a_run_that_blows_up_shows_a_clear_error_and_the_last_good_image(monkeypatch):
     import explorer
-    from explorer import optvis
+    from explorer import optvis, scheduler, shared_runs
 
     partial = optvis.IdealImage(image=np.full((128, 128, 3), 99, np.uint8), history=[0.1, 0.2], losses=[3.0, 2.0],
                                 frames=[], target=284, probability=0.2)
 
-    def blow_up(*args, **kwargs):
-        raise explorer.Diverged("The optimisation blew up at step 3: lower the learning rate.", partial)
+    def blow_up(runs):  # the shared scheduler's batched step: every run in it diverges
+        for run in runs:
+            run.done = True
+        return [explorer.Diverged("The optimisation blew up at step 3: lower the learning rate.", partial)
+                for _ in runs]
 
     at = _page()
     at.selectbox(key="ideal_model_choice").set_value("mobilenet_0.25").run()
-    monkeypatch.setattr(explorer, "ideal_image", blow_up)
-    at.button[0].click().run()
+    monkeypatch.setattr(scheduler, "step_runs", blow_up)
+    try:
+        at.button[0].click().run()
+    finally:
+        shared_runs.shared_runs().cache.clear()  # the made-up divergence must not be replayed to later tests
     assert not at.exception
-    assert any("learning rate" in e.value for e in at.error)
+    assert any("learning rate" in e.value for e in at.error), [e.value for e in at.error]
     assert at.session_state["ideal_run"]["main"] is partial
 
 

@@ -1,7 +1,8 @@
 """Long runs (training, optimisation) on a server shared by a whole class.
 
 ``queued_run`` holds one of the process-wide heavy-work slots (``explorer.heavy_work``) for the run and,
-while the slots are busy, tells the student their place in line. ``stop_button`` is a visible Stop:
+while the slots are busy, tells the student their place in line. ``follow_runs`` animates runs of the
+shared scheduler (``explorer.paint``: identical runs computed once, distinct ones batched). ``stop_button`` is a visible Stop:
 clicking any widget during a run makes Streamlit stop the script at its next update, and the page
 keeps the last frame it drew.
 """
@@ -38,3 +39,36 @@ def stop_button(key: str):
     slot.button("Stop", key=key, icon=":material/stop_circle:",
                 help="Stops the run now; what it has drawn so far stays on the page.")
     return slot
+
+
+def follow_runs(watched, every: float = 0.4):
+    """Follow shared runs (``explorer.paint`` subscriptions) until all have ended; returns their runs.
+
+    ``watched`` is a list of ``(subscription, draw, placeholder)``: ``draw(snapshot)`` is called every
+    ``every`` seconds while the run is computed (the latest frame, curves so far; it may not have moved
+since the last call: compare ``snapshot.version``); ``placeholder`` says
+    when it waits for the server. Each tick writes to the page, so a closed tab or a Stop click ends this
+    script at once (Streamlit stops a script at its next write); the subscriptions are closed however
+    the script ends, and a run nobody watches any more is cancelled by the scheduler, freeing its place.
+    With many sessions watching at once the ticks slow down (``every`` per 4 watchers): redrawing
+    thirty pages costs the server's Python time that the runs themselves need.
+    """
+    from explorer.shared_runs import shared_runs
+
+    try:
+        while True:
+            pending = [(sub, draw, slot, sub.run.snapshot()) for sub, draw, slot in watched if not sub.run.finished]
+            if not pending:
+                break
+            for sub, draw, slot, snap in pending:
+                if snap.state == "queued":
+                    ahead = (f"{snap.position} runs are ahead of yours. " if snap.position else "")
+                    slot.info(f"Starting: {ahead}Yours begins by itself as soon as the server has room; keep this "
+                              "tab open.", icon=":material/hourglass_top:")
+                else:
+                    draw(snap)
+            pending[0][0].run.wait_finished(every * max(1.0, shared_runs().watching() / 4))
+    finally:
+        for sub, *_ in watched:
+            sub.close()
+    return [sub.run for sub, *_ in watched]

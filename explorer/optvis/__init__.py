@@ -25,17 +25,22 @@ from .render import (
     DEFAULTS,
     MAX_STEPS,
     PRESETS,
+    Hyper,
     IdealImage,
+    PaintRun,
+    StepOutput,
+    StepState,
     compiled_step,
     ideal_image,
     lesson_learning_rate,
     options_for,
     predict,
+    step_runs,
 )
 
 __all__ = [
-    "Context", "DEFAULTS", "Fourier", "IdealImage", "MAX_STEPS", "Objective", "PRESETS", "Pixels",
-    "channel", "class_ce", "class_probability", "compiled_step", "diversity", "gif_bytes", "ideal_image", "l2",
-    "lesson_learning_rate", "lesson_objective", "neuron",
-    "options_for", "parameterisation", "png_bytes", "predict", "total_variation",
+    "Context", "DEFAULTS", "Fourier", "Hyper", "IdealImage", "MAX_STEPS", "Objective", "PRESETS", "PaintRun",
+    "Pixels", "StepOutput", "StepState", "channel", "class_ce", "class_probability", "compiled_step", "diversity",
+    "gif_bytes", "ideal_image", "l2", "lesson_learning_rate", "lesson_objective", "neuron", "options_for",
+    "parameterisation", "png_bytes", "predict", "step_runs", "total_variation",
 ]

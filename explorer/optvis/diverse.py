@@ -22,7 +22,7 @@ from ..runtime import Diverged
 from . import objectives as obj
 from .activations import network_for, split
 from .param import parameterisation
-from .render import IdealImage, compiled_step, final_probability
+from .render import Hyper, IdealImage, StepState, compiled_step, final_probability
 
 _GRAMS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
@@ -77,15 +77,14 @@ def ideal_images(model, target, steps: int, seed: int, callback, o: dict) -> Ide
     robust = o["jitter"] > 0 or o["scale"] > 0 or o["rotation"] > 0
     step_fn = compiled_step(model, param, o["optimizer"], o["views"] if robust else 1, robust, objective)
     frame_every = int(o["frame_every"] or max(1, steps // 20))
-    hp = tf.constant([o["learning_rate"], o["ce_weight"], o["tv_weight"], o["l2_weight"], o["jitter"], o["scale"],
-                      o["rotation"]], tf.float32)
-    target_t = tf.constant(target or 0, tf.int32)
+    hyper = Hyper.of([o])  # the compiled step works on a stack of runs: here a stack of one image at a time
+    target_t = tf.constant([target or 0], tf.int32)
 
     states = []
     for k in range(n):
-        raw = tf.constant(param.init(seed + k))
-        states.append([raw, tf.zeros_like(raw), tf.zeros_like(raw)])
-    start_images = [param.to_image(s[0]) for s in states]
+        raw = tf.constant(param.init(seed + k))[None]
+        states.append(StepState(raw, tf.zeros_like(raw), tf.zeros_like(raw)))
+    start_images = [param.to_images(s.raw) for s in states]
     images = [np.asarray(tf.cast(tf.round(tf.clip_by_value(x[0], 0, 255)), tf.uint8)) for x in start_images]
     feats = [grams(x)[0] for x in start_images]
     result = IdealImage(image=images[0], history=[], losses=[], frames=[(0, images[0])], target=target,
@@ -96,20 +95,19 @@ def ideal_images(model, target, steps: int, seed: int, callback, o: dict) -> Ide
         scores, losses = [], []
         for k in range(n):
             others.assign(tf.stack([f for j, f in enumerate(feats) if j != k]))
-            raw, m, v = states[k]
-            new_raw, m, v, image_u8, loss, _, _, _, p, finite = step_fn(
-                raw, m, v, tf.constant(float(i)), target_t, hp, tf.constant([seed + k, i], tf.int32))
-            if not bool(finite):
+            out = step_fn(states[k], tf.constant([float(i)]), target_t, hyper, tf.constant([[seed + k, i]], tf.int32))
+            if not bool(out.finite[0]):
                 result.seconds = time.perf_counter() - start
                 raise Diverged(
                     f"The optimisation blew up at step {i} (NaN or infinity), usually because the learning rate "
                     f"({o['learning_rate']:g}) is far too large. Lower it and run again; the last good images "
                     f"(step {i - 1}) are kept.", result)
-            states[k] = [new_raw, m, v]
-            images[k] = image_u8.numpy()
-            feats[k] = grams(param.to_image(new_raw))[0]
-            scores.append(float(p) if target is not None else -float(loss))
-            losses.append(float(loss))
+            states[k] = out.state
+            images[k] = out.image[0].numpy()
+            feats[k] = grams(param.to_images(out.state.raw))[0]
+            loss = float(out.loss[0])
+            scores.append(float(out.probability[0]) if target is not None else -loss)
+            losses.append(loss)
         result.image, result.images = images[0], list(images)
         result.history.append(float(np.mean(scores)))
         result.losses.append(float(np.mean(losses)))

@@ -38,6 +38,10 @@ class Pixels:
     def to_image(self, raw: tf.Tensor) -> tf.Tensor:
         return raw
 
+    def to_images(self, raws: tf.Tensor) -> tf.Tensor:
+        """Images of a stack of raw parameters ``(runs,) + shape`` -> ``(runs, h, w, 3)``."""
+        return tf.reshape(raws, (-1,) + self.shape[1:])
+
     def project(self, raw: tf.Tensor) -> tf.Tensor:
         """Keep the parameter a valid image after an update."""
         return tf.clip_by_value(raw, 0.0, 255.0)
@@ -67,11 +71,15 @@ class Fourier:
         return (self.sd * rng.standard_normal(self.shape)).astype(np.float32)
 
     def to_image(self, raw: tf.Tensor) -> tf.Tensor:
-        spectrum = tf.complex(raw[0] * self.scale, raw[1] * self.scale)
-        channels = tf.signal.irfft2d(spectrum, fft_length=[self.height, self.width])  # (3, h, w)
-        decorrelated = tf.transpose(channels, (1, 2, 0)) / 4.0
+        return self.to_images(raw[None])
+
+    def to_images(self, raws: tf.Tensor) -> tf.Tensor:
+        """Images of a stack of raw spectra ``(runs, 2, 3, h, w//2+1)`` -> ``(runs, h, w, 3)``."""
+        spectrum = tf.complex(raws[:, 0] * self.scale, raws[:, 1] * self.scale)
+        channels = tf.signal.irfft2d(spectrum, fft_length=[self.height, self.width])  # (runs, 3, h, w)
+        decorrelated = tf.transpose(channels, (0, 2, 3, 1)) / 4.0
         rgb = tf.tensordot(decorrelated, tf.constant(_COLOR_MATRIX.T), axes=1)
-        return 255.0 * tf.sigmoid(rgb)[None]
+        return 255.0 * tf.sigmoid(rgb)
 
     def project(self, raw: tf.Tensor) -> tf.Tensor:
         return raw

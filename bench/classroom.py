@@ -1,0 +1,103 @@
+"""A class paints at once: N distinct-class ideal-image runs batched by the scheduler vs one after another.
+
+    python bench/classroom.py --runs 8 --steps 50
+
+Each run is what the *Ideal class image* page submits when a student presses Paint with the default
+("best looking") settings on a different class, through the same code path: ``Scheduler.paint`` (the
+page calls ``explorer.paint``) and a watcher following the live updates the way the page does, one
+thread per student. *Batched*: all N submitted together (the scheduler steps them as one batch).
+*Sequential*: the same N runs, each submitted when the previous one has finished (a batch of one each,
+which is what the old one-slot queue gave). Each phase uses its own fresh cache, so nothing is replayed;
+both are traced once beforehand. Last line:
+
+    runs=8 batched=41.2s sequential=66.0s ratio=1.60
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+# Distinct ImageNet classes a class might pick: Siamese cat, tabby, zebra, then a few more.
+CLASSES = [284, 281, 340, 207, 1, 417, 950, 130, 291, 323, 388, 409, 430, 466, 504, 532]
+
+
+def student(scheduler, model, target, steps, seed, options, results):
+    """One student: submit, then follow the live updates as the page does, until the run ends."""
+    sub = scheduler.paint(model, target, steps=steps, seed=seed, **options)
+    with sub:
+        for snap in sub.updates(0.4):
+            pass
+    results[target] = sub.run
+
+
+def phase(model, targets, steps, seed, options, together: bool) -> tuple[float, dict, list]:
+    from explorer.scheduler import Scheduler
+    from explorer.shared_runs import SharedRuns
+
+    scheduler = Scheduler(SharedRuns(cache_mb=512), workers=1)
+    results = {}
+    start = time.perf_counter()
+    if together:
+        threads = [threading.Thread(target=student, args=(scheduler, model, t, steps, seed, options, results))
+                   for t in targets]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    else:
+        for t in targets:
+            student(scheduler, model, t, steps, seed, options, results)
+    seconds = time.perf_counter() - start
+    batches = list(scheduler.batches)
+    scheduler.shutdown()
+    return seconds, results, batches
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=8, help="students painting distinct classes at once")
+    parser.add_argument("--steps", type=int, default=50, help="steps per run (the page's default is 200)")
+    parser.add_argument("--model", default="mobilenet_v2", help="zoo model name (the page's default)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    if not 1 <= args.runs <= len(CLASSES):
+        parser.error(f"--runs must be 1..{len(CLASSES)}")
+
+    import explorer
+    from explorer import runtime
+
+    runtime.configure()
+    model = explorer.load_model(args.model)
+    targets = CLASSES[:args.runs]
+    from explorer.warm import page_runs
+
+    options = {k: v for k, v in page_runs(model, 0, args.steps, compare=False)[0].items()
+               if k not in ("target", "steps", "seed")}  # the page's default Paint press
+    # Trace the step for a stack of one and for a batch (other seed: nothing of this is reused).
+    phase(model, targets[:1], 2, args.seed + 1, options, together=True)
+    phase(model, targets, 2, args.seed + 1, options, together=True)
+
+    batched, together, sizes = phase(model, targets, args.steps, args.seed, options, together=True)
+    sequential, alone, _ = phase(model, targets, args.steps, args.seed, options, together=False)
+    for t in targets:
+        a, b = together[t], alone[t]
+        if a.error or b.error:
+            print(f"class={t} error batched={a.error} sequential={b.error}")
+            continue
+        print(f"class={t} {explorer.class_name(t)[:20]:20s} p_batched={a.result.probability:.3f} "
+              f"p_sequential={b.result.probability:.3f} steps={a.result.steps}")
+    print(f"model={args.model} steps={args.steps} batch_sizes_seen={sorted(set(sizes))} cpus={os.cpu_count()} "
+          f"loadavg_1min={os.getloadavg()[0]:.1f}")
+    print(f"runs={args.runs} batched={batched:.1f}s sequential={sequential:.1f}s ratio={sequential / batched:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,477 @@
+"""Heavy runs computed once and shared by every session of the server: keys, live subscriptions, a cache.
+
+In a lesson most students press the same button with the same settings. Each heavy run is keyed by its
+full inputs (:func:`run_key`: the model's content fingerprint, the class, every option, the seed, the
+steps; photos and uploaded models by the bytes of their content), and :class:`SharedRuns` keeps
+
+- the runs in progress, by key: a second request for the same key *subscribes* to the run already
+  going and sees its live frames from the current one on (refreshing the page mid-run does not start a
+  second copy either);
+- the finished runs, in a bounded LRU cache (:class:`RunCache`, a size limit in MB): the same request
+  later replays at once (frames, curves, result).
+
+A run's subscribers are counted: when the last one leaves (the student closed the tab, pressed Stop or
+changed a setting) and nobody comes back within ``orphan_grace`` seconds, the run is cancelled and its
+slot freed. Results are shared between sessions, so they are frozen (read-only arrays): never mutate
+them. The computation itself is done elsewhere (:mod:`explorer.scheduler`); this module only keeps the
+books. Everything lives in this process; README *Several replicas* says how it would move to Redis.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import hashlib
+import os
+import pickle
+import tempfile
+import threading
+import time
+import weakref
+from typing import Callable, Iterator
+
+import numpy as np
+
+from .runtime import CancelToken, Diverged, run_budget
+
+CACHE_MB_ENV = "CNN_EXPLORER_CACHE_MB"
+CACHE_DIR_ENV = "CNN_EXPLORER_CACHE_DIR"  # set: finished runs are also kept on disk (warm-up, restarts, replicas)
+DEFAULT_CACHE_MB = 256  # in memory; the disk copy may hold 4 times as much
+FINISHED = ("done", "failed", "cancelled")
+ORPHAN_GRACE_S = 5.0  # a run nobody watches any more is cancelled after this long (a refresh comes back sooner)
+
+_FINGERPRINTS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_fingerprint_lock = threading.Lock()
+
+
+def content_key(data) -> str:
+    """A short hex digest of bytes or an array's content (dtype and shape included): equal only for
+    identical content, so one student's upload is never shown to another unless the bytes are the same."""
+    digest = hashlib.sha256()
+    if isinstance(data, np.ndarray):
+        arr = np.ascontiguousarray(data)
+        digest.update(f"{arr.dtype.str}{arr.shape}".encode())
+        digest.update(arr.data)
+    else:
+        digest.update(bytes(data))
+    return digest.hexdigest()[:32]
+
+
+def model_fingerprint(model) -> str:
+    """Content key of a Keras model: its architecture and every weight (cached per model object, weakly).
+
+    Two copies of the same zoo model, or two students uploading the same ``.keras`` file, get the same
+    fingerprint; a fine-tuned copy gets another one.
+    """
+    with _fingerprint_lock:
+        known = _FINGERPRINTS.get(model)
+    if known is not None:
+        return known
+    digest = hashlib.sha256(_architecture(model).encode())
+    for weight in model.weights:
+        digest.update(content_key(np.asarray(weight.numpy())).encode())
+    value = digest.hexdigest()[:32]
+    with _fingerprint_lock:
+        _FINGERPRINTS[model] = value
+    return value
+
+
+def _layers(model) -> list:
+    out = []
+    for layer in getattr(model, "layers", []):
+        out.append(layer)
+        out.extend(_layers(layer))
+    return out
+
+
+def _architecture(model) -> str:
+    """The model's JSON with its automatic layer names (``dense_3``, ``functional_7``) replaced by their
+    order, so two loads of the same model read the same."""
+    text = model.to_json()
+    names = list(dict.fromkeys([model.name] + [layer.name for layer in _layers(model)]))
+    for i, name in sorted(enumerate(names), key=lambda item: -len(item[1])):
+        text = text.replace(f'"{name}"', f'"#{i}"')
+    return text
+
+
+def _freeze_value(value):
+    if isinstance(value, np.ndarray):
+        return ("array", content_key(value))
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return ("bytes", content_key(value))
+    if isinstance(value, dict):
+        return tuple(sorted((k, _freeze_value(v)) for k, v in value.items()))
+    if isinstance(value, (list, tuple)):
+        return tuple(_freeze_value(v) for v in value)
+    if isinstance(value, float) and value.is_integer():
+        return int(value)  # 1.0 and 1 are the same setting
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    raise TypeError(f"Cannot key a run on a {type(value).__name__}.")
+
+
+def run_key(kind: str, model=None, **inputs) -> tuple:
+    """The full-inputs key of a heavy run: ``kind`` (e.g. ``'ideal_image'``), the model's fingerprint and
+    every input; arrays and bytes (photos, uploads) by content. ``TypeError`` for inputs that cannot be
+    keyed (such as a custom objective function): such runs are not shared."""
+    return (kind, None if model is None else model_fingerprint(model), _freeze_value(inputs))
+
+
+def nbytes(value) -> int:
+    """Rough memory held by a result: its arrays, plus 8 bytes a number (for the cache's size limit)."""
+    if isinstance(value, np.ndarray):
+        return int(value.nbytes)
+    if isinstance(value, (bytes, bytearray)):
+        return len(value)
+    if isinstance(value, dict):
+        return sum(nbytes(v) for v in value.values()) + 64
+    if isinstance(value, (list, tuple)):
+        return sum(nbytes(v) for v in value) + 8 * len(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return sum(nbytes(getattr(value, f.name)) for f in dataclasses.fields(value)) + 64
+    if isinstance(value, BaseException):
+        return nbytes(getattr(value, "result", None)) + 256
+    return 8
+
+
+def freeze(value):
+    """Make a shared result's arrays read-only (in place) and return it: sessions must not mutate it."""
+    if isinstance(value, np.ndarray):
+        value.flags.writeable = False
+    elif isinstance(value, dict):
+        for v in value.values():
+            freeze(v)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            freeze(v)
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        for f in dataclasses.fields(value):
+            freeze(getattr(value, f.name))
+    elif isinstance(value, BaseException):
+        freeze(getattr(value, "result", None))
+    return value
+
+
+class RunCache:
+    """Finished runs by key, least recently used first out once their total size passes ``limit_mb``.
+
+    With a ``directory``, every value kept is also written there (one pickle per key, written atomically;
+    the folder is bounded to 4 x ``limit_mb``, oldest files out) and a key missing in memory is looked
+    up there: ``python -m explorer.warm`` fills it before class, a restarted server keeps its results,
+    and replicas on one machine share them. Pickles are code: the folder must be the server's own.
+    """
+
+    def __init__(self, limit_mb: float, directory: str | os.PathLike | None = None):
+        self.limit_bytes = int(float(limit_mb) * 1e6)
+        self._items: collections.OrderedDict = collections.OrderedDict()
+        self._lock = threading.Lock()
+        self.size_bytes = 0
+        self.hits = self.misses = self.evictions = 0
+        self.directory = None
+        if directory is not None:
+            self.directory = os.path.abspath(os.path.expanduser(os.fspath(directory)))
+            os.makedirs(self.directory, exist_ok=True)
+
+    def _path(self, key) -> str:
+        return os.path.join(self.directory, hashlib.sha256(repr(key).encode()).hexdigest()[:40] + ".pkl")
+
+    def _load(self, key):
+        try:
+            with open(self._path(key), "rb") as f:
+                stored_key, value = pickle.load(f)
+            os.utime(self._path(key))  # recently used
+        except (OSError, pickle.PickleError, EOFError, ValueError, TypeError, AttributeError):
+            return None
+        return freeze(value) if stored_key == key else None
+
+    def _store(self, key, value) -> None:
+        try:
+            fd, tmp = tempfile.mkstemp(dir=self.directory, suffix=".tmp")
+            with os.fdopen(fd, "wb") as f:
+                pickle.dump((key, value), f, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, self._path(key))
+            files = [os.path.join(self.directory, n) for n in os.listdir(self.directory) if n.endswith(".pkl")]
+            stats = sorted(((os.stat(p).st_mtime, os.stat(p).st_size, p) for p in files), reverse=True)
+            total = 0
+            for _, size, path in stats:
+                total += size
+                if total > 4 * self.limit_bytes:
+                    os.remove(path)
+        except (OSError, pickle.PickleError, TypeError, AttributeError):
+            pass  # a full or read-only disk costs the disk copy only
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __contains__(self, key) -> bool:
+        return key in self._items
+
+    def get(self, key):
+        """The cached value (and mark it recently used), or None."""
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                self.hits += 1
+                return self._items[key][0]
+        value = self._load(key) if self.directory else None
+        if value is None:
+            self.misses += 1
+            return None
+        self.hits += 1
+        self.put(key, value, persist=False)
+        return value
+
+    def put(self, key, value, persist: bool = True) -> bool:
+        """Keep ``value`` (evicting the least recently used); False if it alone is over the limit."""
+        size = nbytes(value)
+        if persist and self.directory and size <= self.limit_bytes:
+            self._store(key, value)
+        with self._lock:
+            if key in self._items:
+                self.size_bytes -= self._items.pop(key)[1]
+            if size > self.limit_bytes:
+                return False
+            self._items[key] = (value, size)
+            self.size_bytes += size
+            while self.size_bytes > self.limit_bytes:
+                _, (_, dropped) = self._items.popitem(last=False)
+                self.size_bytes -= dropped
+                self.evictions += 1
+            return True
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self.size_bytes = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class Snapshot:
+    """What a subscriber sees of a run at one moment."""
+
+    state: str  # 'queued', 'running', 'done', 'failed' or 'cancelled'
+    step: int  # last step computed (0 before the first)
+    image: np.ndarray | None  # the latest image (read-only)
+    metrics: dict  # the latest step's metrics (probability, loss, ...)
+    history: list  # target probability per step so far
+    losses: list  # loss per step so far
+    position: int  # 0 while being computed; n: n runs ahead of it in line
+    version: int
+
+
+class SharedRun:
+    """One heavy run, watched by any number of sessions through :class:`Subscription`.
+
+    The computing side calls :meth:`publish` after each step and :meth:`finish` once; it checks
+    :attr:`token` (cancelled by the time budget, or when nobody has watched for ``orphan_grace``).
+    """
+
+    def __init__(self, key, orphan_grace: float = ORPHAN_GRACE_S, max_seconds: float | None = None,
+                 on_finish: Callable[["SharedRun"], None] | None = None):
+        self.key = key
+        self.token = CancelToken(max_seconds=run_budget() if max_seconds is None else max_seconds)
+        self.orphan_grace = float(orphan_grace)
+        self.state = "queued"
+        self.step = 0
+        self.image = None
+        self.metrics: dict = {}
+        self.history: list[float] = []
+        self.losses: list[float] = []
+        self.position = 0
+        self.result = None
+        self.error: BaseException | None = None
+        self.cached = False  # True: replayed from the cache, nothing was computed
+        self.version = 0
+        self.subscribers = 0
+        self._orphan_since: float | None = None
+        self._cond = threading.Condition()
+        self._on_finish = on_finish
+
+    @property
+    def finished(self) -> bool:
+        return self.state in FINISHED
+
+    # computing side
+    def publish(self, step: int, image, metrics: dict) -> None:
+        if image is not None:
+            image = np.asarray(image)
+            image.flags.writeable = False
+        with self._cond:
+            self.state, self.step, self.image, self.metrics, self.position = "running", step, image, dict(metrics), 0
+            if "probability" in metrics:
+                self.history.append(float(metrics["probability"]))
+            if "loss" in metrics:
+                self.losses.append(float(metrics["loss"]))
+            self.version += 1
+            self._cond.notify_all()
+
+    def set_position(self, position: int) -> None:
+        with self._cond:
+            if position != self.position:
+                self.position = position
+                self.version += 1
+                self._cond.notify_all()
+
+    def finish(self, result=None, error: BaseException | None = None, state: str | None = None) -> None:
+        """Close the run: ``state`` defaults to 'failed' with an error, else 'done'."""
+        freeze(result)
+        freeze(error)
+        with self._cond:
+            if self.finished:
+                return
+            self.result, self.error = result, error
+            self.state = state or ("failed" if error is not None else "done")
+            self.version += 1
+            self._cond.notify_all()
+        if self._on_finish is not None:
+            self._on_finish(self)
+
+    def abandoned(self) -> bool:
+        """True once nobody has watched the run for ``orphan_grace`` seconds (then cancel it)."""
+        with self._cond:
+            return self._orphan_since is not None and time.monotonic() - self._orphan_since >= self.orphan_grace
+
+    # watching side
+    def subscribe(self) -> "Subscription":
+        return Subscription(self)
+
+    def _attach(self) -> None:
+        with self._cond:
+            self.subscribers += 1
+            self._orphan_since = None
+
+    def _detach(self) -> None:
+        with self._cond:
+            self.subscribers -= 1
+            if self.subscribers <= 0 and not self.finished:
+                self._orphan_since = time.monotonic()
+                self._cond.notify_all()
+
+    def snapshot(self) -> Snapshot:
+        with self._cond:
+            return Snapshot(self.state, self.step, self.image, dict(self.metrics), list(self.history),
+                            list(self.losses), self.position, self.version)
+
+    def wait_finished(self, timeout: float) -> Snapshot:
+        """The run's state once it has finished, or after ``timeout`` seconds."""
+        with self._cond:
+            self._cond.wait_for(lambda: self.finished, timeout)
+        return self.snapshot()
+
+
+class Subscription:
+    """A session watching a :class:`SharedRun`; ``with`` it, or :meth:`close` it when the session leaves."""
+
+    def __init__(self, run: SharedRun):
+        self.run = run
+        self._open = True
+        run._attach()
+
+    def close(self) -> None:
+        if self._open:
+            self._open = False
+            self.run._detach()
+
+    def __enter__(self) -> "Subscription":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def updates(self, every: float = 0.4) -> Iterator[Snapshot]:
+        """The run's latest state now, then every ``every`` seconds (changed or not: a page that keeps
+        writing is how Streamlit tells a script its tab closed), until the finished one, which comes as
+        soon as the run ends."""
+        timeout = 0.0
+        while True:
+            snap = self.run.wait_finished(timeout)
+            yield snap
+            if snap.state in FINISHED:
+                return
+            timeout = every
+
+
+class SharedRuns:
+    """The process's books: runs in progress by key, and the cache of finished ones."""
+
+    def __init__(self, cache_mb: float | None = None, orphan_grace: float = ORPHAN_GRACE_S,
+                 directory: str | os.PathLike | None = None):
+        if cache_mb is None:
+            try:
+                cache_mb = float(os.environ.get(CACHE_MB_ENV, DEFAULT_CACHE_MB))
+            except ValueError:
+                cache_mb = DEFAULT_CACHE_MB
+        self.cache = RunCache(cache_mb, directory)
+        self.orphan_grace = orphan_grace
+        self._running: dict = {}
+        self._lock = threading.Lock()
+        self.started = 0  # runs actually computed (not joined, not replayed)
+        self.joined = 0
+        self.replayed = 0
+
+    def running(self) -> int:
+        with self._lock:
+            return len(self._running)
+
+    def watching(self) -> int:
+        """Sessions watching a run in progress right now (pages slow their redraws when there are many)."""
+        with self._lock:
+            return sum(max(0, run.subscribers) for run in self._running.values())
+
+    def subscribe(self, key, start: Callable[[SharedRun], None], max_seconds: float | None = None) -> Subscription:
+        """Watch the run for ``key``: replayed from the cache, joined if in progress, else created and
+        handed to ``start(run)`` (which must arrange for it to be computed, and may raise: then nothing
+        is registered). ``key=None`` means not shareable: always a fresh run, never cached."""
+        with self._lock:
+            if key is not None:
+                cached = self.cache.get(key)
+                if cached is not None:
+                    self.replayed += 1
+                    result, error = cached
+                    run = SharedRun(key, self.orphan_grace, max_seconds)
+                    run.cached = True
+                    run.history = list(getattr(result, "history", []) or [])
+                    run.losses = list(getattr(result, "losses", []) or [])
+                    run.step = len(run.history)
+                    run.image = getattr(result, "image", None)
+                    run.finish(result, error)
+                    return run.subscribe()
+                live = self._running.get(key)
+                if live is not None and not live.finished and not live.token.cancelled:
+                    self.joined += 1
+                    return live.subscribe()
+            run = SharedRun(key, self.orphan_grace, max_seconds, on_finish=self._finished)
+            subscription = run.subscribe()  # before start: the run is never without a watcher by accident
+            start(run)
+            self.started += 1
+            if key is not None:
+                self._running[key] = run
+            return subscription
+
+    def _finished(self, run: SharedRun) -> None:
+        with self._lock:
+            if self._running.get(run.key) is run:
+                del self._running[run.key]
+        # Kept: finished runs and divergences (the same inputs diverge again); not cancelled or crashed ones.
+        if run.key is not None and run.state == "done":
+            self.cache.put(run.key, (run.result, None))
+        elif run.key is not None and isinstance(run.error, Diverged):
+            self.cache.put(run.key, (run.result, run.error), persist=False)  # exceptions do not unpickle
+
+
+_shared: SharedRuns | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_runs() -> SharedRuns:
+    """The process-wide :class:`SharedRuns` (cache size from ``CNN_EXPLORER_CACHE_MB``, default 256; kept
+    on disk too in ``CNN_EXPLORER_CACHE_DIR`` if set)."""
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            _shared = SharedRuns(directory=os.environ.get(CACHE_DIR_ENV) or None)
+        return _shared
+
+
+__all__ = ["RunCache", "SharedRun", "SharedRuns", "Snapshot", "Subscription", "content_key", "freeze",
+           "model_fingerprint", "nbytes", "run_key", "shared_runs"]

@@ -1,0 +1,117 @@
+"""Warm the shared run cache: the quick-pick classes on the default model, as the page paints them.
+
+    python -m explorer.warm                 # Siamese cat, tabby, zebra on MobileNetV2, 200 steps
+    CNN_EXPLORER_CACHE_DIR=~/.cache/cnn-explorer/runs python -m explorer.warm
+
+Runs exactly what the *Ideal class image* page submits when a student presses Paint on a quick pick with
+the default settings (the "best looking" run and its plain-noise comparison), all at once through the
+scheduler (so they share batched steps), and keeps the results in the run cache: a student asking for
+them later gets the finished run at once. The cache lives in the server process, so either
+
+- start the server with ``CNN_EXPLORER_WARM=1`` (``streamlit_app.py`` then warms in the background at
+  start; students' runs join the warm-up runs if they ask first), or
+- run this command with ``CNN_EXPLORER_CACHE_DIR`` set, and start the server with the same value: the
+  results are read from that folder (and survive restarts).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import threading
+import time
+
+WARM_ENV = "CNN_EXPLORER_WARM"
+DEFAULT_MODEL = "mobilenet_v2"
+DEFAULT_STEPS = 200  # the page's default run length ("best looking")
+
+
+def page_runs(model, target: int, steps: int = DEFAULT_STEPS, compare: bool = True) -> list[dict]:
+    """The ``explorer.paint`` keyword arguments of what the page submits for a default Paint press:
+    the "best looking" run, then (``compare``) the plain-noise comparison."""
+    from .optvis import lesson_learning_rate, options_for
+
+    o = options_for("best looking")
+    frame_every = max(1, steps // 20)
+    main = dict(param=o["param"], optimizer=o["optimizer"], learning_rate=o["learning_rate"],
+                tv_weight=o["tv_weight"], l2_weight=o["l2_weight"], jitter=o["jitter"], scale=o["scale"],
+                rotation=int(o["rotation"]), ce_weight=1.0, frame_every=frame_every)
+    runs = [dict(target=target, steps=steps, seed=0, **main)]
+    if compare:
+        plain = options_for("plain noise", learning_rate=lesson_learning_rate(model), frame_every=frame_every)
+        plain.pop("steps")
+        runs.append(dict(target=target, steps=steps, seed=0, **plain))
+    return runs
+
+
+def quick_picks() -> list[int]:
+    from .imagenet import SIAMESE_CAT, TABBY, ZEBRA
+
+    return [SIAMESE_CAT, TABBY, ZEBRA]
+
+
+def warm(model=None, classes=None, steps: int = DEFAULT_STEPS, report=print) -> dict:
+    """Paint the page's default runs for ``classes`` (default: the quick picks) on ``model`` (default:
+    MobileNetV2) into the process's run cache; returns timings."""
+    from . import scheduler
+    from .zoo import load_model
+
+    start = time.perf_counter()
+    model = load_model(DEFAULT_MODEL) if model is None else model
+    loaded = time.perf_counter()
+    subs = [scheduler.paint(model, **kwargs)
+            for target in (classes or quick_picks()) for kwargs in page_runs(model, target, steps)]
+    for sub in subs:
+        with sub:
+            state = sub.run.wait_finished(None).state
+        run = sub.run
+        if run.error is not None:
+            report(f"class {run.result.target if run.result else '?'}: {run.error}")
+        else:
+            report(f"class {run.result.target}: {state}{' (already cached)' if run.cached else ''}, "
+                   f"p = {run.result.probability:.3f} after {run.result.steps} steps")
+    done = time.perf_counter()
+    return {"runs": len(subs), "load_s": loaded - start, "paint_s": done - loaded, "total_s": done - start}
+
+
+_started = False
+_start_lock = threading.Lock()
+
+
+def start_background() -> bool:
+    """Warm in a background thread, once per process, if ``CNN_EXPLORER_WARM=1``; True if it started."""
+    global _started
+    if os.environ.get(WARM_ENV, "") not in ("1", "true", "yes"):
+        return False
+    with _start_lock:
+        if _started:
+            return False
+        _started = True
+    threading.Thread(target=warm, kwargs=dict(report=lambda line: None), name="explorer-warm", daemon=True).start()
+    return True
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default=DEFAULT_MODEL, help="zoo model (the page's default: mobilenet_v2)")
+    parser.add_argument("--steps", type=int, default=DEFAULT_STEPS)
+    parser.add_argument("--classes", default="", help="comma-separated ImageNet class indices (default: quick picks)")
+    args = parser.parse_args(argv)
+    from . import runtime
+    from .shared_runs import CACHE_DIR_ENV
+    from .zoo import load_model
+
+    runtime.configure()
+    if not os.environ.get(CACHE_DIR_ENV):
+        print(f"Note: {CACHE_DIR_ENV} is not set, so these results stay in this process only. Set it here and "
+              "for the server, or start the server with CNN_EXPLORER_WARM=1.", file=sys.stderr)
+    classes = [int(c) for c in args.classes.split(",") if c.strip()] or None
+    timing = warm(load_model(args.model), classes, args.steps)
+    print(f"warmed runs={timing['runs']} model={args.model} steps={args.steps} paint={timing['paint_s']:.0f}s "
+          f"total={timing['total_s']:.0f}s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

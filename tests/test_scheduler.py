@@ -1,0 +1,146 @@
+"""Continuous batching (explorer.scheduler): distinct runs share compiled steps and stay independent.
+
+On the small real MobileNet (alpha 0.25, 128 px) with a few steps each.
+"""
+
+import threading
+
+import numpy as np
+import pytest
+
+import explorer
+from explorer.optvis import PaintRun, render, step_runs
+from explorer.scheduler import Scheduler
+from explorer.shared_runs import SharedRuns
+
+FAST = dict(preset="best looking", views=1)
+
+
+def _scheduler(grace=30.0):
+    return Scheduler(SharedRuns(cache_mb=64, orphan_grace=grace), workers=1, use_slots=False)
+
+
+@pytest.fixture
+def scheduler():
+    sched = _scheduler()
+    yield sched
+    sched.shutdown()
+
+
+def _finish(sub):
+    return list(sub.updates(0.05))[-1]
+
+
+def test_a_batch_paints_what_each_run_paints_alone(mobilenet_small):
+    settings = [(281, 0, dict(FAST)), (340, 1, dict(FAST, learning_rate=0.1, tv_weight=0.001)),
+                (284, 2, dict(FAST, jitter=4, rotation=5))]
+    runs = [PaintRun(mobilenet_small, t, 6, s, **o) for t, s, o in settings]
+    before = dict(render.STEP_CALLS)
+    while not all(r.done for r in runs):
+        step_runs(runs)
+    assert render.STEP_CALLS["steps"] - before["steps"] == 6 and render.STEP_CALLS["runs"] - before["runs"] == 18
+    for run, (target, seed, options) in zip(runs, settings):
+        alone = explorer.ideal_image(mobilenet_small, target, steps=6, seed=seed, **options)
+        batched = run.finish()
+        diff = np.abs(alone.image.astype(int) - batched.image.astype(int))
+        assert diff.mean() < 0.5 and diff.max() <= 8  # same run; only float round-off of a bigger conv batch
+        assert np.allclose(alone.history, batched.history, atol=1e-3)
+    assert not np.array_equal(runs[0].result.image, runs[1].result.image)
+
+
+def test_distinct_concurrent_runs_share_steps_and_keep_their_own_settings(mobilenet_small, scheduler):
+    subs = [scheduler.paint(mobilenet_small, target, steps=steps, seed=seed, **FAST)
+            for target, steps, seed in [(281, 6, 0), (340, 10, 1), (284, 8, 2)]]
+    for sub in subs:
+        _finish(sub)
+    assert [s.run.result.steps for s in subs] == [6, 10, 8]  # each its own stop condition
+    assert [s.run.result.target for s in subs] == [281, 340, 284]
+    assert max(scheduler.batches) == 3 and sum(scheduler.batches) == 24  # shared steps, no step wasted
+
+
+def test_one_run_diverging_or_cancelled_leaves_the_others_in_its_batch_alone(mobilenet_small, scheduler):
+    sgd = dict(param="fourier", optimizer="sgd", views=1)
+    good = scheduler.paint(mobilenet_small, 281, steps=12, learning_rate=0.5, **sgd)
+    bad = scheduler.paint(mobilenet_small, 340, steps=12, learning_rate=1e38, **sgd)
+    stopped = scheduler.paint(mobilenet_small, 284, steps=200, learning_rate=0.5, **sgd)
+    while stopped.run.snapshot().step < 3:
+        stopped.run.wait_finished(0.02)
+    stopped.run.token.cancel("Stopped.")
+    for sub in (good, bad, stopped):
+        _finish(sub)
+    assert max(scheduler.batches) == 3  # they really shared steps
+    assert bad.run.state == "failed" and isinstance(bad.run.error, explorer.Diverged)
+    assert "learning rate" in str(bad.run.error) and bad.run.error.result.image.std() > 0
+    assert stopped.run.state == "cancelled" and 3 <= stopped.run.result.steps < 200
+    assert stopped.run.result.status == "cancelled"
+    assert good.run.state == "done" and good.run.result.steps == 12
+    assert np.isfinite(good.run.result.history).all() and good.run.result.image.std() > 0
+
+
+def test_a_closed_tab_frees_its_slot(mobilenet_small):
+    sched = _scheduler(grace=0.0)
+    try:
+        watcher = sched.paint(mobilenet_small, 281, steps=500, **FAST)
+        while watcher.run.snapshot().step < 2:
+            watcher.run.wait_finished(0.02)
+        watcher.close()  # the student closed the tab: nobody watches any more
+        assert watcher.run.wait_finished(30).state == "cancelled"
+        assert "Nobody is watching" in watcher.run.token.reason and watcher.run.step < 500
+        assert sched.active() == 0
+        assert watcher.run.key not in sched.shared.cache  # a cancelled run is not kept
+
+        # while another student still watches, one leaving changes nothing
+        a = sched.paint(mobilenet_small, 340, steps=6, **FAST)
+        b = sched.paint(mobilenet_small, 340, steps=6, **FAST)
+        a.close()
+        assert _finish(b).state == "done"
+    finally:
+        sched.shutdown()
+
+
+def test_a_refresh_during_a_run_does_not_start_a_second_copy(mobilenet_small):
+    sched = _scheduler(grace=2.0)
+    try:
+        old_tab = sched.paint(mobilenet_small, 281, steps=40, **FAST)
+        old_tab.close()  # the page reloads: the old session leaves first...
+        new_tab = sched.paint(mobilenet_small, 281, steps=40, **FAST)  # ...and the new one asks again
+        assert new_tab.run is old_tab.run and _finish(new_tab).state == "done"
+        assert sched.shared.started == 1
+    finally:
+        sched.shutdown()
+
+
+def test_runs_join_a_batch_between_steps(mobilenet_small, scheduler):
+    first = scheduler.paint(mobilenet_small, 281, steps=30, **FAST)
+    while first.run.snapshot().step < 3:
+        first.run.wait_finished(0.02)
+    late = scheduler.paint(mobilenet_small, 340, steps=5, **FAST)
+    assert _finish(late).state == "done" and _finish(first).state == "done"
+    assert scheduler.batches[:3] == [1, 1, 1] and 2 in scheduler.batches and scheduler.batches[-1] == 1
+
+
+def test_many_threads_asking_at_once_get_one_run(mobilenet_small, scheduler):
+    subs = []
+    threads = [threading.Thread(target=lambda: subs.append(
+        scheduler.paint(mobilenet_small, 281, steps=4, seed=7, **FAST))) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len({id(s.run) for s in subs}) == 1
+    for sub in subs:
+        _finish(sub)
+    assert scheduler.shared.started == 1 and sum(scheduler.batches) == 4
+
+
+def test_early_stop_ends_a_run_once_the_target_is_reached_and_the_image_settled(mobilenet_small, scheduler):
+    calm = dict(preset="best looking", views=1, jitter=4, scale=0.1, rotation=5)
+    early = scheduler.paint(mobilenet_small, 340, steps=150, early_stop=True, **calm)
+    full = scheduler.paint(mobilenet_small, 340, steps=60, **calm)  # same batch, no early stop
+    for sub in (early, full):
+        _finish(sub)
+    result = early.run.result
+    assert result.status == "settled" and render.EARLY_STOP_WINDOW < result.steps < 150
+    assert min(result.history[-render.EARLY_STOP_WINDOW:]) >= render.EARLY_STOP_P and result.probability > 0.5
+    assert result.frames[-1][0] == result.steps
+    assert full.run.result.status == "done" and full.run.result.steps == 60
