@@ -35,6 +35,7 @@ SECTIONS = ("Channels", "Where does it look?", "What one position sees", "Convol
             "Sizes through the network")
 PREFERRED = ["vgg16", "mobilenet_v2"]  # the lesson's VGG-16 when its weights are here, else MobileNetV2
 LAYER, CHANNEL, SCALE, COUNT, OPACITY = "fm_layer", "fm_channel", "fm_scale", "fm_count", "fm_opacity"
+WANTED = "fm_count_wanted"  # how many channels the user wants shown (the slider shows at most the layer's)
 SECTION, MODE = "fm_section", "fm_mode"
 GRID_WIDTH = 860  # about the grid column's width at 1440x900, in CSS pixels
 THUMB = 110  # a channel tile's width, in CSS pixels (larger in presentation mode)
@@ -151,7 +152,13 @@ def grid_controls(c: int, key: str, linked: bool) -> tuple[str, int]:
     """Colour scale and how many channels: the linked widgets for the main layer, own keys for others."""
     scale_key, count_key = (SCALE, COUNT) if linked else (f"{key}_scale", f"{key}_count")
     links.default(scale_key, "Shared across channels")
-    if st.session_state.get(count_key) is None or not 1 <= st.session_state[count_key] <= c:
+    if linked:  # the slider's range follows the layer; what the user asked for (and the link says) stays
+        links.default(WANTED, default_count(4096))
+        last, now = st.session_state.get("fm_count_set"), st.session_state.get(count_key)
+        if last is not None and now is not None and now != last:
+            st.session_state[WANTED] = now  # the user moved the slider
+        st.session_state[count_key] = st.session_state["fm_count_set"] = min(st.session_state[WANTED], c)
+    elif st.session_state.get(count_key) is None or not 1 <= st.session_state[count_key] <= c:
         st.session_state[count_key] = default_count(c)
     controls = st.columns([2, 2])
     scale = SCALES[controls[0].segmented_control("Colour scale", list(SCALES), key=scale_key)
@@ -265,7 +272,7 @@ def layer_params(model, names: list[str], fmap: np.ndarray, probs) -> list[links
     params = [links.choice(LAYER, "layer", names),
               links.number(CHANNEL, "channel", 0, c - 1, cast=int),
               links.choice(SCALE, "scale", list(SCALES)),
-              links.number(COUNT, "channels", 1, c, cast=int),
+              links.number(WANTED, "channels", 1, 4096, cast=int),
               links.number(OPACITY, "opacity", 0.0, 1.0),
               links.number(sections.RF_ROW, "row", 0, h - 1, cast=int),
               links.number(sections.RF_COL, "col", 0, w - 1, cast=int)]

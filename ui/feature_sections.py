@@ -19,7 +19,7 @@ import explorer
 from explorer import classifier, features, optvis
 from explorer.conv_by_hand import conv_by_hand, first_conv
 from explorer.gradcam import grad_cam_details, last_conv_layer
-from explorer.plain_numbers import plain_number, plain_probability
+from explorer.plain_numbers import plain_number, plain_probability, plain_times
 from explorer.receptive_field import receptive_field
 from ui import present
 from ui.runs import queued_run
@@ -122,8 +122,9 @@ def channel_wants(model, model_label: str, layer: str, channel: int) -> None:
                   caption=f"The picture that makes channel {channel} of {layer} strongest, "
                           f"after {result.steps} steps ({result.seconds:.0f} s).")
     start, end = result.history[0], result.history[-1]
+    grew = f" ({plain_times(end / start)})" if start > 0 and end > 0 else ""
     st.caption(f"Its mean activation went from {plain_number(start)} (after the first step from noise) "
-               f"to {plain_number(end)}.")
+               f"to {plain_number(end)}{grew}.")
 
 
 def _paint_channel(model, layer: str, channel: int, progress, picture):
@@ -299,6 +300,8 @@ def conv_by_hand_section(model, photo_raw: np.ndarray, maps: dict) -> None:
     st.markdown(f"All {n} products add up to **{_minus(hand.total, 4)}**{bias}.{fused} "
                 f"The network computed **{_minus(hand.layer_value, 4)}** at row {row}, column {col} of "
                 f"channel {kernel}: {same}.")
+    if not hand.kernel.any():
+        st.caption(f"Filter {kernel}'s weights are all 0: training switched it off, so it adds nothing.")
     if hand.after_layer != hand.layer:
         st.caption(f"Then {hand.after_layer} (batch norm and activation) makes it "
                    f"{_minus(hand.after, 4)}: that is the value in the feature map of {hand.after_layer}.")
