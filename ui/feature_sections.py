@@ -293,7 +293,7 @@ def conv_by_hand_section(model, photo_raw: np.ndarray, maps: dict) -> None:
             st.caption(f"{cin - shown} more input channels are part of the sum (not drawn).")
     n = hand.products.size
     bias = (f" plus the bias {_minus(hand.bias, 4)} gives **{_minus(hand.pre_activation, 4)}**"
-            if hand.bias else " (no bias: the batch norm after it shifts the values instead)")
+            if first_conv(model).use_bias else " (no bias: the batch norm after it shifts the values instead)")
     fused = "" if hand.activation == "linear" else (
         f" The layer's own {hand.activation} turns that into **{_minus(hand.by_hand, 4)}**.")
     same = "the same number" if hand.error < 1e-3 else f"{_minus(hand.error, 4)} apart"
