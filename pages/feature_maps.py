@@ -305,14 +305,12 @@ st.markdown("Each convolutional layer turns the photo into many **channels**: ma
 
 base_params = page_params()
 links.restore(base_params)
-with st.sidebar:
+with st.sidebar:  # settings in the side column: the main area is the demo
     photo_raw, photo_caption = photo_input("fm_photo")
-controls = st.columns([1.3, 1, 2.6])
-with controls[0]:
-    model_label, model = model_select("Model", key="fm_model", default=PREFERRED, variants=zoo.VARIANTS, user=True,
-                                      suggest_pretrained=True)
+    model_label, model = model_select("Model", key="fm_model", default=PREFERRED, variants=zoo.VARIANTS,
+                                      user=True, suggest_pretrained=True)
 if model is None:
-    st.info("Turn on random weights above, or pick a model whose weights are on this computer.")
+    st.info("Turn on random weights in the side bar, or pick a model whose weights are on this computer.")
     st.stop()
 
 after = features.conv_activations(model)
@@ -322,15 +320,15 @@ if not after:
 mode = MODES[0]
 links.default(MODE, MODES[0])
 if any(conv != act for conv, act in after.items()):
-    mode = controls[1].segmented_control("Show", MODES, key=MODE,
-                                         help="Modern CNNs follow each convolution with batch norm and an "
-                                              "activation (ReLU): 'after activation' is what the next layer "
-                                              "sees.") or MODES[0]
+    with st.sidebar:
+        mode = st.segmented_control("Show", MODES, key=MODE,
+                                    help="Modern CNNs follow each convolution with batch norm and an activation "
+                                         "(ReLU): 'after activation' is what the next layer sees.") or MODES[0]
 
 seen = classifier.seen_image(model, photo_raw)
 maps, probs = compute(model, model_label, mode, photo_raw)
 names = list(maps)
-with controls[2]:
+with st.container():
     pre_layer = st.session_state.get(LAYER) if st.session_state.get(LAYER) in names else names[0]
     more = layer_params(model, names, maps[pre_layer], probs)
     restore_layer_links(more[:1])

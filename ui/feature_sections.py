@@ -81,12 +81,12 @@ def where_it_looks(model, model_title: str, photo_raw: np.ndarray, seen: np.ndar
     rank = options.index(cls) + 1
     with right:
         pics = st.columns(2)
-        pics[0].image(seen, caption="What the model sees", width="stretch")
-        pics[1].image(heat_overlay(seen.astype(np.float32), view), width="stretch",
+        pics[0].image(seen, caption="What the model sees", width=present.px(300))
+        pics[1].image(heat_overlay(seen.astype(np.float32), view), width=present.px(300),
                       caption=f"Grad-CAM for {names[cls]}")
-    st.caption(f"Ran Grad-CAM on {model_title}: the gradient of log p({names[cls]}) weights the "
-               f"{layer} feature maps (the last layer with maps). p({names[cls]}) = "
-               f"{plain_probability(float(cam_probs[cls]))}, number {rank} of the top 5.")
+    left.caption(f"Ran Grad-CAM on {model_title}: the gradient of log p({names[cls]}) weights the "
+                 f"{layer} feature maps (the last layer with maps). p({names[cls]}) = "
+                 f"{plain_probability(float(cam_probs[cls]))}, number {rank} of the top 5.")
 
 
 # ---------------------------------------------------------------- What does this channel want to see?
@@ -115,16 +115,16 @@ def channel_wants(model, model_label: str, layer: str, channel: int) -> None:
             done[key] = result
     result = done.get(key)
     if result is None:
-        picture.caption("Press the button: about half a minute on a laptop, longer when the class shares "
-                        "the server.")
+        progress.caption("Press the button: about half a minute on a laptop, longer when the class shares "
+                         "the server.")
         return
-    picture.image(result.image, width="stretch",
-                  caption=f"The picture that makes channel {channel} of {layer} strongest, "
-                          f"after {result.steps} steps ({result.seconds:.0f} s).")
     start, end = result.history[0], result.history[-1]
     grew = f" ({plain_times(end / start)})" if start > 0 and end > 0 else ""
-    st.caption(f"Its mean activation went from {plain_number(start)} (after the first step from noise) "
-               f"to {plain_number(end)}{grew}.")
+    progress.caption(f"Its mean activation went from {plain_number(start)} (after the first step from noise) "
+                     f"to {plain_number(end)}{grew}.")
+    picture.image(result.image, width=present.px(260),
+                  caption=f"The picture that makes channel {channel} of {layer} strongest, "
+                          f"after {result.steps} steps ({result.seconds:.0f} s).")
 
 
 def _paint_channel(model, layer: str, channel: int, progress, picture):
@@ -132,7 +132,7 @@ def _paint_channel(model, layer: str, channel: int, progress, picture):
     def callback(step, image, metrics):
         progress.progress(step / WANT_STEPS, text=f"Painting: step {step} of {WANT_STEPS}")
         if step % 5 == 0 or step == WANT_STEPS:
-            picture.image(image, width="stretch", caption=f"Step {step} of {WANT_STEPS}")
+            picture.image(image, width=present.px(260), caption=f"Step {step} of {WANT_STEPS}")
 
     try:
         with queued_run(progress) as token:
