@@ -160,7 +160,8 @@ def grid_controls(c: int, key: str, linked: bool) -> tuple[str, int]:
         st.session_state[count_key] = st.session_state["fm_count_set"] = min(st.session_state[WANTED], c)
     elif st.session_state.get(count_key) is None or not 1 <= st.session_state[count_key] <= c:
         st.session_state[count_key] = default_count(c)
-    controls = st.columns([2, 2])
+    # presenting: the larger controls get the full width, one above the other (nothing cut off)
+    controls = [st.container(), st.container()] if present.is_on() else st.columns([2, 2])
     scale = SCALES[controls[0].segmented_control("Colour scale", list(SCALES), key=scale_key)
                    or "Shared across channels"]
     shown = c if c <= 8 else controls[1].slider("Channels shown (strongest first)", 1, c, key=count_key)
@@ -230,7 +231,7 @@ def channels_tab(model, model_label: str, layer: str, names: list[str], maps: di
     left, right = st.columns([1, 2.6])
     with left:
         st.image(seen, caption=f"What the model sees ({seen.shape[1]}x{seen.shape[0]}); {photo_caption}",
-                 width=present.px(240))
+                 width="stretch")
         with present.details("How the photo is fitted"):
             st.caption(GEOMETRY_NOTE)
         top5(model, probs, title="Top-5 predictions")
@@ -297,11 +298,12 @@ def restore_layer_links(params: list[links.Param]) -> None:
 
 
 keep_tab_widgets()
-head = st.columns([4, 1])
+head = st.columns([2.2, 1])
 head[0].title("Feature maps")
-st.markdown("Each convolutional layer turns the photo into many **channels**: maps of where its filters "
-            "find their pattern. Early layers find edges and colours; deeper layers are smaller, have more "
-            "channels, and respond to textures and parts of objects.")
+with present.details("What this page shows"):  # the teacher says it; the projector shows the maps
+    st.markdown("Each convolutional layer turns the photo into many **channels**: maps of where its filters "
+                "find their pattern. Early layers find edges and colours; deeper layers are smaller, have more "
+                "channels, and respond to textures and parts of objects.")
 
 base_params = page_params()
 links.restore(base_params)

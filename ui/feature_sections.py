@@ -36,7 +36,8 @@ def _minus(value: float, digits: int) -> str:
     """A number with a real minus sign (readable from the back row), never 'nan'."""
     if not np.isfinite(value):
         return "not a number"
-    return f"{value:.{digits}f}".replace("-", "−")
+    text = f"{value:.{digits}f}"
+    return text.lstrip("-") if float(text) == 0 else text.replace("-", "−")  # no "−0.00"
 
 
 # ---------------------------------------------------------------- Where does the network look?
@@ -81,8 +82,8 @@ def where_it_looks(model, model_title: str, photo_raw: np.ndarray, seen: np.ndar
     rank = options.index(cls) + 1
     with right:
         pics = st.columns(2)
-        pics[0].image(seen, caption="What the model sees", width=present.px(300))
-        pics[1].image(heat_overlay(seen.astype(np.float32), view), width=present.px(300),
+        pics[0].image(seen, caption="What the model sees", width="stretch")  # the columns size them
+        pics[1].image(heat_overlay(seen.astype(np.float32), view), width="stretch",
                       caption=f"Grad-CAM for {names[cls]}")
     left.caption(f"Ran Grad-CAM on {model_title}: the gradient of log p({names[cls]}) weights the "
                  f"{layer} feature maps (the last layer with maps). p({names[cls]}) = "
@@ -122,7 +123,7 @@ def channel_wants(model, model_label: str, layer: str, channel: int) -> None:
     grew = f" ({plain_times(end / start)})" if start > 0 and end > 0 else ""
     progress.caption(f"Its mean activation went from {plain_number(start)} (after the first step from noise) "
                      f"to {plain_number(end)}{grew}.")
-    picture.image(result.image, width=present.px(260),
+    picture.image(result.image, width="stretch",
                   caption=f"The picture that makes channel {channel} of {layer} strongest, "
                           f"after {result.steps} steps ({result.seconds:.0f} s).")
 
@@ -132,7 +133,7 @@ def _paint_channel(model, layer: str, channel: int, progress, picture):
     def callback(step, image, metrics):
         progress.progress(step / WANT_STEPS, text=f"Painting: step {step} of {WANT_STEPS}")
         if step % 5 == 0 or step == WANT_STEPS:
-            picture.image(image, width=present.px(260), caption=f"Step {step} of {WANT_STEPS}")
+            picture.image(image, width="stretch", caption=f"Step {step} of {WANT_STEPS}")
 
     try:
         with queued_run(progress) as token:
@@ -236,8 +237,9 @@ def receptive_field_section(model, layer: str, fmap: np.ndarray, channel: int, s
 def _table_html(values: np.ndarray, digits: int = 2) -> str:
     cells = "".join("<tr>" + "".join(f"<td>{html.escape(_minus(float(v), digits))}</td>" for v in row) + "</tr>"
                     for row in values)
-    return ('<table style="font-family: monospace; font-size: 1.05em; text-align: right; border-collapse: '
-            f'collapse; margin: 0.2em 0 0.8em 0">{cells}</table>')
+    cells = cells.replace("<td>", '<td style="padding: 0.1em 0.45em">')
+    return ('<table style="font-family: monospace; font-size: 1em; text-align: right; border-collapse: '
+            f'collapse; margin: 0.2em 0 0.6em 0; width: auto">{cells}</table>')
 
 
 def hand_defaults(model, maps: dict) -> tuple[str, int, int, int]:
@@ -277,31 +279,27 @@ def conv_by_hand_section(model, photo_raw: np.ndarray, maps: dict) -> None:
         st.markdown(f"**{hand.layer}**, the first convolution: each output number is a {kh}x{kw}x{cin} patch of "
                     "its input times the filter's weights, all added up (the input is the photo after the "
                     "model's own preprocessing).")
+        n = hand.products.size
+        bias = (f" plus the bias {_minus(hand.bias, 4)} gives **{_minus(hand.pre_activation, 4)}**"
+                if first_conv(model).use_bias else " (no bias: the batch norm after it shifts the values instead)")
+        fused = "" if hand.activation == "linear" else (
+            f" The layer's own {hand.activation} turns that into **{_minus(hand.by_hand, 4)}**.")
+        same = "the same number" if hand.error < 1e-3 else f"{_minus(hand.error, 4)} apart"
+        st.markdown(f"All {n} products add up to **{_minus(hand.total, 4)}**{bias}.{fused} "
+                    f"The network computed **{_minus(hand.layer_value, 4)}** at row {row}, column {col} of "
+                    f"channel {kernel}: {same}.")
+        if not hand.kernel.any():
+            st.caption(f"Filter {kernel}'s weights are all 0: training switched it off, so it adds nothing.")
+        if hand.after_layer != hand.layer:
+            st.caption(f"Then {hand.after_layer} (batch norm and activation) makes it "
+                       f"{_minus(hand.after, 4)}: that is the value in the feature map of {hand.after_layer}.")
         shown = min(cin, 3)
-        head = st.columns([1.1, 1, 1, 1.1])
-        head[0].markdown("**Input patch**")
-        head[1].markdown("**× filter weights**")
-        head[2].markdown("**= products**")
         for c in range(shown):
             label = RGB_NAMES[c] if cin == 3 else f"input channel {c}"
-            cells = st.columns([1.1, 1, 1, 1.1])
-            cells[0].markdown(f"{label}{_table_html(hand.patch[..., c])}", unsafe_allow_html=True)
-            cells[1].markdown(f"&nbsp;{_table_html(hand.kernel[..., c])}", unsafe_allow_html=True)
-            cells[2].markdown(f"&nbsp;{_table_html(hand.products[..., c])}", unsafe_allow_html=True)
-            cells[3].markdown(f"{label} adds up to **{_minus(float(hand.products[..., c].sum()), 3)}**")
+            cells = st.columns(3)
+            cells[0].markdown(f"**{label}**: input patch{_table_html(hand.patch[..., c])}", unsafe_allow_html=True)
+            cells[1].markdown(f"× filter weights{_table_html(hand.kernel[..., c])}", unsafe_allow_html=True)
+            cells[2].markdown(f"= products, adding up to **{_minus(float(hand.products[..., c].sum()), 3)}**"
+                              f"{_table_html(hand.products[..., c])}", unsafe_allow_html=True)
         if cin > shown:
             st.caption(f"{cin - shown} more input channels are part of the sum (not drawn).")
-    n = hand.products.size
-    bias = (f" plus the bias {_minus(hand.bias, 4)} gives **{_minus(hand.pre_activation, 4)}**"
-            if first_conv(model).use_bias else " (no bias: the batch norm after it shifts the values instead)")
-    fused = "" if hand.activation == "linear" else (
-        f" The layer's own {hand.activation} turns that into **{_minus(hand.by_hand, 4)}**.")
-    same = "the same number" if hand.error < 1e-3 else f"{_minus(hand.error, 4)} apart"
-    st.markdown(f"All {n} products add up to **{_minus(hand.total, 4)}**{bias}.{fused} "
-                f"The network computed **{_minus(hand.layer_value, 4)}** at row {row}, column {col} of "
-                f"channel {kernel}: {same}.")
-    if not hand.kernel.any():
-        st.caption(f"Filter {kernel}'s weights are all 0: training switched it off, so it adds nothing.")
-    if hand.after_layer != hand.layer:
-        st.caption(f"Then {hand.after_layer} (batch norm and activation) makes it "
-                   f"{_minus(hand.after, 4)}: that is the value in the feature map of {hand.after_layer}.")

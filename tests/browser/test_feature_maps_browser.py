@@ -63,6 +63,9 @@ def test_first_view_sections_and_presentation_at_1440x900(server, browser):
     assert errors_on(page) == []
     assert page.get_by_text("Ran Grad-CAM on MobileNetV2").first.is_visible()
     _view(page, "feature_maps_gradcam")
+    _tab(page, "Convolution by hand", "The network computed")
+    assert errors_on(page) == []
+    _view(page, "feature_maps_conv_by_hand")
 
     # the paint button and the picture it animates are on one screen while it runs
     _tab(page, "Channels", "Paint its ideal image")
@@ -87,6 +90,9 @@ def test_first_view_sections_and_presentation_at_1440x900(server, browser):
     screenshot(page, "feature_maps_present_full")
     _tab(page, "Where does it look?", "Ran Grad-CAM")
     _view(page, "feature_maps_present_gradcam")
+    _tab(page, "Convolution by hand", "The network computed")
+    _view(page, "feature_maps_present_conv_by_hand")
+    assert errors_on(page) == [] and _warnings(page) == []
     context.close()
 
 
