@@ -298,7 +298,7 @@ def restore_layer_links(params: list[links.Param]) -> None:
 
 
 keep_tab_widgets()
-head = st.columns([2.2, 1])
+head = st.columns([1.6, 1])
 head[0].title("Feature maps")
 with present.details("What this page shows"):  # the teacher says it; the projector shows the maps
     st.markdown("Each convolutional layer turns the photo into many **channels**: maps of where its filters "

@@ -138,7 +138,8 @@ def test_painting_a_channels_ideal_image_beside_its_map():
     done = at.session_state["fm_wants"][("mobilenet_v2", "block_3_expand_relu", 5)]
     assert done.image.shape == (224, 224, 3) and done.image.dtype == np.uint8
     assert done.steps == 50
-    # the channel's mean activation rose: 0.82 after step 1 -> 1.87 after 50 here (2.3x); 1.5x leaves room
+    # the channel's mean activation rose: 0.82 after step 1 -> 1.87 after 50 (2.27x with and without
+    # TF_ENABLE_ONEDNN_OPTS=0 on the 2-core dev machine); 1.5x leaves room for another CPU
     assert done.history[-1] > 1.5 * max(done.history[0], 1e-3)
     image_captions = " ".join(c for el in at.get("image") for c in el.captions)
     assert "makes channel 5 of block_3_expand_relu strongest, after 50 steps" in image_captions

@@ -125,7 +125,8 @@ def channel_wants(model, model_label: str, layer: str, channel: int) -> None:
                      f"to {plain_number(end)}{grew}.")
     picture.image(result.image, width="stretch",
                   caption=f"The picture that makes channel {channel} of {layer} strongest, "
-                          f"after {result.steps} steps ({result.seconds:.0f} s).")
+                          f"after {result.steps} steps ({result.seconds:.0f} s) of the Ideal class image "
+                          "page's best-looking recipe.")
 
 
 def _paint_channel(model, layer: str, channel: int, progress, picture):

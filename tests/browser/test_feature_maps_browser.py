@@ -16,7 +16,8 @@ WIDTH, HEIGHT = 1440, 900
 
 
 def _caption_texts(page) -> str:
-    return " ".join(page.locator('[data-testid="stCaptionContainer"], [data-testid="stImageCaption"]').all_inner_texts())
+    captions = page.locator('[data-testid="stCaptionContainer"], [data-testid="stImageCaption"]')
+    return " ".join(captions.all_inner_texts())
 
 
 def _settle(page, until: str | None = None) -> None:
