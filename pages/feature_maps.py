@@ -31,14 +31,13 @@ require_shell()
 COLORSCALE = "Viridis"
 MODES = ("After activation", "Convolution output")
 SCALES = {"Shared across channels": "shared", "Per channel": "channel"}
-SECTIONS = ("Channels", "Where does it look?", "What one position sees", "Convolution by hand",
-            "Sizes through the network")
+SECTIONS = ("Channels", "Where does it look?", "What one position sees", "Convolution by hand", "Sizes")
 PREFERRED = ["vgg16", "mobilenet_v2"]  # the lesson's VGG-16 when its weights are here, else MobileNetV2
 LAYER, CHANNEL, SCALE, COUNT, OPACITY = "fm_layer", "fm_channel", "fm_scale", "fm_count", "fm_opacity"
 WANTED = "fm_count_wanted"  # how many channels the user wants shown (the slider shows at most the layer's)
 SECTION, MODE = "fm_section", "fm_mode"
-GRID_WIDTH = 860  # about the grid column's width at 1440x900, in CSS pixels
-THUMB = 110  # a channel tile's width, in CSS pixels (larger in presentation mode)
+GRID_WIDTH = 700  # about the grid column's width at 1440x900 with the side bar open, in CSS pixels
+THUMB = 100  # a channel tile's least width when presenting (times present.THUMB_SCALE); ~85 px normally
 # Widgets inside tabs that do not run while another tab is open: their values are kept (and linked).
 KEPT = (CHANNEL, SCALE, COUNT, OPACITY, sections.CAM_CLASS, sections.RF_ROW, sections.RF_COL,
         sections.HAND_ROW, sections.HAND_COL, sections.HAND_KERNEL)
@@ -84,7 +83,7 @@ def shape_chart(maps: dict, selected: str) -> go.Figure:
     fig.update_layout(margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=1.15), bargap=0.2)
     fig.update_xaxes(title_text="conv layer (input to output)")
     fig.update_yaxes(title_text="channels", secondary_y=False)
-    fig.update_yaxes(title_text="pixels", secondary_y=True, rangemode="tozero", tickformat="d")
+    fig.update_yaxes(title_text="pixels", secondary_y=True, rangemode="tozero", tickvals=sorted(set(sides)))
     return fig
 
 

@@ -14,8 +14,7 @@ from tests.conftest import ROOT, needs_fixtures
 
 APP = str(ROOT / "streamlit_app.py")
 PAGE = "pages/feature_maps.py"
-SECTIONS = ("Channels", "Where does it look?", "What one position sees", "Convolution by hand",
-            "Sizes through the network")
+SECTIONS = ("Channels", "Where does it look?", "What one position sees", "Convolution by hand", "Sizes")
 
 
 def _open(query: dict | None = None, **state) -> AppTest:

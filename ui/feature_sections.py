@@ -101,10 +101,10 @@ def channel_wants(model, model_label: str, layer: str, channel: int) -> None:
     done = st.session_state.setdefault("fm_wants", {})
     key = _want_key(model_label, layer, channel)
     st.markdown(f"**What does channel {channel} want to see?**")
-    press = st.button(f"Paint its ideal image ({WANT_STEPS} steps)", key="fm_want_button",
+    press = st.button("Paint its ideal image", key="fm_want_button",
                       icon=":material/brush:", type="primary",
-                      help="Starts from noise and changes the picture, step by step, so this channel lights up "
-                           "as strongly as it can over the whole map.")
+                      help=f"Starts from noise and changes the picture in {WANT_STEPS} steps, so this channel "
+                           "lights up as strongly as it can over the whole map.")
     progress = st.empty()
     picture = st.empty()
     if press:
