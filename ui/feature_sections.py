@@ -116,7 +116,7 @@ def channel_wants(model, model_label: str, layer: str, channel: int) -> None:
             done[key] = result
     result = done.get(key)
     if result is None:
-        progress.caption("Press the button: about half a minute on a laptop, longer when the class shares "
+        progress.caption("Press the button: 10 to 30 seconds on a laptop, longer when the class shares "
                          "the server.")
         return
     start, end = result.history[0], result.history[-1]
