@@ -1,7 +1,9 @@
-"""Feature maps: what every convolutional layer of a CNN extracts from a photo, channel by channel.
+"""Feature maps: what every convolutional layer of a CNN extracts from a photo, channel by channel, and why
+(where the network looks, what a channel wants to see, what one position sees, one convolution by hand).
 
 All layers' maps and the predictions come from one forward pass (``explorer.features``), kept per
-session for the current (model, photo), so moving the layer slider never recomputes anything.
+session for the current (model, photo), so moving the layer slider never recomputes anything. The
+sections are tabs that run only when open; painting a channel's ideal image runs only on its button.
 """
 
 from __future__ import annotations
@@ -16,7 +18,11 @@ from plotly.subplots import make_subplots
 
 from explorer import classifier, features, zoo
 from explorer.images import png_bytes
-from ui.models import GEOMETRY_NOTE, model_select, title_of, top5
+from explorer.plain_numbers import plain_number
+from explorer.samples import SAMPLES
+from ui import feature_sections as sections
+from ui import links, present
+from ui.models import GEOMETRY_NOTE, choices, model_select, title_of, top5
 from ui.photo import photo_input
 from ui.shell import require_shell
 
@@ -25,6 +31,23 @@ require_shell()
 COLORSCALE = "Viridis"
 MODES = ("After activation", "Convolution output")
 SCALES = {"Shared across channels": "shared", "Per channel": "channel"}
+SECTIONS = ("Channels", "Where does it look?", "What one position sees", "Convolution by hand", "Sizes")
+PREFERRED = ["vgg16", "mobilenet_v2"]  # the lesson's VGG-16 when its weights are here, else MobileNetV2
+LAYER, CHANNEL, SCALE, COUNT, OPACITY = "fm_layer", "fm_channel", "fm_scale", "fm_count", "fm_opacity"
+WANTED = "fm_count_wanted"  # how many channels the user wants shown (the slider shows at most the layer's)
+SECTION, MODE = "fm_section", "fm_mode"
+GRID_WIDTH = 700  # about the grid column's width at 1440x900 with the side bar open, in CSS pixels
+THUMB = 100  # a channel tile's least width when presenting (times present.THUMB_SCALE); ~85 px normally
+# Widgets inside tabs that do not run while another tab is open: their values are kept (and linked).
+KEPT = (CHANNEL, SCALE, COUNT, OPACITY, sections.CAM_CLASS, sections.RF_ROW, sections.RF_COL,
+        sections.HAND_ROW, sections.HAND_COL, sections.HAND_KERNEL)
+
+
+def keep_tab_widgets() -> None:
+    """Streamlit forgets a widget's value when it is not drawn; re-setting it keeps it for the next time."""
+    for key in KEPT:
+        if key in st.session_state:
+            st.session_state[key] = st.session_state[key]
 
 
 def _png_uri(array: np.ndarray) -> str:
@@ -57,11 +80,10 @@ def shape_chart(maps: dict, selected: str) -> go.Figure:
                     secondary_y=True)
     at = names.index(selected) + 1
     fig.add_vline(x=at, line_dash="dot", line_color="black")
-    fig.update_layout(height=260, margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h", y=1.15),
-                      bargap=0.2)
+    fig.update_layout(margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=1.15), bargap=0.2)
     fig.update_xaxes(title_text="conv layer (input to output)")
     fig.update_yaxes(title_text="channels", secondary_y=False)
-    fig.update_yaxes(title_text="pixels", secondary_y=True, rangemode="tozero", tickformat="d")
+    fig.update_yaxes(title_text="pixels", secondary_y=True, rangemode="tozero", tickvals=sorted(set(sides)))
     return fig
 
 
@@ -80,7 +102,7 @@ def grid_figure(grid: features.Grid, rgb: np.ndarray, fmap: np.ndarray) -> go.Fi
                                   "mean activation %{customdata[2]:.3g}<extra>click to enlarge</extra>",
                     showlegend=False)
     aspect = rgb.shape[0] / rgb.shape[1]
-    fig.update_layout(height=int(min(900, max(250, 750 * aspect))), margin=dict(l=0, r=0, t=0, b=0),
+    fig.update_layout(height=int(min(1400, max(200, GRID_WIDTH * aspect))), margin=dict(l=0, r=0, t=0, b=0),
                       clickmode="event+select", dragmode=False)
     fig.update_xaxes(visible=False, range=[-0.5, rgb.shape[1] - 0.5])
     fig.update_yaxes(visible=False, range=[rgb.shape[0] - 0.5, -0.5], scaleanchor="x")
@@ -96,7 +118,7 @@ def overlay_figure(photo: np.ndarray, channel: np.ndarray, opacity: float) -> go
     fig.add_heatmap(z=z, x0=(pw / cw - 1) / 2, dx=pw / cw, y0=(ph / ch - 1) / 2, dy=ph / ch, opacity=opacity,
                     colorscale=COLORSCALE, zsmooth="best", colorbar=dict(title="activation", thickness=12),
                     hovertemplate="activation %{z:.3g}<extra></extra>")
-    fig.update_layout(height=420, margin=dict(l=0, r=0, t=0, b=0))
+    fig.update_layout(margin=dict(l=0, r=0, t=0, b=0))
     fig.update_xaxes(visible=False, range=[-0.5, pw - 0.5])
     fig.update_yaxes(visible=False, range=[ph - 0.5, -0.5], scaleanchor="x")
     return fig
@@ -113,58 +135,183 @@ def clicked_channel(event, grid: features.Grid) -> int | None:
     return None
 
 
-def layer_view(model_label: str, layer: str, fmap: np.ndarray, photo: np.ndarray, main: bool) -> None:
-    """Grid of one layer's channels, PNG download and (for the main layer) the enlarged channel."""
+def grid_columns(n: int) -> int | None:
+    """Columns of the channel grid: near-square normally; tiles of at least ``present.px(THUMB)`` px
+    when presenting (bigger tiles, fewer per row)."""
+    if not present.is_on():
+        return None
+    return max(1, min(n, GRID_WIDTH // present.px(THUMB)))
+
+
+def default_count(c: int) -> int:
+    return min(c, 20 if present.is_on() else 64)
+
+
+def grid_controls(c: int, key: str, linked: bool) -> tuple[str, int]:
+    """Colour scale and how many channels: the linked widgets for the main layer, own keys for others."""
+    scale_key, count_key = (SCALE, COUNT) if linked else (f"{key}_scale", f"{key}_count")
+    links.default(scale_key, "Shared across channels")
+    if linked:  # the slider's range follows the layer; what the user asked for (and the link says) stays
+        links.default(WANTED, default_count(4096))
+        last, now = st.session_state.get("fm_count_set"), st.session_state.get(count_key)
+        if last is not None and now is not None and now != last:
+            st.session_state[WANTED] = now  # the user moved the slider
+        st.session_state[count_key] = st.session_state["fm_count_set"] = min(st.session_state[WANTED], c)
+    elif st.session_state.get(count_key) is None or not 1 <= st.session_state[count_key] <= c:
+        st.session_state[count_key] = default_count(c)
+    # presenting: the larger controls get the full width, one above the other (nothing cut off)
+    controls = [st.container(), st.container()] if present.is_on() else st.columns([2, 2])
+    scale = SCALES[controls[0].segmented_control("Colour scale", list(SCALES), key=scale_key)
+                   or "Shared across channels"]
+    shown = c if c <= 8 else controls[1].slider("Channels shown (strongest first)", 1, c, key=count_key)
+    return scale, int(shown)
+
+
+def layer_grid(model_label: str, layer: str, fmap: np.ndarray, main: bool) -> features.Grid:
+    """One layer's channels as a grid (click a tile to enlarge it, for the main layer) and its PNG."""
     h, w, c = fmap.shape
-    key = f"fm_{model_label}_{layer}"
-    controls = st.columns([2, 2, 1])
-    scale = SCALES[controls[0].segmented_control("Colour scale", list(SCALES), default="Shared across channels",
-                                                 key=f"{key}_scale") or "Shared across channels"]
-    shown = c if c <= 8 else controls[1].slider("Channels shown (strongest first)", 1, c, min(c, 64),
-                                                key=f"{key}_count")
-    grid = features.channel_grid(fmap, scale=scale, max_channels=shown, pad=max(1, h // 56))
+    key = f"fm_{layer}"
+    scale, shown = grid_controls(c, key, linked=main)
+    grid = features.channel_grid(fmap, scale=scale, max_channels=shown, pad=max(1, h // 56),
+                                 columns=grid_columns(min(shown, c)))
     rgb = grid.to_rgb(COLORSCALE)
-    controls[2].download_button("Grid as PNG", png_bytes(rgb, compress_level=1), file_name=f"{model_label}_{layer}_channels.png",
-                                mime="image/png", icon=":material/download:", key=f"{key}_download")
     st.caption(f"**{layer}**: {h}x{w} pixels x {c} channels, showing the {shown} strongest (by mean activation), "
                f"{'one colour scale for the whole layer' if scale == 'shared' else 'each channel on its own scale'}."
                + (" Click a channel to enlarge it." if main else ""))
     if not main:
-        st.plotly_chart(grid_figure(grid, rgb, fmap), key=f"{key}_grid", width="stretch")
-        return
-    event = st.plotly_chart(grid_figure(grid, rgb, fmap), key=f"{key}_grid", width="stretch",
-                            on_select="rerun", selection_mode="points")
-    pick_key = f"{key}_channel"
-    clicked = clicked_channel(event, grid)
-    if clicked is not None and st.session_state.get(f"{key}_last_click") != clicked:
-        st.session_state[f"{key}_last_click"] = clicked
-        st.session_state[pick_key] = clicked
-    st.subheader("One channel over the photo")
-    left, right = st.columns([1, 3])
-    if not 0 <= st.session_state.get(pick_key, -1) < c:
-        st.session_state[pick_key] = int(grid.order[0])  # the strongest channel until one is clicked
-    channel = int(left.number_input("Channel", 0, c - 1, key=pick_key))
-    opacity = left.slider("Opacity", 0.0, 1.0, 0.6, key=f"{key}_opacity")
-    mean = float(np.nanmean(fmap[..., channel])) if np.isfinite(fmap[..., channel]).any() else float("nan")
+        present.plotly_chart(grid_figure(grid, rgb, fmap), key=f"{key}_grid", width="stretch")
+    else:
+        event = present.plotly_chart(grid_figure(grid, rgb, fmap), key="fm_grid", width="stretch",
+                                     on_select="rerun", selection_mode="points")
+        clicked = clicked_channel(event, grid)
+        if clicked is not None and st.session_state.get("fm_last_click") != (layer, clicked):
+            st.session_state["fm_last_click"] = (layer, clicked)
+            st.session_state["fm_clicked_channel"] = clicked  # the channel box exists already this run
+            st.rerun()  # the channel box is drawn above the grid: show the clicked channel there now
+    with present.details("Download"):
+        st.download_button("Grid as PNG", png_bytes(rgb, compress_level=1), icon=":material/download:",
+                           file_name=f"{model_label}_{layer}_channels.png", mime="image/png",
+                           key=f"{key}_download")
+    return grid
+
+
+def channel_close_up(model, model_label: str, layer: str, fmap: np.ndarray, seen: np.ndarray, channel: int):
+    """The chosen channel over the photo, and the button painting what it wants to see, side by side."""
+    h, w, c = fmap.shape
+    left, middle, right = st.columns([0.9, 1.6, 1.3])
+    links.default(OPACITY, 0.6)
+    opacity = left.slider("Opacity", 0.0, 1.0, key=OPACITY)
+    mean = float(np.nanmean(fmap[..., channel])) if np.isfinite(fmap[..., channel]).any() else 0.0
     rank = int(np.flatnonzero(features.channel_order(fmap) == channel)[0]) + 1
-    left.metric("Mean activation", f"{mean:.3g}", help="Channels are sorted by this, strongest first.")
-    left.caption(f"Rank {rank} of {c}. Bright = this channel's pattern is strong here; each of its "
-                 f"{h}x{w} pixels sees a patch of the photo.")
-    right.plotly_chart(overlay_figure(photo, fmap[..., channel], opacity), key=f"{key}_overlay", width="stretch")
+    left.metric("Mean activation", plain_number(mean), help="Channels are sorted by this, strongest first.")
+    left.caption(f"Channel {channel}: rank {rank} of {c}. Bright = this channel's pattern is strong here; "
+                 f"each of its {h}x{w} pixels sees a patch of the photo.")
+    with middle:
+        st.markdown(f"**Channel {channel} over the photo**")
+        present.plotly_chart(overlay_figure(seen, fmap[..., channel], opacity), height=380, key="fm_overlay",
+                             width="stretch")
+    with right:
+        sections.channel_wants(model, model_label, layer, channel)
 
 
-st.title("Feature maps")
-st.markdown("Each convolutional layer turns the photo into many **channels**: maps of where its filters "
-            "find their pattern. Early layers find edges and colours; deeper layers are smaller and have more "
-            "channels, and respond to textures and parts of objects.")
+def channels_tab(model, model_label: str, layer: str, names: list[str], maps: dict, probs, seen: np.ndarray,
+                 photo_caption: str) -> None:
+    fmap = maps[layer]
+    c = fmap.shape[2]
+    order = features.channel_order(fmap)
+    if st.session_state.get("fm_channel_for") != (model_label, layer):
+        st.session_state["fm_channel_for"] = (model_label, layer)
+        if not st.session_state.pop("fm_channel_from_link", False):
+            st.session_state[CHANNEL] = int(order[0])  # a new layer: its strongest channel
+    if "fm_clicked_channel" in st.session_state:
+        st.session_state[CHANNEL] = st.session_state.pop("fm_clicked_channel")
+    if not 0 <= st.session_state.get(CHANNEL, -1) < c:
+        st.session_state[CHANNEL] = int(order[0])
+    left, right = st.columns([1, 2.6])
+    with left:
+        st.image(seen, caption=f"What the model sees ({seen.shape[1]}x{seen.shape[0]}); {photo_caption}",
+                 width="stretch")
+        with present.details("How the photo is fitted"):
+            st.caption(GEOMETRY_NOTE)
+        top5(model, probs, title="Top-5 predictions")
+        channel = int(st.number_input(f"Channel (0 to {c - 1})", 0, c - 1, key=CHANNEL,
+                                      help="Click a tile of the grid, or type a channel number."))
+    with right:
+        layer_grid(model_label, layer, fmap, main=True)
+    st.subheader(f"One channel up close: {layer}, channel {channel}")
+    channel_close_up(model, model_label, layer, fmap, seen, channel)
+    others = st.multiselect("Compare with more layers", [n for n in names if n != layer], max_selections=3,
+                            key=f"fm_more_{model_label}")
+    for name in others:
+        with st.expander(name, expanded=True):
+            layer_grid(model_label, name, maps[name], main=False)
 
-with st.sidebar:
+
+def pick_layer(names: list[str], after: dict) -> str:
+    """The layer slider (one key for every model and mode; a layer the new list lacks maps across)."""
+    current = st.session_state.get(LAYER)
+    if current not in names:
+        back = {act: conv for conv, act in after.items()}
+        moved = after.get(current) or back.get(current)
+        st.session_state[LAYER] = moved if moved in names else names[0]
+    return st.select_slider("Layer (input to output)", names, key=LAYER,
+                            format_func=lambda n: f"{names.index(n) + 1}. {n}")
+
+
+def page_params() -> list[links.Param]:
+    """Controls known before the model is loaded."""
+    return [links.choice("fm_model", "model", choices(zoo.VARIANTS, user=True)),
+            links.choice("fm_photo_sample", "photo", list(SAMPLES)),
+            links.choice(MODE, "show", MODES),
+            links.choice(SECTION, "section", SECTIONS)]
+
+
+def layer_params(model, names: list[str], fmap: np.ndarray, probs) -> list[links.Param]:
+    """Controls whose choices depend on the model and layer."""
+    h, w, c = fmap.shape
+    params = [links.choice(LAYER, "layer", names),
+              links.number(CHANNEL, "channel", 0, c - 1, cast=int),
+              links.choice(SCALE, "scale", list(SCALES)),
+              links.number(WANTED, "channels", 1, 4096, cast=int),
+              links.number(OPACITY, "opacity", 0.0, 1.0),
+              links.number(sections.RF_ROW, "row", 0, h - 1, cast=int),
+              links.number(sections.RF_COL, "col", 0, w - 1, cast=int)]
+    if probs is not None:
+        params.append(links.choice(sections.CAM_CLASS, "class", sections.class_options(model, probs), cast=int))
+    try:
+        _, rows, cols, _ = sections.hand_defaults(model, {})
+        filters = int(sections.first_conv(model).filters)
+    except (ValueError, TypeError):
+        return params
+    return params + [links.number(sections.HAND_ROW, "pixel_row", 0, rows - 1, cast=int),
+                     links.number(sections.HAND_COL, "pixel_col", 0, cols - 1, cast=int),
+                     links.number(sections.HAND_KERNEL, "filter", 0, filters - 1, cast=int)]
+
+
+def restore_layer_links(params: list[links.Param]) -> None:
+    """URL -> the layer-dependent controls; remembers whether the link chose the channel."""
+    before = st.session_state.get(CHANNEL)
+    links.restore(params)
+    if st.session_state.get(CHANNEL) != before:
+        st.session_state["fm_channel_from_link"] = True
+
+
+keep_tab_widgets()
+head = st.columns([1.6, 1])
+head[0].title("Feature maps")
+with present.details("What this page shows"):  # the teacher says it; the projector shows the maps
+    st.markdown("Each convolutional layer turns the photo into many **channels**: maps of where its filters "
+                "find their pattern. Early layers find edges and colours; deeper layers are smaller, have more "
+                "channels, and respond to textures and parts of objects.")
+
+base_params = page_params()
+links.restore(base_params)
+with st.sidebar:  # settings in the side column: the main area is the demo
     photo_raw, photo_caption = photo_input("fm_photo")
-model_label, model = model_select("Model", key="fm_model", default="vgg16", variants=zoo.VARIANTS, user=True,
-                                  suggest_pretrained=True)
-
+    model_label, model = model_select("Model", key="fm_model", default=PREFERRED, variants=zoo.VARIANTS,
+                                      user=True, suggest_pretrained=True)
 if model is None:
-    st.info("Turn on random weights above, or pick a model whose weights are on this computer.")
+    st.info("Turn on random weights in the side bar, or pick a model whose weights are on this computer.")
     st.stop()
 
 after = features.conv_activations(model)
@@ -172,33 +319,48 @@ if not after:
     st.error(f"{title_of(model_label)} has no convolutional layers to show.")
     st.stop()
 mode = MODES[0]
+links.default(MODE, MODES[0])
 if any(conv != act for conv, act in after.items()):
-    mode = st.segmented_control("Show", MODES, default=MODES[0], key="fm_mode",
-                                help="Modern CNNs follow each convolution with batch norm and an activation "
-                                     "(ReLU): 'after activation' is what the next layer sees.") or MODES[0]
+    with st.sidebar:
+        mode = st.segmented_control("Show", MODES, key=MODE,
+                                    help="Modern CNNs follow each convolution with batch norm and an activation "
+                                         "(ReLU): 'after activation' is what the next layer sees.") or MODES[0]
 
-photo = classifier.seen_image(model, photo_raw)
+seen = classifier.seen_image(model, photo_raw)
 maps, probs = compute(model, model_label, mode, photo_raw)
 names = list(maps)
+with st.container():
+    pre_layer = st.session_state.get(LAYER) if st.session_state.get(LAYER) in names else names[0]
+    more = layer_params(model, names, maps[pre_layer], probs)
+    restore_layer_links(more[:1])
+    layer = pick_layer(names, after)
+more = layer_params(model, names, maps[layer], probs)
+restore_layer_links(more[1:])
 
-layer = st.select_slider("Layer (input to output)", names, value=names[0], key=f"fm_layer_{model_label}_{mode}",
-                         format_func=lambda n: f"{names.index(n) + 1}. {n}")
-others = st.multiselect("Compare with more layers", [n for n in names if n != layer], max_selections=3,
-                        key=f"fm_more_{model_label}_{mode}")
+links.default(SECTION, SECTIONS[0])
+tabs = st.tabs(SECTIONS, key=SECTION, on_change="rerun")
+with tabs[0]:
+    if tabs[0].open:
+        channels_tab(model, model_label, layer, names, maps, probs, seen, photo_caption)
+with tabs[1]:
+    if tabs[1].open:
+        sections.where_it_looks(model, title_of(model_label), photo_raw, seen, probs)
+with tabs[2]:
+    if tabs[2].open:
+        channel = st.session_state.get(CHANNEL)
+        if channel is None or not 0 <= channel < maps[layer].shape[2]:
+            channel = int(features.channel_order(maps[layer])[0])
+        sections.receptive_field_section(model, layer, maps[layer], channel, seen)
+with tabs[3]:
+    if tabs[3].open:
+        sections.conv_by_hand_section(model, photo_raw, maps)
+with tabs[4]:
+    if tabs[4].open:
+        st.markdown("**Smaller and deeper**: the maps shrink while the channels multiply")
+        present.plotly_chart(shape_chart(maps, layer), height=320, key="fm_shapes", width="stretch")
 
-top = st.columns([1, 1.8, 1.5])
-top[0].image(photo, caption=f"What the model sees ({photo.shape[1]}x{photo.shape[0]}); {photo_caption}")
-top[0].caption(GEOMETRY_NOTE)
-with top[1]:
-    st.markdown("**Smaller and deeper**: spatial size shrinks, channels grow")
-    st.plotly_chart(shape_chart(maps, layer), key="fm_shapes", width="stretch")
-with top[2]:
-    top5(model, probs, title="Top-5 predictions")
-
-if others:
-    tabs = st.tabs([layer] + others)
-    for tab, name in zip(tabs, [layer] + others):
-        with tab:
-            layer_view(model_label, name, maps[name], photo, main=name == layer)
-else:
-    layer_view(model_label, layer, maps[layer], photo, main=True)
+all_params = base_params + more
+links.publish(all_params)
+with head[1]:
+    st.write("")
+    links.share(all_params, key="fm_share")
