@@ -41,8 +41,8 @@ _EXPORTS = {
     "CancelToken": "runtime", "Cancelled": "runtime", "Diverged": "runtime", "heavy_work": "runtime",
     "ModelFileError": "user_models", "load_user_model": "user_models",
     # deeper lessons (issue H / 10)
-    "grad_cam": "gradcam", "receptive_field": "receptive_field", "receptive_fields": "receptive_field",
-    "ReceptiveField": "receptive_field", "conv_by_hand": "conv_by_hand", "ConvByHand": "conv_by_hand",
+    "grad_cam": "gradcam", "receptive_field": "receptive", "receptive_fields": "receptive",
+    "ReceptiveField": "receptive", "conv_by_hand": "by_hand", "ConvByHand": "by_hand",
     "epsilon_sweep": "ensemble",
     # a whole class on one server (issue 12): identical runs shared, distinct runs batched
     "Scheduler": "scheduler", "paint": "scheduler", "default_scheduler": "scheduler",

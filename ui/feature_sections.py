@@ -17,10 +17,10 @@ import streamlit as st
 
 import explorer
 from explorer import classifier, features, optvis
-from explorer.conv_by_hand import conv_by_hand, first_conv
+from explorer.by_hand import conv_by_hand, first_conv
 from explorer.gradcam import grad_cam_details, last_conv_layer
 from explorer.plain_numbers import plain_number, plain_probability, plain_times
-from explorer.receptive_field import receptive_field
+from explorer.receptive import receptive_field
 from ui import present
 from ui.runs import queued_run
 

@@ -4,7 +4,7 @@ import keras
 import pytest
 
 import explorer
-from explorer.receptive_field import receptive_field, receptive_fields
+from explorer.receptive import receptive_field, receptive_fields
 
 
 @pytest.fixture(scope="module")
