@@ -54,7 +54,8 @@ def attack_table(model, second, images, targets, method):
         for target in targets:
             if int(np.argmax(attacks.predict(model, image))) == target:
                 continue  # already that class: nothing to attack
-            result = explorer.adversarial(model, image, target, epsilon=EPSILON, steps=STEPS, method=method)
+            result = explorer.adversarial(model, image, target, epsilon=EPSILON, steps=STEPS, method=method,
+                                          confidence=0.0)  # the first flip, not the default p >= 0.9
             check = attacks.check_transfer(second, image, result.image, explorer.class_name(target))
             rows.append((name, target, result, check))
     return rows
