@@ -54,11 +54,12 @@ def curve(history: list[float], target_name: str, steps: int, confidence: float,
                                line={"color": "#d62728"},
                                text=[plain_probability(p) for p in history],
                                hovertemplate="step %{x}: %{text}<extra></extra>"))
+    goal = ""
     if confidence > 0:
-        fig.add_hline(y=confidence, line_dash="dash", line_color="#2ca02c",
-                      annotation_text=f"goal: {confidence:.0%}", annotation_position="bottom right")
+        fig.add_hline(y=confidence, line_dash="dash", line_color="#2ca02c")
+        goal = f" (dashed: the goal, {confidence:.0%})"
     fig.update_layout(height=250, margin={"l": 10, "r": 10, "t": 36, "b": 10}, showlegend=False,
-                      title=f"{label} after each step",
+                      title=f"{label} after each step{goal}",
                       xaxis={"title": "step", "range": [0, max(steps, len(history) - 1, 1)]},
                       yaxis={"type": "log", "range": [np.log10(lowest) - 0.2, 0.05], "tickvals": values,
                              "ticktext": labels})
@@ -134,9 +135,8 @@ def pick_photo() -> np.ndarray:
     photo, source = photo_input("adv_photo", default_sample=DEFAULT_PHOTO)
     if max(photo.shape[:2]) > MAX_SIDE:
         photo = attacks.shrink(photo, MAX_SIDE)
-    with present.details("About the photo"):
-        st.caption(f"{source[:1].upper() + source[1:]}, attacked at {photo.shape[1]}x{photo.shape[0]} px "
-                   f"(at most {MAX_SIDE} px a side). " + GEOMETRY_NOTE)
+    st.caption(f"{source[:1].upper() + source[1:]}, {photo.shape[1]}x{photo.shape[0]} px",
+               help=f"Photos are attacked at {MAX_SIDE} px a side at most. " + GEOMETRY_NOTE)
     return photo
 
 
@@ -173,7 +173,8 @@ def method_settings(choice: str, names: list[str]) -> tuple:
 
 
 def attack_settings() -> Attack:
-    """The settings column: photo, network, target, budget, how sure; the rest collapsed (stops without a model)."""
+    """The settings column: photo, network, target, budget and how sure; method, steps and the ensemble
+    collapsed below them (stops the page without a model)."""
     links.default("adv_epsilon", attacks.DEFAULTS["epsilon"])
     links.default("adv_confidence", attacks.DEFAULTS["confidence"])
     links.default("adv_method", attacks.DEFAULTS["method"])
@@ -185,8 +186,8 @@ def attack_settings() -> Attack:
         st.stop()
     names = classifier.class_names_of(model)
     target = pick_target(names)
-    epsilon = st.select_slider("Budget ε: the most any pixel may change (levels of 255)", EPSILONS,
-                               key="adv_epsilon")
+    epsilon = st.select_slider("Budget ε: most a pixel may change (of 255)", EPSILONS, key="adv_epsilon",
+                               help="In pixel levels: 1 is the smallest change an 8-bit photo can hold.")
     confidence = st.select_slider("How sure must the network become?", SURE, format_func=sure_label,
                                   key="adv_confidence",
                                   help="The attack stops once the target has this probability ('top class': as "
@@ -216,6 +217,9 @@ def run_attack(attack: Attack, frames: Frames, alert, status) -> None:
                         caption=f"Step {step}: {plain_probability(metrics['probability'])}", label=label)
             last_draw[0] = time.perf_counter()
 
+    start = float(classifier.predict(attack.model, attack.photo)[attack.target])  # the pictures stay up meanwhile
+    frames.draw(attack.photo, attack.photo, [start], attack.target_name, attack.planned, attack.confidence,
+                caption="Starting...", label=label)
     try:
         models = attack.models
         with queued_run(alert):
@@ -307,19 +311,17 @@ def show_result(saved: dict, attack: Attack, frames: Frames, before_slot, after_
 
 st.title("Adversarial example")
 links.restore(PARAMS)
-st.markdown("Change each pixel by **a level or two out of 255**, far too little to see, until the network is "
-            "sure the photo shows something else. The attack follows the gradient of the loss *with respect to "
-            "the pixels*: backpropagation turned against the network.")
+st.markdown("Change each pixel by **a level or two out of 255**, too little to see, until the network is sure "
+            "it sees something else: backpropagation, *with respect to the pixels*, turned against the network.")
 
-settings, results = st.columns([1, 2.3], gap="large")
+settings, results = st.columns([1.1, 2], gap="large")
 with settings:
     attack = attack_settings()
-    go_clicked = st.button("Fool the network", type="primary", icon=":material/bug_report:", width="stretch",
-                           key="adv_go")
     links.publish(PARAMS)
     links.share(PARAMS, key="adv_share")
 
-with results:
+with results:  # the button sits on top of the pictures it animates: both on one screen, presenting too
+    go_clicked = st.button("Fool the network", type="primary", icon=":material/bug_report:", key="adv_go")
     alert, status = st.empty(), st.empty()
     frames = Frames()
     before_slot, after_slot = (column.empty() for column in st.columns(2))

@@ -150,10 +150,10 @@ def sweep_figure(points, target_name: str, confidence: float) -> go.Figure:
         text=[("fooled" if p.success else "not fooled") + f": {plain_probability(p.probability)}" for p in points],
         hovertemplate="ε = %{x} levels<br>%{text}<extra></extra>"))
     if confidence > 0:
-        fig.add_hline(y=confidence, line_dash="dash", line_color="#2ca02c",
-                      annotation_text=f"goal: {confidence:.0%}", annotation_position="bottom right")
+        fig.add_hline(y=confidence, line_dash="dash", line_color="#2ca02c")
     fig.update_layout(height=280, margin={"l": 10, "r": 10, "t": 40, "b": 10}, showlegend=False,
-                      title=f"p('{target_name}') after the attack, for each budget (green: fooled)",
+                      title=f"p('{target_name}') after the attack, per budget (green: fooled"
+                            + (f"; dashed: the goal, {confidence:.0%})" if confidence > 0 else ")"),
                       xaxis={"title": "budget ε (pixel levels of 255)", "tickvals": eps},
                       yaxis={"title": f"p('{target_name}')", "range": [-0.03, 1.05],
                              "tickvals": [0, 0.25, 0.5, 0.75, 1],
