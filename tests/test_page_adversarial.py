@@ -89,11 +89,11 @@ def test_an_ensemble_attack_every_networks_verdict_and_the_epsilon_sweep():
     # every zoo network whose weights are here judges the photo: a table of fooled / not fooled
     at.button(key="adv_judge").click().run()
     assert not at.exception
-    table = next(d.value for d in at.dataframe if "verdict" in d.value.columns)
-    assert list(table["network"]) == [explorer.VARIANTS[k].title + (" (attacked)" if k in (SMALL, "mobilenet_0.75")
+    table = at.table[0].value
+    assert list(table.index) == [explorer.VARIANTS[k].title + (" (attacked)" if k in (SMALL, "mobilenet_0.75")
                                                                    else "") for k in attack_sections.judges()]
     assert len(table) == 3  # MobileNetV2 and the two small MobileNets in the fixtures
-    attacked = table[table["network"].str.endswith("(attacked)")]
+    attacked = table[table.index.str.endswith("(attacked)")]
     assert set(attacked["verdict"]) == {"fooled"} and set(table["verdict"]) <= {"fooled", "not fooled"}
     words = list(table["p('tabby') after"]) + list(table["p('tabby') before"])
     assert all(w.endswith("%") or w.startswith("1 in ") or w.startswith("practically") for w in words), words

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 
 import numpy as np
+import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
@@ -74,7 +75,7 @@ def gradcam_pair(saved: dict) -> None:
     for column, photo, probs, (cam, cls), when in zip(columns, (result.original, result.image),
                                                       (result.probs_before, result.probs_after), saved["cams"],
                                                       ("Before", "After")):
-        column.image(heat_overlay(photo, cam), width="stretch",
+        column.image(heat_overlay(photo, cam), width=present.px(440),
                      caption=f"{when}: where {saved['model']} finds '{names[cls]}' "
                              f"({plain_probability(float(probs[cls]))}, its top class)")
     st.markdown(f"**The photo did not change** (no pixel moved by more than {result.linf:.0f} of 255 levels), "
@@ -117,13 +118,12 @@ def verdict_table(saved: dict) -> None:
     if rows is None:
         st.caption(f"{len(judges())} networks have their weights here.")
         return
-    st.dataframe({
-        "network": [r["network"] + (" (attacked)" if r["attacked"] else "") for r in rows],
+    st.table(pd.DataFrame({  # a plain table: readable from the back row in presentation mode
         "verdict": ["fooled" if r["fooled"] else "not fooled" for r in rows],
         f"p('{target_name}') before": [plain_probability(r["before"]) for r in rows],
         f"p('{target_name}') after": [plain_probability(r["after"]) for r in rows],
         "it now sees": [r["top"] for r in rows],
-    }, hide_index=True, width="stretch")
+    }, index=pd.Index([r["network"] + (" (attacked)" if r["attacked"] else "") for r in rows], name="network")))
     others = [r for r in rows if not r["attacked"]]
     fooled = sum(r["fooled"] for r in others)
     st.caption(f"Fooled {fooled} of the {len(others)} network(s) the attack never saw, and "

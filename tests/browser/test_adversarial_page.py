@@ -12,11 +12,9 @@ HEIGHT = 900
 
 
 @pytest.fixture
-def wide(browser):
-    context = browser.new_context(viewport={"width": 1440, "height": HEIGHT})
-    pg = context.new_page()
-    yield pg
-    context.close()
+def wide(page):
+    page.set_viewport_size({"width": 1440, "height": HEIGHT})
+    return page
 
 
 def _in_view(locator) -> tuple[float, float]:
@@ -64,6 +62,19 @@ def test_button_and_pictures_share_the_screen_and_the_default_makes_it_sure(serv
     assert bottom <= HEIGHT
     wide.wait_for_timeout(1000)
     screenshot(wide, "adversarial_fooled_1440")
+    # below the live demo: Grad-CAM before / after, every network's verdict, the epsilon sweep
+    wide.get_by_role("button", name="Ask every network").click()
+    wide.wait_for_selector('[data-testid="stTable"]', timeout=120_000)
+    wide.get_by_role("button", name="Sweep the budget").click()
+    wide.wait_for_selector('text=/Fooled from ε|Not fooled at any budget/', timeout=240_000)
+    wait_for_app(wide)
+    assert errors_on(wide) == []
+    wide.get_by_text("Where does the network look?").scroll_into_view_if_needed()
+    wide.wait_for_timeout(1000)
+    screenshot(wide, "adversarial_gradcam_1440")
+    wide.get_by_text("How big must the change be?").scroll_into_view_if_needed()
+    wide.wait_for_timeout(1000)
+    screenshot(wide, "adversarial_sweep_1440")
 
 
 @needs_fixtures
