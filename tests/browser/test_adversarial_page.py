@@ -89,6 +89,10 @@ def test_a_lesson_link_restores_the_settings_in_presentation_mode(server, wide):
     ticks = wide.evaluate("""() => Array.from(document.querySelectorAll('[data-testid="stMain"] .ytick text'))
                              .map(e => e.textContent)""")
     assert ticks and all("µ" not in t and "e-" not in t for t in ticks), ticks
+    sizes = wide.evaluate("""() => Array.from(document.querySelectorAll(
+        '[data-testid="stMain"] .ytick text, [data-testid="stMain"] .g-xtitle text'))
+        .map(e => parseFloat(e.style.fontSize || getComputedStyle(e).fontSize))""")
+    assert sizes and min(sizes) >= 16, sizes  # readable from the back row
     screenshot(wide, "adversarial_present_1440")
     button = wide.get_by_role("button", name="Fool the network")
     pictures = wide.locator('[data-testid="stMain"] [data-testid="stImage"]')
