@@ -318,10 +318,12 @@ settings, results = st.columns([1.1, 2], gap="large")
 with settings:
     attack = attack_settings()
     links.publish(PARAMS)
-    links.share(PARAMS, key="adv_share")
 
 with results:  # the button sits on top of the pictures it animates: both on one screen, presenting too
-    go_clicked = st.button("Fool the network", type="primary", icon=":material/bug_report:", key="adv_go")
+    press, share = st.columns([3, 2], vertical_alignment="center")
+    go_clicked = press.button("Fool the network", type="primary", icon=":material/bug_report:", key="adv_go")
+    with share:
+        links.share(PARAMS, key="adv_share")
     alert, status = st.empty(), st.empty()
     frames = Frames()
     before_slot, after_slot = (column.empty() for column in st.columns(2))
