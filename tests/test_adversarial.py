@@ -247,3 +247,14 @@ def test_epsilon_sweep_curve_for_one_photo(mobilenet_small, dog_photo):
     from explorer.ensemble import success_rate
 
     assert success_rate(points) == pytest.approx(sum(p.success for p in points) / 3)
+
+
+def test_the_curves_log_axis_is_labelled_in_plain_words():
+    from explorer.plain_numbers import probability_ticks
+
+    values, labels = probability_ticks(1.2e-6)
+    assert values[0] == 1e-6 and values[-1] == 1.0 and len(values) == 7
+    assert labels == ["1 in a million", "1 in 100,000", "1 in 10,000", "1 in 1,000", "1 in 100", "10%", "100%"]
+    wide, words = probability_ticks(1e-15)
+    assert len(wide) <= 7 and words[-1] == "100%" and not any("e-" in w or "µ" in w for w in words)
+    assert probability_ticks(float("nan"))[1] == ["1 in 1,000", "1 in 100", "10%", "100%"]
