@@ -81,8 +81,8 @@ class Frames:
         peak = int(np.abs(change).max())
         self.images[0].image(original, caption="Original", width="stretch")
         self.images[1].image(picture, width="stretch",
-                             caption=f"The change, amplified ×{factor:.0f}: really at most ±{peak} of 255 levels "
-                                     "(grey: unchanged)" if peak else "The change: nothing yet")
+                             caption=f"The change ×{factor:.0f} (really ±{peak} of 255; grey: none)" if peak
+                             else "The change: nothing yet")
         self.images[2].image(adversarial_image, caption=caption or "Adversarial", width="stretch")
         self.drawn += 1  # a fresh key each time: the same chart may be drawn twice in one run
         self.curve.plotly_chart(curve(history, target_name, steps, confidence, label or f"p('{target_name}')"),
@@ -318,11 +318,12 @@ settings, results = st.columns([1.1, 2], gap="large")
 with settings:
     attack = attack_settings()
     links.publish(PARAMS)
+    share = st.container() if present.is_on() else None  # presenting, the large type needs the row for the button
 
 with results:  # the button sits on top of the pictures it animates: both on one screen, presenting too
-    press, share = st.columns([3, 2], vertical_alignment="center")
+    press, beside = st.columns([3, 2], vertical_alignment="center")
     go_clicked = press.button("Fool the network", type="primary", icon=":material/bug_report:", key="adv_go")
-    with share:
+    with share or beside:
         links.share(PARAMS, key="adv_share")
     alert, status = st.empty(), st.empty()
     frames = Frames()
