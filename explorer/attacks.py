@@ -169,8 +169,8 @@ def adversarial(model, image, target, epsilon: float = DEFAULTS["epsilon"], step
     ``epsilon``: budget in pixel levels 0..255 (whole levels: the saved image is uint8). ``steps``: at
     most this many gradient steps (FGSM always takes one). It stops early once the target is the top-1
     class with probability at least ``confidence`` (0: at the first flip). The defaults are
-    :data:`DEFAULTS` (2 levels, until p >= 0.9), the page's defaults too. ``step_size``: PGD's first step in pixel levels
-    (default ``epsilon``; later steps shrink), FGSM's step (default ``epsilon``) or the lesson's
+    :data:`DEFAULTS` (2 levels, until p >= 0.9), the page's defaults too. ``step_size``: PGD's first
+    step in pixel levels (default ``epsilon``; later steps shrink), FGSM's step (default ``epsilon``) or the lesson's
     learning rate (default :data:`LESSON_LEARNING_RATE`).
 
     ``callback(step, image, metrics)`` is called before the first step (step 0) and after each step

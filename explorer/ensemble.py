@@ -166,7 +166,8 @@ class SweepPoint:
 
 
 def epsilon_sweep(model_or_models, image, target, epsilons=(0, 1, 2, 4, 8, 16),
-                  steps: int = attacks.DEFAULTS["steps"], method: str = attacks.DEFAULTS["method"], callback=None, **kwargs) -> list[SweepPoint]:
+                  steps: int = attacks.DEFAULTS["steps"], method: str = attacks.DEFAULTS["method"],
+                  callback=None, **kwargs) -> list[SweepPoint]:
     """A small Foolbox-style curve for one photo: attack once per budget in ``epsilons`` (pixel levels)
     and record whether it succeeded and p(target). ``success_rate(points)`` summarises it. Each attack is
     :func:`explorer.adversarial` with the same defaults (``kwargs``: ``confidence``, ``step_size``).
