@@ -3,6 +3,8 @@
 Run from the repository root: ``python bench/adversarial.py`` (``--quick``: fewer photos and classes).
 
 Prints, side by side in one run:
+- the default attack (``attacks.DEFAULTS``: 2 levels, until p >= 0.9) on every photo, target tabby
+  (``--defaults``: only this);
 - success rate and steps to success of PGD, FGSM and the lesson's plain gradient descent at epsilon = 1
   level (20 steps at most), for every photo (the fixture photos in ../shared/fixtures/images and the
   shipped samples) and every ImageNet cat class (281-285); the saved uint8 image is what is checked;
@@ -54,7 +56,8 @@ def attack_table(model, second, images, targets, method):
         for target in targets:
             if int(np.argmax(attacks.predict(model, image))) == target:
                 continue  # already that class: nothing to attack
-            result = explorer.adversarial(model, image, target, epsilon=EPSILON, steps=STEPS, method=method)
+            result = explorer.adversarial(model, image, target, epsilon=EPSILON, steps=STEPS, method=method,
+                                          confidence=0.0)  # the first flip, not the default p >= 0.9
             check = attacks.check_transfer(second, image, result.image, explorer.class_name(target))
             rows.append((name, target, result, check))
     return rows
@@ -86,11 +89,29 @@ def step_timing(model, image, repeats: int = 10) -> tuple[float, float]:
     return timings["compiled"], timings["eager"]
 
 
+def default_payoff(model, images) -> None:
+    """The default attack (attacks.DEFAULTS, the page's defaults too) on every photo, target tabby."""
+    d = attacks.DEFAULTS
+    print(f"Default attack: {d['method']}, epsilon = {d['epsilon']} levels, until p >= {d['confidence']}, "
+          f"at most {d['steps']} steps; MobileNetV2, target tabby (photos as the page attacks them)")
+    sure = 0
+    for name, image in images.items():
+        result = explorer.adversarial(model, attacks.shrink(image, 768), explorer.TABBY)
+        sure += result.success
+        print(f"    {name:14} {'sure' if result.success else 'not yet':7} p {result.probs_after[explorer.TABBY]:.3f} "
+              f"steps {result.steps:2d}  L_inf {result.linf:.0f}  {result.seconds:.1f} s")
+    print(f"default attack sure (p >= {d['confidence']}) on {sure}/{len(images)} photos")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fixture photos only, two cat classes")
+    parser.add_argument("--defaults", action="store_true", help="only the default attack on every photo")
     args = parser.parse_args()
     model = explorer.load_model("mobilenet_v2")
+    default_payoff(model, photos(quick=False))
+    if args.defaults:
+        return
     second = explorer.load_model("mobilenet", alpha=0.75, input_shape=(192, 192, 3))
     images = photos(args.quick)
     targets = (281, 285) if args.quick else explorer.CAT_CLASSES

@@ -96,9 +96,10 @@ def _all_win(probs: list, targets: list[int], confidence: float) -> bool:
     return all(attacks._wins(np.asarray(p), t, confidence) for p, t in zip(probs, targets))
 
 
-def adversarial_ensemble(models, image, target, epsilon: float = 1.0, steps: int = 20, method: str = "pgd",
+def adversarial_ensemble(models, image, target, epsilon: float = attacks.DEFAULTS["epsilon"],
+                         steps: int = attacks.DEFAULTS["steps"], method: str = attacks.DEFAULTS["method"],
                          callback=None, *, step_size: float | None = None,
-                         confidence: float = 0.0) -> attacks.AdversarialResult:
+                         confidence: float = attacks.DEFAULTS["confidence"]) -> attacks.AdversarialResult:
     """:func:`explorer.adversarial` against every model in ``models`` at once (see the module docstring).
 
     ``target`` (index or name) is read in the first model's classes and matched by name in the others.
@@ -164,15 +165,20 @@ class SweepPoint:
     steps: int
 
 
-def epsilon_sweep(model_or_models, image, target, epsilons=(0, 1, 2, 4, 8, 16), steps: int = 10,
-                  method: str = "pgd", **kwargs) -> list[SweepPoint]:
+def epsilon_sweep(model_or_models, image, target, epsilons=(0, 1, 2, 4, 8, 16),
+                  steps: int = attacks.DEFAULTS["steps"], method: str = attacks.DEFAULTS["method"],
+                  callback=None, **kwargs) -> list[SweepPoint]:
     """A small Foolbox-style curve for one photo: attack once per budget in ``epsilons`` (pixel levels)
-    and record whether it succeeded and p(target). ``success_rate(points)`` summarises it."""
+    and record whether it succeeded and p(target). ``success_rate(points)`` summarises it. Each attack is
+    :func:`explorer.adversarial` with the same defaults (``kwargs``: ``confidence``, ``step_size``).
+    ``callback(done, total, point)`` is called after each budget (a progress bar)."""
     points = []
     for eps in epsilons:
         result = attacks.adversarial(model_or_models, image, target, epsilon=eps, steps=steps, method=method, **kwargs)
         each = [float(p[t]) for p, t in zip(result.per_model_after, result.targets)]
         points.append(SweepPoint(result.epsilon, result.success, float(np.mean(each)), each, result.steps))
+        if callback is not None:
+            callback(len(points), len(epsilons), points[-1])
     return points
 
 

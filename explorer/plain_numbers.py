@@ -68,4 +68,16 @@ def plain_times(ratio: float) -> str:
     return f"{plain_number(1 / ratio)} times smaller"
 
 
-__all__ = ["plain_number", "plain_probability", "plain_times"]
+def probability_ticks(lowest: float, most: int = 7) -> tuple[list[float], list[str]]:
+    """Ticks for a log-scale probability axis from ``lowest`` up to 1: powers of ten labelled in plain
+    words ("1 in a million", "1 in 1,000", "10%", "100%"), at most ``most`` of them (every second or
+    third power when the range is wide; 100% is always one). Returns ``(values, labels)``."""
+    lowest = lowest if lowest is not None and math.isfinite(lowest) and lowest > 0 else 1e-3
+    decades = max(1, math.ceil(-math.log10(min(lowest, 0.1)) - 1e-9))
+    stride = max(1, math.ceil((decades + 1) / most))
+    values = [10.0 ** -k for k in range(0, decades + 1, stride)][::-1]
+    labels = [f"{v:.0%}" if v >= 0.1 else f"1 in {plain_number(1 / v)}" for v in values]
+    return values, labels
+
+
+__all__ = ["plain_number", "plain_probability", "plain_times", "probability_ticks"]

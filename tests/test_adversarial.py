@@ -31,7 +31,8 @@ def odd_photo():
 def test_pgd_fools_mobilenet_v2_by_one_pixel_level(mobilenet_v2, dog_photo):
     before = explorer.decode(attacks.predict(mobilenet_v2, dog_photo), top=1)[0]
     assert explorer.is_dog(before[0]), before
-    result = explorer.adversarial(mobilenet_v2, dog_photo, explorer.TABBY, epsilon=1, steps=20, method="pgd")
+    result = explorer.adversarial(mobilenet_v2, dog_photo, explorer.TABBY, epsilon=1, steps=20, method="pgd",
+                                  confidence=0.0)
     assert result.success and result.steps <= 20
     assert result.image.dtype == np.uint8 and result.image.shape == dog_photo.shape
     assert result.linf == 1.0 and np.abs(result.perturbation).max() == 1
@@ -41,6 +42,22 @@ def test_pgd_fools_mobilenet_v2_by_one_pixel_level(mobilenet_v2, dog_photo):
     assert probs[explorer.TABBY] == pytest.approx(result.history[-1], abs=0.02)
     assert result.history[-1] > 100 * result.history[0]
     assert result.l2 == pytest.approx(np.sqrt((result.perturbation.astype(float) ** 2).sum()))
+
+
+@needs_fixtures
+@pytest.mark.parametrize("name", ["cat", "dog", "parrot"])
+def test_the_default_attack_makes_the_network_sure_within_two_levels(mobilenet_v2, fixture_images, name):
+    """Issue 9: the default attack (the page's defaults too) stops only when p(target) >= 0.9, at <= 2 levels.
+    Measured (MobileNetV2 -> tabby, oneDNN on and off): cat 2 steps p 0.99, dog 5 steps 0.95-0.96,
+    parrot 4 steps 0.99; the default allows 40."""
+    assert attacks.DEFAULTS["epsilon"] <= 2 and attacks.DEFAULTS["confidence"] >= 0.9
+    photo = explorer.load_image(fixture_images / f"{name}.jpg")
+    assert int(np.argmax(attacks.predict(mobilenet_v2, photo))) != explorer.TABBY
+    result = explorer.adversarial(mobilenet_v2, photo, "tabby")  # nothing but the defaults
+    assert result.success and result.epsilon == attacks.DEFAULTS["epsilon"] and result.linf <= 2
+    assert result.steps < attacks.DEFAULTS["steps"]  # stopped early, once sure
+    probs = attacks.predict(mobilenet_v2, result.image)  # the saved uint8 photo, scored afresh
+    assert int(np.argmax(probs)) == explorer.TABBY and probs[explorer.TABBY] >= 0.9
 
 
 @needs_fixtures
@@ -70,7 +87,7 @@ def test_epsilon_holds_exactly_after_uint8_rounding(mobilenet_small, odd_photo, 
 @needs_fixtures
 def test_stops_early_once_the_target_wins(mobilenet_small, cat_photo):
     frames = []
-    result = explorer.adversarial(mobilenet_small, cat_photo, "tiger cat", epsilon=1, steps=200,
+    result = explorer.adversarial(mobilenet_small, cat_photo, "tiger cat", epsilon=1, steps=200, confidence=0.0,
                                   callback=lambda step, image, metrics: frames.append((step, image, metrics)))
     assert result.success and 0 < result.steps < 10
     assert [f[0] for f in frames] == list(range(result.steps + 1))
@@ -85,7 +102,7 @@ def test_stops_early_once_the_target_wins(mobilenet_small, cat_photo):
 
 @needs_fixtures
 def test_asking_for_confidence_takes_more_steps(mobilenet_small, dog_photo):
-    quick = explorer.adversarial(mobilenet_small, dog_photo, explorer.TABBY, epsilon=2, steps=60)
+    quick = explorer.adversarial(mobilenet_small, dog_photo, explorer.TABBY, epsilon=2, steps=60, confidence=0.0)
     sure = explorer.adversarial(mobilenet_small, dog_photo, explorer.TABBY, epsilon=2, steps=60, confidence=0.8)
     assert quick.success and sure.success
     assert sure.steps > quick.steps and sure.history[-1] >= 0.8 > quick.history[-1]
@@ -114,7 +131,7 @@ def test_tiny_model_any_size_and_class_names(tiny, odd_photo):
     before = attacks.predict(tiny, odd_photo)
     target = "eel" if int(np.argmax(before)) != 4 else "apple"
     frames = []
-    result = explorer.adversarial(tiny, odd_photo, target, epsilon=64, steps=40,
+    result = explorer.adversarial(tiny, odd_photo, target, epsilon=64, steps=40, confidence=0.0,
                                   callback=lambda *frame: frames.append(frame))
     assert result.image.shape == odd_photo.shape == result.original.shape
     assert result.target == explorer.class_names_of(tiny).index(target)
@@ -195,7 +212,7 @@ def test_a_single_model_reports_itself_as_the_one_model(mobilenet_small, dog_pho
 def test_an_ensemble_attack_fools_every_model_at_its_own_input_size(mobilenet_small, mobilenet_v2, dog_photo):
     frames = []
     result = explorer.adversarial([mobilenet_small, mobilenet_v2], dog_photo, "tabby", epsilon=2, steps=30,
-                                  callback=lambda step, image, metrics: frames.append(metrics))
+                                  confidence=0.0, callback=lambda step, image, metrics: frames.append(metrics))
     assert result.success and result.target == explorer.TABBY and result.targets == [explorer.TABBY] * 2
     assert result.linf <= 2 and result.image.shape == dog_photo.shape
     assert len(result.per_model_after) == 2 and all(p.shape == (1000,) for p in result.per_model_after)
@@ -221,7 +238,8 @@ def test_every_model_of_an_ensemble_must_know_the_target(tiny, odd_photo):
 
 @needs_fixtures
 def test_epsilon_sweep_curve_for_one_photo(mobilenet_small, dog_photo):
-    points = explorer.epsilon_sweep(mobilenet_small, dog_photo, explorer.TABBY, epsilons=(0, 1, 4), steps=10)
+    points = explorer.epsilon_sweep(mobilenet_small, dog_photo, explorer.TABBY, epsilons=(0, 1, 4), steps=10,
+                                     confidence=0.0)
     assert [p.epsilon for p in points] == [0, 1, 4]
     assert not points[0].success and points[0].steps == 0 and points[-1].success
     probs = [p.probability for p in points]
@@ -229,3 +247,14 @@ def test_epsilon_sweep_curve_for_one_photo(mobilenet_small, dog_photo):
     from explorer.ensemble import success_rate
 
     assert success_rate(points) == pytest.approx(sum(p.success for p in points) / 3)
+
+
+def test_the_curves_log_axis_is_labelled_in_plain_words():
+    from explorer.plain_numbers import probability_ticks
+
+    values, labels = probability_ticks(1.2e-6)
+    assert values[0] == 1e-6 and values[-1] == 1.0 and len(values) == 7
+    assert labels == ["1 in a million", "1 in 100,000", "1 in 10,000", "1 in 1,000", "1 in 100", "10%", "100%"]
+    wide, words = probability_ticks(1e-15)
+    assert len(wide) <= 7 and words[-1] == "100%" and not any("e-" in w or "µ" in w for w in words)
+    assert probability_ticks(float("nan"))[1] == ["1 in 1,000", "1 in 100", "10%", "100%"]
