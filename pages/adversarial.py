@@ -11,10 +11,9 @@ import streamlit as st
 import explorer
 from explorer import attacks, classifier, zoo
 from explorer.plain_numbers import plain_probability, probability_ticks
-from explorer.samples import SAMPLES
 from ui import attack_sections, links, present
 from ui.models import GEOMETRY_NOTE, choices, model_select, title_of, top5
-from ui.photo import photo_input
+from ui.photo import photo_input, sample_param
 from ui.runs import queued_run
 from ui.shell import require_shell
 
@@ -31,7 +30,7 @@ DEFAULT_PHOTO = "Coffee cup"
 IMAGENET_TARGET = "adv_target_1000"  # the target picker's key for ImageNet networks
 
 PARAMS = [
-    links.choice("adv_photo_sample", "photo", list(SAMPLES)),
+    sample_param("adv_photo"),
     links.choice("adv_model", "model", choices(zoo.VARIANTS)),
     links.choice(IMAGENET_TARGET, "target", range(1000), int),
     links.number("adv_epsilon", "eps", 0, 255, int, options=EPSILONS),

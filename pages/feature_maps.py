@@ -19,11 +19,10 @@ from plotly.subplots import make_subplots
 from explorer import classifier, features, zoo
 from explorer.images import png_bytes
 from explorer.plain_numbers import plain_number
-from explorer.samples import SAMPLES
 from ui import feature_sections as sections
 from ui import links, present
 from ui.models import GEOMETRY_NOTE, choices, model_select, title_of, top5
-from ui.photo import photo_input
+from ui.photo import photo_input, sample_param
 from ui.shell import require_shell
 
 require_shell()
@@ -261,7 +260,7 @@ def pick_layer(names: list[str], after: dict) -> str:
 def page_params() -> list[links.Param]:
     """Controls known before the model is loaded."""
     return [links.choice("fm_model", "model", choices(zoo.VARIANTS, user=True)),
-            links.choice("fm_photo_sample", "photo", list(SAMPLES)),
+            sample_param("fm_photo"),
             links.choice(MODE, "show", MODES),
             links.choice(SECTION, "section", SECTIONS)]
 

@@ -71,7 +71,8 @@ def test_first_view_opens_on_a_model_whose_weights_are_here_without_a_warning():
     assert at.selectbox(key="fm_model").value == "mobilenet_v2"
     assert "The lesson used VGG-16" in _captions(at)
     top = at.dataframe[0].value
-    assert list(top.columns) == ["class", "probability"] and len(top) == 5
+    assert list(top.columns) == ["class", "probability", "bar"] and len(top) == 5
+    assert all(text.endswith("%") or text.startswith("1 in") or text.startswith("practically") for text in top["probability"])
     assert top["class"].iloc[0] in {"tiger cat", "Egyptian cat", "tabby"}  # the sample is a cat
     assert "Conv1_relu**: 112x112 pixels x 32 channels" in _captions(at)
     assert len(at.get("plotly_chart")) == 2  # channel grid, enlarged channel (other sections wait in their tabs)

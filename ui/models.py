@@ -15,6 +15,7 @@ import streamlit as st
 
 import explorer
 from explorer import attacks, classifier, zoo
+from explorer.plain_numbers import plain_probability
 from ui import present
 
 USER_PREFIX = "Yours: "  # how every picker lists the session's own models
@@ -123,10 +124,11 @@ def top5(model, probabilities, target: int | None = None, title: str | None = No
     if title:
         st.markdown(f"**{title}**")
     rows = classifier.top_k(model, probabilities, 5)
+    # The words every page uses for a probability ("93%", "4.2%", "1 in 1,200"), and a bar to compare them.
     st.dataframe({"class": [name + (" (target)" if i == target else "") for i, name, _ in rows],
-                  "probability": [p for _, _, p in rows]}, hide_index=True, width="stretch",
-                 column_config={"probability": st.column_config.ProgressColumn(
-                     "probability", format="percent", min_value=0.0, max_value=1.0)})
+                  "probability": [plain_probability(p) for _, _, p in rows],
+                  "bar": [p for _, _, p in rows]}, hide_index=True, width="stretch",
+                 column_config={"bar": st.column_config.ProgressColumn(" ", format=" ", min_value=0.0, max_value=1.0)})
     if "random" in classifier.weights_label(model):
         st.caption("Random weights: these predictions are noise. The shapes and the structure are real.")
 
