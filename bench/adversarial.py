@@ -17,21 +17,10 @@ Needs the offline ImageNet weights of ../shared/fixtures/keras_home (copied to a
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
 import statistics
-import sys
-import tempfile
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = ROOT.parent / "shared" / "fixtures"
-if "KERAS_HOME" not in os.environ and (FIXTURES / "keras_home").is_dir():
-    _home = tempfile.mkdtemp(prefix="bench_keras_home_")
-    shutil.copytree(FIXTURES / "keras_home", _home, dirs_exist_ok=True)
-    os.environ["KERAS_HOME"] = _home
-sys.path.insert(0, str(ROOT))
+from _offline import FIXTURES  # first: KERAS_HOME and sys.path
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402

@@ -16,20 +16,9 @@ what it saw in the original photo ("changed its mind"), and its mean p(target).
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
-import sys
-import tempfile
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = ROOT.parent / "shared" / "fixtures"
-if "KERAS_HOME" not in os.environ and (FIXTURES / "keras_home").is_dir():
-    _home = tempfile.mkdtemp(prefix="bench_keras_home_")
-    shutil.copytree(FIXTURES / "keras_home", _home, dirs_exist_ok=True)
-    os.environ["KERAS_HOME"] = _home
-sys.path.insert(0, str(ROOT))
+from _offline import FIXTURES  # first: KERAS_HOME and sys.path
 
 import numpy as np  # noqa: E402
 
