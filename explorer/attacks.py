@@ -188,38 +188,25 @@ def adversarial(model, image, target, epsilon: float = DEFAULTS["epsilon"], step
     budget, steps, step_size, confidence, notes = attack_settings(method, epsilon, steps, step_size, confidence)
     original = as_uint8(image)
     target = target_index(model, target)
+    history, losses, before = [], [], []
 
-    step_fn = _compiled(model)
-    x0 = tf.constant(original, tf.float32)
-    fixed = (tf.constant(target, tf.int32), tf.constant(float(budget)))
-    momentum = tf.constant(PGD_MOMENTUM if method == "pgd" else 0.0)
-    signed = tf.constant(method != "lesson")
-    delta = velocity = tf.zeros_like(x0)
-    history, losses = [], []
-    probs_before = None
-    start = time.perf_counter()
-    for k in range(steps + 1):
-        size = _step_size(method, float(step_size), k, steps)
-        probs, loss, linf, l2, new_delta, velocity = step_fn(x0, delta, velocity, *fixed, tf.constant(size),
-                                                             momentum, signed)
+    def visit(k, probs, loss, linf, l2, delta) -> bool:
+        """Record step k (scored before its update); True when the target has won for good."""
         probs = probs.numpy()
-        if probs_before is None:
-            probs_before = probs
+        before[:] = before or [probs]
         history.append(float(probs[target]))
-        losses.append(float(loss))
+        losses.append(loss)
         adv = None
         if callback is not None:
             adv = _rounded(original, delta)
             top = int(np.argmax(probs))
-            callback(k, adv, {"probability": history[-1], "loss": losses[-1], "linf": float(linf),
-                              "l2": float(l2), "top_class": top, "top_probability": float(probs[top])})
-        if _wins(probs, target, confidence):
-            adv = _rounded(original, delta) if adv is None else adv
-            if _wins(predict(model, adv), target, confidence):
-                break
-            notes.append(f"Step {k}: the rounded image scored differently in a fresh forward pass; kept going.")
-        if k < steps:
-            delta = new_delta
+            callback(k, adv, {"probability": history[-1], "loss": loss, "linf": linf, "l2": l2, "top_class": top,
+                              "top_probability": float(probs[top])})
+        return confirmed(_wins(probs, target, confidence), original, delta, adv,
+                         lambda x: _wins(predict(model, x), target, confidence), k, notes)
+
+    start = time.perf_counter()
+    delta = descend(_compiled(model), original, target, budget, method, step_size, steps, visit)
     seconds = time.perf_counter() - start
     adv = _rounded(original, delta)
     probs_after = predict(model, adv)
@@ -227,8 +214,43 @@ def adversarial(model, image, target, epsilon: float = DEFAULTS["epsilon"], step
     return AdversarialResult(
         image=adv, original=original, target=target, method=method, epsilon=budget, history=history,
         losses=losses, success=bool(_wins(probs_after, target, confidence)), linf=float(np.abs(change).max()),
-        l2=float(np.sqrt((change ** 2).sum())), probs_before=probs_before, probs_after=probs_after,
+        l2=float(np.sqrt((change ** 2).sum())), probs_before=before[0], probs_after=probs_after,
         seconds=seconds, notes=notes)
+
+
+def descend(step_fn, original: np.ndarray, targets, budget: int, method: str, step_size: float, steps: int,
+            visit) -> tf.Tensor:
+    """The attack loop shared by one model and ensembles: score, then step, ``steps`` times at most.
+
+    ``step_fn`` is a compiled step (``_compiled`` here or in :mod:`explorer.ensemble`); ``visit(k, probs,
+    loss, linf, l2, delta)`` sees every scored image (step 0 is the photo) and returns True to stop.
+    Returns the final perturbation ``delta`` (float pixel levels).
+    """
+    x0 = tf.constant(original, tf.float32)
+    fixed = (tf.constant(targets, tf.int32), tf.constant(float(budget)))
+    momentum = tf.constant(PGD_MOMENTUM if method == "pgd" else 0.0)
+    signed = tf.constant(method != "lesson")
+    delta = velocity = tf.zeros_like(x0)
+    for k in range(steps + 1):
+        size = tf.constant(_step_size(method, float(step_size), k, steps))
+        probs, loss, linf, l2, new_delta, velocity = step_fn(x0, delta, velocity, *fixed, size, momentum, signed)
+        if visit(k, probs, float(loss), float(linf), float(l2), delta):
+            break
+        if k < steps:
+            delta = new_delta
+    return delta
+
+
+def confirmed(won: bool, original, delta, adv, wins_afresh, k: int, notes: list) -> bool:
+    """The target ``won`` on this step's score, and wins again when the rounded uint8 image is judged
+    afresh (``wins_afresh(image)``); ``adv`` is that image if already rounded."""
+    if not won:
+        return False
+    adv = _rounded(original, delta) if adv is None else adv
+    if wins_afresh(adv):
+        return True
+    notes.append(f"Step {k}: the rounded image scored differently in a fresh forward pass; kept going.")
+    return False
 
 
 def attack_settings(method: str, epsilon, steps, step_size, confidence):

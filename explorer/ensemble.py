@@ -115,37 +115,30 @@ def adversarial_ensemble(models, image, target, epsilon: float = attacks.DEFAULT
     targets = _targets(models, target)
 
     step_fn, forward = _compiled(models)
-    x0 = tf.constant(original, tf.float32)
-    fixed = (tf.constant(targets, tf.int32), tf.constant(float(budget)))
-    momentum = tf.constant(attacks.PGD_MOMENTUM if method == "pgd" else 0.0)
-    signed = tf.constant(method != "lesson")
-    delta = velocity = tf.zeros_like(x0)
-    history, losses, before = [], [], None
-    start = time.perf_counter()
-    for k in range(steps + 1):
-        size = attacks._step_size(method, float(step_size), k, steps)
-        probs, loss, linf, l2, new_delta, velocity = step_fn(x0, delta, velocity, *fixed, tf.constant(size),
-                                                             momentum, signed)
+    history, losses, before = [], [], []
+
+    def judge(image) -> list:
+        return [p.numpy() for p in forward(tf.constant(image, tf.float32))]
+
+    def visit(k, probs, loss, linf, l2, delta) -> bool:
         probs = [p.numpy() for p in probs]
-        before = probs if before is None else before
+        before[:] = before or probs
         each = [float(p[t]) for p, t in zip(probs, targets)]
         history.append(float(np.mean(each)))
-        losses.append(float(loss))
+        losses.append(loss)
         adv = None
         if callback is not None:
             adv = attacks._rounded(original, delta)
-            callback(k, adv, {"probability": history[-1], "probabilities": each, "loss": losses[-1],
-                              "linf": float(linf), "l2": float(l2)})
-        if _all_win(probs, targets, confidence):
-            adv = attacks._rounded(original, delta) if adv is None else adv
-            if _all_win([p.numpy() for p in forward(tf.constant(adv, tf.float32))], targets, confidence):
-                break
-            notes.append(f"Step {k}: the rounded image scored differently in a fresh forward pass; kept going.")
-        if k < steps:
-            delta = new_delta
+            callback(k, adv, {"probability": history[-1], "probabilities": each, "loss": loss, "linf": linf,
+                              "l2": l2})
+        return attacks.confirmed(_all_win(probs, targets, confidence), original, delta, adv,
+                                 lambda x: _all_win(judge(x), targets, confidence), k, notes)
+
+    start = time.perf_counter()
+    delta = attacks.descend(step_fn, original, targets, budget, method, step_size, steps, visit)
     seconds = time.perf_counter() - start
     adv = attacks._rounded(original, delta)
-    after = [p.numpy() for p in forward(tf.constant(adv, tf.float32))]
+    after = judge(adv)
     change = adv.astype(np.float64) - original
     return attacks.AdversarialResult(
         image=adv, original=original, target=targets[0], method=method, epsilon=budget, history=history,
