@@ -37,7 +37,9 @@ from pathlib import Path
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
-RUN_BUTTON = re.compile(r"\b(run|start|paint)\b", re.IGNORECASE)
+# The heavy run every session presses: the ideal-image page's main button (not the smaller paint buttons
+# inside other pages' sections, e.g. Feature maps' "Paint its ideal image" for one channel).
+RUN_BUTTON = "Paint the ideal image"
 # Streamlit marks the app root with data-test-script-state (initial/running/notRunning). The script being
 # done is not the page being shown: widget components are loaded lazily, so a page counts as ready once
 # the script has been seen running and is done, no HTTP request is in flight, and the main area has not

@@ -79,7 +79,7 @@ def test_bad_model_files_are_refused_and_the_session_keeps_working(server, page,
     assert errors_on(page) == []
     screenshot(page, "hostile_upload_then_good_model")
     # the rest of the page still works: the weights table is there and the app reruns cleanly
-    assert page.locator('[data-testid="stDataFrame"]').count() == 1
+    assert page.locator('[data-testid="stTable"]').count() == 1
     page.reload()
     wait_for_app(page)
     assert errors_on(page) == []

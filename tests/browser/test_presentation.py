@@ -32,7 +32,7 @@ def test_presentation_mode_sizes_and_it_survives_a_page_switch(server, browser):
     body, ticks = page.evaluate(BODY_TEXT), page.evaluate(CHART_TEXT)
     assert body and min(body) >= 20, body
     assert ticks and min(ticks) >= 16, ticks
-    toggle = page.get_by_test_id("stSidebar").get_by_role("checkbox", name="Presentation mode")
+    toggle = page.locator('[data-testid="stSidebar"] .st-key-present_toggle input')
     assert toggle.is_checked()
     screenshot(page, "presentation_residual_block")
 
@@ -40,7 +40,7 @@ def test_presentation_mode_sizes_and_it_survives_a_page_switch(server, browser):
     wait_for_app(page)
     page.wait_for_timeout(1000)
     assert "present=1" in page.url
-    assert page.get_by_test_id("stSidebar").get_by_role("checkbox", name="Presentation mode").is_checked()
+    assert page.locator('[data-testid="stSidebar"] .st-key-present_toggle input').is_checked()
     body = page.evaluate(BODY_TEXT)
     assert body and min(body) >= 20, body
     context.close()
