@@ -31,6 +31,9 @@ html {{ font-size: {BODY_PX}px; }}
 [data-testid="stCaptionContainer"], [data-testid="stCaptionContainer"] p {{
   font-size: {CAPTION_PX}px !important; color: inherit !important; }}
 [data-testid="stMetricValue"] p, [data-testid="stMetricValue"] {{ font-size: 2.25rem !important; }}
+[data-testid="stSidebar"] {{ width: 340px !important; min-width: 340px !important; }}
+[data-testid="stSidebarNav"] span {{ font-size: 20px !important; white-space: normal !important; }}
+[data-testid="stMainBlockContainer"] {{ padding-top: 2.5rem !important; }}
 </style>
 """
 
