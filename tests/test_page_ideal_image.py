@@ -147,9 +147,9 @@ def test_a_lesson_link_restores_class_steps_preset_and_sliders_and_a_changed_sli
     assert at.slider(key="ideal_jitter").value == 8
     assert at.expander[0].label == "Settings"  # collapsed by default: Paint and the picture on one screen
     at.slider(key="ideal_rotation").set_value(12).run()
-    assert at.query_params["rotation"] == ["12"]
-    assert at.query_params["class"] == ["340"] and at.query_params["steps"] == ["60"]
-    assert at.query_params["preset"] == ["as in the lesson"]
+    assert at.query_params["rotation"] == "12"
+    assert at.query_params["class"] == "340" and at.query_params["steps"] == "60"
+    assert at.query_params["preset"] == "as in the lesson"
 
 
 @needs_fixtures
