@@ -103,16 +103,24 @@ def _curves(history, losses, title="") -> go.Figure:
     return present.style_figure(fig, height=240)
 
 
-def _progress_text(label, step, steps, class_label, seen, clean) -> str:
+def _robust(options) -> bool:
+    return bool(options.get("jitter") or options.get("scale") or options.get("rotation"))
+
+
+def _progress_text(label, step, steps, class_label, seen, clean, robust) -> str:
     """Live progress: the shown picture's own probability (the number the result caption will give)
-    and, separately, that of the randomly transformed copy the network judged at this step."""
+    and, when the network judges randomly transformed copies, that of the copy it saw at this step."""
     text = f"{label}: step {step}/{steps}"
     if clean is not None:
         text += f" · p({class_label}) of this picture: {plain_probability(clean)}"
-    return text + f" (of the jittered copy the network saw: {plain_probability(seen)})"
+    if robust:
+        text += f" (of the jittered copy the network saw: {plain_probability(seen)})"
+    elif clean is None:
+        text += f" · p({class_label}): {plain_probability(seen)}"
+    return text
 
 
-def _watch(model, target, class_label, steps, seed, options, slots, label):
+def _watch(model, target, class_label, steps, seed, options, slots, label, width):
     """Ask the shared scheduler for a run (joined or replayed if anyone asked the same already);
     returns (subscription, draw, placeholder) for ``follow_runs``, which animates it in ``slots``."""
     subscription = explorer.paint(model, target, steps=steps, seed=seed, **options)
@@ -124,12 +132,12 @@ def _watch(model, target, class_label, steps, seed, options, slots, label):
         now = time.monotonic()
         if snap.image is not None and snap.version != clean["version"] and now - clean["at"] >= CLEAN_EVERY_S:
             clean.update(version=snap.version, at=now, p=float(explorer.predict(model, snap.image)[target]))
-        slots["image"].image(snap.image, caption=f"{label}: step {snap.step}/{steps}", width=present.px(PICTURE))
+        slots["image"].image(snap.image, caption=f"{label}: step {snap.step}/{steps}", width=width)
         # Kept so a run stopped half-way (Stop, or a changed setting) still shows where it got to.
         st.session_state["ideal_stopped"] = dict(label=label, step=snap.step, steps=steps, image=snap.image,
                                                  probability=clean["p"])
         slots["progress"].progress(snap.step / steps, text=_progress_text(label, snap.step, steps, class_label,
-                                                                          seen, clean["p"]))
+                                                                          seen, clean["p"], _robust(options)))
         if snap.version != charted["version"] and now - charted["at"] >= CHART_EVERY_S:
             charted["version"], charted["at"] = snap.version, now  # a plotly figure only when it moved
             slots["chart"].plotly_chart(_curves(snap.history, snap.losses, label), width="stretch")
@@ -258,16 +266,18 @@ def _paint(model, label, names, target, steps, seed, compare, options):
         st.session_state.pop(key, None)
     columns = st.columns(2 if compare else 1)
     slots = [{"image": c.empty(), "progress": c.empty(), "chart": c.empty()} for c in columns]
+    width = "stretch" if compare else present.px(PICTURE)  # two pictures share the column: each fills its half
     stop_button("ideal_stop")
     watched, error = [], None
     try:
-        watched.append(_watch(model, target, names[target], steps, seed, options, slots[0], "regularised"))
+        watched.append(_watch(model, target, names[target], steps, seed, options, slots[0], "regularised",
+                              width))
         if compare:  # both at once: the comparison runs alongside (and is shared by the whole class)
             plain_options = optvis.options_for("plain noise", learning_rate=st.session_state["ideal_lesson_lr"],
                                                frame_every=max(1, steps // 20))
             plain_options.pop("steps")
             watched.append(_watch(model, target, names[target], steps, seed, plain_options, slots[1],
-                                  "plain noise"))
+                                  "plain noise", width))
     except ValueError as exc:
         for subscription, *_ in watched:
             subscription.close()
@@ -313,7 +323,10 @@ def _paint_several(model, label, names, target, steps, seed, options):
             result, error = exc.result, str(exc)
         except ValueError as exc:
             error = str(exc)
+    probabilities = ([float(explorer.predict(model, image)[target]) for image in result.images or [result.image]]
+                     if result is not None else [])
     st.session_state["ideal_several_run"] = dict(result=result, error=error, label=label, target=target,
+                                                 probabilities=probabilities,
                                                  class_label=names[target], options=options, steps=steps)
     st.rerun()
 
@@ -334,15 +347,16 @@ def _show_waiting():
 def _show_pair(main, plain, class_label, options):
     """The regularised image beside the plain-noise one, each with its curves."""
     columns = st.columns(2 if plain is not None else 1)
+    width = "stretch" if plain is not None else present.px(PICTURE)
     with columns[0]:
         st.subheader("Regularised")
-        st.image(main.image, caption=_result_caption(main, "regularised", class_label), width=present.px(PICTURE))
+        st.image(main.image, caption=_result_caption(main, "regularised", class_label), width=width)
         st.plotly_chart(_curves(main.history, main.losses), width="stretch", key="ideal_curve_main")
     if plain is not None:
         with columns[1]:
             st.subheader("Plain noise")
             st.image(plain.image, caption=_result_caption(plain, "no regularisers", class_label),
-                     width=present.px(PICTURE))
+                     width=width)
             st.plotly_chart(_curves(plain.history, plain.losses), width="stretch", key="ideal_curve_plain")
     st.caption(f"What ran (regularised): {_described(options, main.steps)}")
     with present.details("About the curves"):
@@ -381,7 +395,7 @@ def _show_done(done):
     _second_opinion(main.image, done)
 
 
-def _show_several(done, model):
+def _show_several(done):
     if done["error"]:
         st.error(done["error"], icon=":material/warning:")
     result = done["result"]
@@ -389,20 +403,12 @@ def _show_several(done, model):
         return
     images = result.images or [result.image]
     st.subheader(f"{len(images)} ideal images of {done['class_label']}, pushed apart")
-    for column, image in zip(st.columns(len(images)), images):
-        p = float(explorer.predict(model, image)[done["target"]]) if model is not None else None
-        column.image(image, caption=f"p = {plain_probability(p)}", width="stretch")
+    for column, image, p in zip(st.columns(len(images)), images, done["probabilities"]):
+        column.image(image, caption=f"p({done['class_label']}) = {plain_probability(p)}", width="stretch")
     st.caption(f"What ran: {_described(done['options'], result.steps)} Each image starts from its own seed; "
                "the p under each is for that picture itself.")
 
 
-def _share_and_paint(model, target, all_params):
-    row = st.columns([1.4, 1])
-    run = row[0].button("Paint the ideal image", type="primary", disabled=model is None or target is None,
-                        icon=":material/brush:", width="stretch")
-    with row[1]:
-        links.share(all_params, key="ideal_share")
-    return run
 
 
 st.title("Ideal class image")
@@ -411,17 +417,22 @@ st.markdown("What does the network think a **cat** is? Start from noise and chan
 
 first = model_params()
 links.restore(first)
-controls, output = st.columns([1, 1.7], gap="medium")
+controls, output = st.columns([1.1, 1.4] if present.is_on() else [1, 1.7], gap="medium")
 with controls:
+    # When presenting, the big type pushes a button under the settings below the fold: it goes first.
+    button_slot = st.container() if present.is_on() else None
     label, model, names = _model_picker()
     params = first + setting_params(names)
     _defaults(model)
     links.restore(params[len(first):])
     target = _class_picker(names)
     _preset_picker()
-    st.caption(f"Runs: {_described(_options(), st.session_state['ideal_steps'])}")
-    run = _share_and_paint(model, target, params)
+    with present.details("What will run"):
+        st.caption(f"Runs: {_described(_options(), st.session_state['ideal_steps'])}")
+    run = (button_slot if button_slot is not None else st).button("Paint the ideal image", type="primary", disabled=model is None or target is None,
+                    icon=":material/brush:", width="stretch")
     _settings()
+    links.share(params, key="ideal_share")
     links.publish(params)
 
 with output:
@@ -433,7 +444,7 @@ with output:
         _paint(model, label, names, target, int(st.session_state["ideal_steps"]), int(st.session_state["ideal_seed"]),
                bool(st.session_state["ideal_compare"]), _options())
     if st.session_state.get("ideal_several_run") is not None:
-        _show_several(st.session_state["ideal_several_run"], model)
+        _show_several(st.session_state["ideal_several_run"])
     elif st.session_state.get("ideal_run") is not None:
         _show_done(st.session_state["ideal_run"])
     else:

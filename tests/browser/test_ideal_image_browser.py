@@ -1,6 +1,8 @@
 """The Ideal class image page in a real browser at 1440x900: a lesson link restores its settings, and
 during a run the Paint button and the live picture are on screen together (screenshots kept)."""
 
+import re
+
 import pytest
 
 from tests.browser.conftest import errors_on, screenshot, wait_for_app
@@ -21,27 +23,28 @@ def _paint_and_check_in_view(page, name: str) -> None:
     paint = page.get_by_role("button", name="Paint the ideal image")
     _in_view(paint)
     paint.click()
-    page.wait_for_selector("text=/regularised: step [0-9]+\\/40/", timeout=120_000)
-    page.wait_for_timeout(1500)
+    page.wait_for_selector("text=/regularised: step [0-9]+\\/400/", timeout=120_000)
+    page.wait_for_timeout(300)
+    screenshot(page, name)
     assert page.evaluate("window.scrollY") == 0  # nothing scrolled: the whole demo is on the first screen
     _in_view(page.get_by_role("button", name="Paint the ideal image"))
-    picture = page.locator('[data-testid="stImage"]').filter(has_text="regularised: step").first
-    _in_view(picture)
+    picture = page.locator('[data-testid="stImage"] img').filter(visible=True).first  # the live picture (the only one on the page)
+    assert _in_view(picture)["height"] > 200
+    _in_view(page.get_by_text(re.compile("regularised: step [0-9]+/400")).first)  # its caption
     _in_view(page.locator('[data-testid="stProgress"]').first)
-    screenshot(page, name)
 
 
 @pytest.mark.slow
 def test_a_link_restores_settings_and_the_run_plays_beside_the_button(server, page):
     page.goto(server)  # a fresh server's first hit on a deep link can show the pages-folder sidebar
     wait_for_app(page)
-    page.goto(f"{server}/ideal_image?model=mobilenet_0.25&steps=40&jitter=8")
+    page.goto(f"{server}/ideal_image?model=mobilenet_0.25&steps=400&jitter=8")
     wait_for_app(page)
     assert page.get_by_text("What the network sees").count() == 1  # the app's own navigation sections
     assert errors_on(page) == []
     # The link's changed sliders are restored: the recipe line says what the Paint button will run.
     runs = page.get_by_text("Runs:", exact=False).first
-    assert "shifted up to 8 px" in runs.inner_text() and "40 steps" in runs.inner_text()
+    assert "shifted up to 8 px" in runs.inner_text() and "400 steps" in runs.inner_text()
     screenshot(page, "ideal_image_start")
     _paint_and_check_in_view(page, "ideal_image_running")
     page.wait_for_selector("text=Does another network also see it?", timeout=240_000)
@@ -50,7 +53,7 @@ def test_a_link_restores_settings_and_the_run_plays_beside_the_button(server, pa
     assert page.get_by_text("Regularised", exact=True).count() == 1
     assert page.get_by_text("Plain noise", exact=True).count() == 1
     assert page.locator('[data-testid="stDownloadButton"]').count() == 2
-    assert "steps=40" in page.url and "jitter=8" in page.url
+    assert "steps=400" in page.url and "jitter=8" in page.url
     screenshot(page, "ideal_image_result")
 
 
@@ -58,7 +61,7 @@ def test_a_link_restores_settings_and_the_run_plays_beside_the_button(server, pa
 def test_presentation_mode_keeps_the_run_on_one_screen(server, page):
     page.goto(server)
     wait_for_app(page)
-    page.goto(f"{server}/ideal_image?present=1&model=mobilenet_0.25&steps=40")
+    page.goto(f"{server}/ideal_image?present=1&model=mobilenet_0.25&steps=400")
     wait_for_app(page)
     assert errors_on(page) == []
     _paint_and_check_in_view(page, "ideal_image_running_present")
