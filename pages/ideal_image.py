@@ -409,18 +409,13 @@ def _show_several(done):
                "the p under each is for that picture itself.")
 
 
-
-
-st.title("Ideal class image")
-st.markdown("What does the network think a **cat** is? Start from noise and change the pixels, step by step, in "
-            "the direction that raises the network's probability for the class (gradient ascent on the image).")
-
-first = model_params()
-links.restore(first)
-controls, output = st.columns([1.1, 1.4] if present.is_on() else [1, 1.7], gap="medium")
-with controls:
+def _controls():
+    """The control column: model, class, preset, the Paint button high up, settings folded below.
+    Returns (label, model, class names, target, Paint pressed)."""
     # When presenting, the big type pushes a button under the settings below the fold: it goes first.
-    button_slot = st.container() if present.is_on() else None
+    button_slot = st.container() if present.is_on() else st
+    first = model_params()
+    links.restore(first)
     label, model, names = _model_picker()
     params = first + setting_params(names)
     _defaults(model)
@@ -429,11 +424,21 @@ with controls:
     _preset_picker()
     with present.details("What will run"):
         st.caption(f"Runs: {_described(_options(), st.session_state['ideal_steps'])}")
-    run = (button_slot if button_slot is not None else st).button("Paint the ideal image", type="primary", disabled=model is None or target is None,
-                    icon=":material/brush:", width="stretch")
+    run = button_slot.button("Paint the ideal image", type="primary", disabled=model is None or target is None,
+                             icon=":material/brush:", width="stretch")
     _settings()
     links.share(params, key="ideal_share")
     links.publish(params)
+    return label, model, names, target, run
+
+
+st.title("Ideal class image")
+st.markdown("What does the network think a **cat** is? Start from noise and change the pixels, step by step, in "
+            "the direction that raises the network's probability for the class (gradient ascent on the image).")
+
+controls, output = st.columns([1.1, 1.4] if present.is_on() else [1, 1.7], gap="medium")
+with controls:
+    label, model, names, target, run = _controls()
 
 with output:
     several = bool(st.session_state["ideal_several"])
