@@ -19,19 +19,18 @@ def _in_view(locator) -> dict:
     return box
 
 
-def _paint_and_check_in_view(page, name: str) -> None:
+def _paint_and_check_in_view(page, name: str, steps: int) -> None:
     paint = page.get_by_role("button", name="Paint the ideal image")
     _in_view(paint)
     paint.click()
-    page.wait_for_selector("text=/regularised: step [0-9]+\\/400/", timeout=120_000)
-    page.wait_for_timeout(300)
-    screenshot(page, name)
+    page.wait_for_selector(f"text=/regularised: step [0-9]+\\/{steps}/", timeout=120_000)
     assert page.evaluate("window.scrollY") == 0  # nothing scrolled: the whole demo is on the first screen
     _in_view(page.get_by_role("button", name="Paint the ideal image"))
-    picture = page.locator('[data-testid="stImage"] img').filter(visible=True).first  # the live picture (the only one on the page)
+    picture = page.locator('[data-testid="stImage"] img').filter(visible=True).first  # the live picture
     assert _in_view(picture)["height"] > 200
-    _in_view(page.get_by_text(re.compile("regularised: step [0-9]+/400")).first)  # its caption
+    _in_view(page.get_by_text(re.compile(f"regularised: step [0-9]+/{steps}")).first)  # its caption
     _in_view(page.locator('[data-testid="stProgress"]').first)
+    screenshot(page, name)
 
 
 @pytest.mark.slow
@@ -46,7 +45,7 @@ def test_a_link_restores_settings_and_the_run_plays_beside_the_button(server, pa
     runs = page.get_by_text("Runs:", exact=False).first
     assert "shifted up to 8 px" in runs.inner_text() and "400 steps" in runs.inner_text()
     screenshot(page, "ideal_image_start")
-    _paint_and_check_in_view(page, "ideal_image_running")
+    _paint_and_check_in_view(page, "ideal_image_running", 400)
     page.wait_for_selector("text=Does another network also see it?", timeout=240_000)
     wait_for_app(page)
     assert errors_on(page) == []
@@ -61,10 +60,10 @@ def test_a_link_restores_settings_and_the_run_plays_beside_the_button(server, pa
 def test_presentation_mode_keeps_the_run_on_one_screen(server, page):
     page.goto(server)
     wait_for_app(page)
-    page.goto(f"{server}/ideal_image?present=1&model=mobilenet_0.25&steps=400")
+    page.goto(f"{server}/ideal_image?present=1&model=mobilenet_0.25&steps=1000")
     wait_for_app(page)
     assert errors_on(page) == []
-    _paint_and_check_in_view(page, "ideal_image_running_present")
+    _paint_and_check_in_view(page, "ideal_image_running_present", 1000)
     page.wait_for_selector("text=Does another network also see it?", timeout=240_000)
     wait_for_app(page)
     assert errors_on(page) == []
