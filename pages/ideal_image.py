@@ -340,8 +340,8 @@ def _show_waiting():
                    f"{said}). Press **Paint the ideal image** to run again.", icon=":material/stop_circle:")
         st.image(stopped["image"], caption=f"{stopped['label']}: step {stopped['step']}", width=present.px(PICTURE))
     else:
-        st.info("Pick a model and a class, then press **Paint the ideal image**. A run of 200 steps takes about "
-                "a minute on a laptop; the picture and the curves update here as it goes.", icon=":material/brush:")
+        st.info("Pick a model and a class, then press **Paint the ideal image**. A run of "
+                f"{optvis.PRESETS['best looking']['steps']} steps takes about a minute on a laptop; the picture and the curves update here as it goes.", icon=":material/brush:")
 
 
 def _show_pair(main, plain, class_label, options):

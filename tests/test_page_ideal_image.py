@@ -158,11 +158,17 @@ def test_bad_link_values_fall_back_to_defaults_with_one_notice():
                    "lr": "3.3", "diversity": "-1"})
     assert not at.exception and not at.error
     assert at.selectbox(key="ideal_class").value == 284
-    assert at.slider(key="ideal_steps").value == 200
+    assert at.slider(key="ideal_steps").value == 300  # the "best looking" preset's steps
     assert at.pills(key="ideal_preset").value == "best looking"
     assert at.select_slider(key="ideal_learning_rate").value == 0.05
     notices = " ".join(i.value for i in at.info)
     assert "class=99999" in notices and "steps=nan" in notices and "preset=prettiest" in notices
+
+
+def test_the_warm_up_paints_the_page_s_default_run_length():
+    from explorer import optvis, warm
+
+    assert warm.DEFAULT_STEPS == optvis.PRESETS["best looking"]["steps"]
 
 
 def test_recipe_texts_say_exactly_what_runs():
