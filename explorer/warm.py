@@ -1,6 +1,6 @@
 """Warm the shared run cache: the quick-pick classes on the default model, as the page paints them.
 
-    python -m explorer.warm                 # Siamese cat, tabby, zebra on MobileNetV2, 200 steps
+    python -m explorer.warm                 # Siamese cat, tabby, zebra on MobileNetV2, 300 steps
     CNN_EXPLORER_CACHE_DIR=~/.cache/cnn-explorer/runs python -m explorer.warm
 
 Runs exactly what the *Ideal class image* page submits when a student presses Paint on a quick pick with
@@ -24,7 +24,7 @@ import time
 
 WARM_ENV = "CNN_EXPLORER_WARM"
 DEFAULT_MODEL = "mobilenet_v2"
-DEFAULT_STEPS = 200  # the page's default run length ("best looking")
+DEFAULT_STEPS = 300  # the page's default run length: optvis.PRESETS["best looking"]["steps"] (a test checks)
 
 
 def page_runs(model, target: int, steps: int = DEFAULT_STEPS, compare: bool = True) -> list[dict]:

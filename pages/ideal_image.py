@@ -8,8 +8,11 @@ import streamlit as st
 
 import explorer
 from explorer import classifier, optvis, zoo
-from ui.models import model_select, second_opinion, title_of, top5
-from ui.runs import follow_runs, stop_button
+from explorer.optvis import recipe
+from explorer.plain_numbers import plain_probability
+from ui import links, present
+from ui.models import choices, model_select, second_opinion, title_of, top5
+from ui.runs import follow_runs, queued_run, stop_button
 from ui.shell import require_shell
 
 require_shell()
@@ -17,37 +20,32 @@ require_shell()
 MAX_STEPS = 1000  # per run: the server is shared by a class
 UI_EVERY_S = 0.4  # redraw the live picture at most this often (slower when many sessions watch)
 CHART_EVERY_S = 2.0  # and the live curves at most this often (a plotly figure costs the server far more)
+CLEAN_EVERY_S = 1.0  # and the shown picture's own probability (one forward pass) at most this often
 LEARNING_RATES = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 127.5, 200.0,
                   500.0, 1000.0]
 TV_WEIGHTS = [0.0, 0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05]
 L2_WEIGHTS = [0.0, 0.01, 0.1, 0.3, 1.0, 3.0, 10.0]
+DIVERSITY_WEIGHTS = [0.0, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0]
+MAX_IMAGES = 4  # several at once: each image costs a full run
 NOT_PAINTED = ("googlenet",)  # random weights only: its "ideal" image would teach nothing
 QUICK = {"Siamese cat": explorer.SIAMESE_CAT, "tabby": explorer.TABBY, "zebra": explorer.ZEBRA}
+PRESETS = list(optvis.PRESETS)[:2]
 SLIDERS = ("steps", "learning_rate", "tv_weight", "l2_weight", "jitter", "scale", "rotation", "param", "optimizer")
-
-st.title("Ideal class image")
-st.markdown(
-    "What does the network think a **cat** is? Start from noise and change the pixels, step by step, in the "
-    "direction that raises the network's probability for the class (gradient ascent on the image). Without "
-    "help the result is noise the network loves; a *total-variation* penalty, random jitter/scale/rotation "
-    "and a Fourier parameterisation turn it into something you can recognise."
-)
+PICTURE = 300  # live picture width (px, larger when presenting); two side by side fit the output column
 
 
-def _model_picker():
-    """(label, model, class names) for the chosen zoo or user model; model is None if unusable."""
-    choice, model = model_select("Model", "ideal_model_choice", default=("vgg16", "mobilenet_v2"),
-                                 variants=zoo.VARIANTS, exclude=NOT_PAINTED, user=True)
-    return title_of(choice), model, classifier.class_names_of(model) if model is not None else []
+def _preset_values(preset, lesson_lr=1.0) -> dict:
+    values = optvis.options_for(preset)
+    if preset == "as in the lesson":
+        values["learning_rate"] = lesson_lr  # the lesson's step of 1 on VGG-16, in this model's input scale
+    return values
 
 
 def _apply_preset():
     preset = st.session_state.get("ideal_preset")
     if preset is None:
         return
-    values = optvis.options_for(preset)
-    if preset == "as in the lesson":
-        values["learning_rate"] = st.session_state.get("ideal_lesson_lr", 1.0)
+    values = _preset_values(preset, st.session_state.get("ideal_lesson_lr", 1.0))
     for key in SLIDERS:
         st.session_state[f"ideal_{key}"] = values[key]
 
@@ -58,34 +56,90 @@ def _set_class():
         st.session_state["ideal_class"] = QUICK[pick]
 
 
+def model_params() -> list[links.Param]:
+    """Lesson links of the controls that exist before a model is open."""
+    return [links.choice("ideal_model_choice", "model", choices(zoo.VARIANTS, exclude=NOT_PAINTED, user=True)),
+            links.choice("ideal_quick", "quick", list(QUICK))]
+
+
+def setting_params(names) -> list[links.Param]:
+    """Lesson links of the class, the preset and every setting."""
+    params = [links.number("ideal_class", "class", 0, max(len(names) - 1, 0), cast=int)] if names else []
+    return params + [
+        links.choice("ideal_preset", "preset", PRESETS),
+        links.number("ideal_steps", "steps", 10, MAX_STEPS, cast=int),
+        links.choice("ideal_param", "param", ["pixels", "fourier"]),
+        links.choice("ideal_optimizer", "optimizer", ["sgd", "adam"]),
+        links.number("ideal_learning_rate", "lr", LEARNING_RATES[0], LEARNING_RATES[-1], options=LEARNING_RATES),
+        links.number("ideal_tv_weight", "tv", 0.0, TV_WEIGHTS[-1], options=TV_WEIGHTS),
+        links.number("ideal_l2_weight", "l2", 0.0, L2_WEIGHTS[-1], options=L2_WEIGHTS),
+        links.number("ideal_jitter", "jitter", 0, 32, cast=int),
+        links.number("ideal_scale", "scale", 0.0, 0.6, options=[round(0.05 * i, 2) for i in range(13)]),
+        links.number("ideal_rotation", "rotation", 0, 45, cast=int),
+        links.number("ideal_seed", "seed", 0, 10_000, cast=int),
+        links.flag("ideal_compare", "compare"),
+        links.flag("ideal_early_stop", "early_stop"),
+        links.flag("ideal_several", "several"),
+        links.number("ideal_images", "images", 2, MAX_IMAGES, cast=int),
+        links.number("ideal_diversity", "diversity", 0.0, DIVERSITY_WEIGHTS[-1], options=DIVERSITY_WEIGHTS)]
+
+
+def _model_picker():
+    """(label, model, class names) for the chosen zoo or user model; model is None if unusable."""
+    choice, model = model_select("Model", "ideal_model_choice", default=("vgg16", "mobilenet_v2"),
+                                 variants=zoo.VARIANTS, exclude=NOT_PAINTED, user=True)
+    return title_of(choice), model, classifier.class_names_of(model) if model is not None else []
+
+
 def _curves(history, losses, title="") -> go.Figure:
     steps = list(range(1, len(history) + 1))
     fig = go.Figure()
-    fig.add_scatter(x=steps, y=history, name="target probability", line=dict(color="#d62728"))
+    fig.add_scatter(x=steps, y=history, name="p of the copy the network saw", line=dict(color="#d62728"))
     fig.add_scatter(x=steps, y=losses, name="loss", yaxis="y2", line=dict(color="#1f77b4", dash="dot"))
-    fig.update_layout(height=260, margin=dict(l=10, r=10, t=30, b=10), title=title, xaxis_title="step",
+    fig.update_layout(margin=dict(l=10, r=10, t=30, b=10), title=title, xaxis_title="step",
                       yaxis=dict(title="probability", range=[0, 1]),
                       yaxis2=dict(title="loss", overlaying="y", side="right", showgrid=False),
-                      legend=dict(orientation="h", y=-0.3))
-    return fig
+                      legend=dict(orientation="h", y=-0.35))
+    return present.style_figure(fig, height=240)
 
 
-def _watch(model, target, steps, seed, options, slots, label):
+def _robust(options) -> bool:
+    return bool(options.get("jitter") or options.get("scale") or options.get("rotation"))
+
+
+def _progress_text(label, step, steps, class_label, seen, clean, robust) -> str:
+    """Live progress: the shown picture's own probability (the number the result caption will give)
+    and, when the network judges randomly transformed copies, that of the copy it saw at this step."""
+    text = f"{label}: step {step}/{steps}"
+    if clean is not None:
+        text += f" · p({class_label}) of this picture: {plain_probability(clean)}"
+    if robust:
+        text += f" (of the jittered copy the network saw: {plain_probability(seen)})"
+    elif clean is None:
+        text += f" · p({class_label}): {plain_probability(seen)}"
+    return text
+
+
+def _watch(model, target, class_label, steps, seed, options, slots, label, width):
     """Ask the shared scheduler for a run (joined or replayed if anyone asked the same already);
     returns (subscription, draw, placeholder) for ``follow_runs``, which animates it in ``slots``."""
     subscription = explorer.paint(model, target, steps=steps, seed=seed, **options)
     charted = {"version": None, "at": 0.0}
+    clean = {"version": None, "at": 0.0, "p": None}
 
     def draw(snap):
-        p = snap.metrics.get("probability", float("nan"))
-        slots["image"].image(snap.image, caption=f"{label}: step {snap.step}/{steps}", width="stretch")
+        seen = snap.metrics.get("probability")
+        now = time.monotonic()
+        if snap.image is not None and snap.version != clean["version"] and now - clean["at"] >= CLEAN_EVERY_S:
+            clean.update(version=snap.version, at=now, p=float(explorer.predict(model, snap.image)[target]))
+        slots["image"].image(snap.image, caption=f"{label}: step {snap.step}/{steps}", width=width)
         # Kept so a run stopped half-way (Stop, or a changed setting) still shows where it got to.
         st.session_state["ideal_stopped"] = dict(label=label, step=snap.step, steps=steps, image=snap.image,
-                                                 probability=p)
-        slots["progress"].progress(snap.step / steps, text=f"{label}: step {snap.step}/{steps}, p = {p:.3f}")
-        now = time.monotonic()  # the same chart twice would be a duplicate element: redraw only when it moved
+                                                 probability=clean["p"])
+        slots["progress"].progress(snap.step / steps, text=_progress_text(label, snap.step, steps, class_label,
+                                                                          seen, clean["p"], _robust(options)))
         if snap.version != charted["version"] and now - charted["at"] >= CHART_EVERY_S:
-            charted["version"], charted["at"] = snap.version, now
+            charted["version"], charted["at"] = snap.version, now  # a plotly figure only when it moved
             slots["chart"].plotly_chart(_curves(snap.history, snap.losses, label), width="stretch")
 
     return subscription, draw, slots["progress"]
@@ -113,13 +167,15 @@ def _second_opinion(image, done) -> None:
         return
     imagenet = classifier.num_classes(model2) == 1000 and not classifier.has_own_class_names(model2)
     cats = list(explorer.CAT_CLASSES) if imagenet else []
-    any_cat = f"; any cat: **{float(np.sum(probs[cats])):.3f}**" if cats and check.target in cats else ""
-    st.markdown(f"p({done['class_label']}) = **{check.probability_after:.3f}** on {label2}" + any_cat)
+    any_cat = (f"; any cat: **{plain_probability(float(np.sum(probs[cats])))}**"
+               if cats and check.target in cats else "")
+    st.markdown(f"p({done['class_label']}) = **{plain_probability(check.probability_after)}** on {label2}"
+                + any_cat)
 
 
-def _show_result(result, label, class_label):
-    st.image(result.image, caption=f"{label}: p({class_label}) = {result.probability:.3f} after "
-                                   f"{result.steps} steps ({result.seconds:.0f} s)", width="stretch")
+def _result_caption(result, label, class_label) -> str:
+    return (f"{label}: p({class_label}) = {plain_probability(result.probability)} for this picture, after "
+            f"{result.steps} steps ({result.seconds:.0f} s)")
 
 
 def _class_picker(names):
@@ -130,65 +186,98 @@ def _class_picker(names):
         return None
     if st.session_state.get("ideal_class", explorer.SIAMESE_CAT) >= len(names):
         st.session_state["ideal_class"] = 0
-    st.session_state.setdefault("ideal_class", explorer.SIAMESE_CAT)
+    links.default("ideal_class", explorer.SIAMESE_CAT)
     return st.selectbox("Class (type to search)", range(len(names)), key="ideal_class",
                         format_func=lambda i: f"{i}: {names[i]}")
 
 
-def _settings(model):
-    """Preset and sliders: returns (steps, seed, compare, options for explorer.ideal_image)."""
+def _defaults(model):
+    """Every setting's starting value, once per session (the preset in a link, else 'best looking')."""
     if model is not None:
         st.session_state["ideal_lesson_lr"] = optvis.lesson_learning_rate(model)
     if "ideal_steps" not in st.session_state:
-        st.session_state["ideal_preset"] = "best looking"
+        preset = st.query_params.get("preset")
+        st.session_state["ideal_preset"] = preset if preset in PRESETS else "best looking"
         _apply_preset()
-    st.pills("Preset", list(optvis.PRESETS)[:2], key="ideal_preset", on_change=_apply_preset,
-             help="'as in the lesson': plain gradient steps on the pixels, loss 10*CE + 0.005*TV, "
-                  "1000 steps. 'best looking': Fourier parameterisation, Adam, random jitter, "
-                  "scale and rotation.")
-    with st.expander("Settings", expanded=True):
-        steps = st.slider("Steps", 10, MAX_STEPS, key="ideal_steps", step=10)
-        param = st.radio("Parameterisation", ["pixels", "fourier"], key="ideal_param", horizontal=True,
-                         format_func={"pixels": "plain pixels", "fourier": "Fourier, decorrelated colour"}.get)
-        optimizer = st.radio("Optimiser", ["sgd", "adam"], key="ideal_optimizer", horizontal=True,
-                             format_func={"sgd": "plain gradient steps", "adam": "Adam"}.get)
-        learning_rate = st.select_slider("Learning rate", LEARNING_RATES, key="ideal_learning_rate",
-                                         help="The lesson's step of 1 on VGG-16 is 127.5 on MobileNet/Inception, "
-                                              "whose inputs are pixels / 127.5.")
-        tv_weight = st.select_slider("Total-variation weight", TV_WEIGHTS, key="ideal_tv_weight")
-        l2_weight = st.select_slider("L2 weight", L2_WEIGHTS, key="ideal_l2_weight")
-        jitter = st.slider("Jitter (pixels)", 0, 32, key="ideal_jitter")
-        scale = st.slider("Scale robustness (+-)", 0.0, 0.6, key="ideal_scale", step=0.05)
-        rotation = st.slider("Rotation robustness (+- degrees)", 0, 45, key="ideal_rotation")
-        seed = st.number_input("Seed", 0, 10_000, 0, key="ideal_seed")
-        compare = st.toggle("Also run plain noise (no regularisers) for comparison", value=True,
-                            key="ideal_compare")
-        early_stop = st.toggle("Stop early once the network is sure and the picture has settled", value=False,
-                               key="ideal_early_stop",
-                               help="Ends the run when the class has stayed above 90 % for 10 steps and the "
-                                    "picture has stopped changing: same image, less waiting.")
-    options = dict(param=param, optimizer=optimizer, learning_rate=learning_rate, tv_weight=tv_weight,
-                   l2_weight=l2_weight, jitter=jitter, scale=scale, rotation=int(rotation),
-                   ce_weight=10.0 if st.session_state.get("ideal_preset") == "as in the lesson" else 1.0,
-                   frame_every=max(1, steps // 20), early_stop=early_stop)
-    return steps, int(seed), compare, options
+    for key, value in (("ideal_seed", 0), ("ideal_compare", True), ("ideal_early_stop", False),
+                       ("ideal_several", False), ("ideal_images", 3), ("ideal_diversity", 10.0)):
+        links.default(key, value)
+
+
+def _options() -> dict:
+    """The options the Paint button runs with, from the current widget values."""
+    s = st.session_state
+    steps = int(s["ideal_steps"])
+    return dict(param=s["ideal_param"], optimizer=s["ideal_optimizer"], learning_rate=s["ideal_learning_rate"],
+                tv_weight=s["ideal_tv_weight"], l2_weight=s["ideal_l2_weight"], jitter=s["ideal_jitter"],
+                scale=s["ideal_scale"], rotation=int(s["ideal_rotation"]),
+                ce_weight=10.0 if s.get("ideal_preset") == "as in the lesson" else 1.0,
+                frame_every=max(1, steps // 20), early_stop=bool(s["ideal_early_stop"]))
+
+
+def _described(options, steps) -> str:
+    """The recipe in words, with every option the run used (defaults filled in, as the run does)."""
+    return recipe.describe(optvis.options_for(None, **options), steps)
+
+
+def _preset_picker():
+    lesson_lr = st.session_state.get("ideal_lesson_lr", 1.0)
+    help_text = "  \n".join(f"**{name}**: {_described(_preset_values(name, lesson_lr), optvis.PRESETS[name]['steps'])}"
+                            for name in PRESETS)
+    st.pills("Preset", PRESETS, key="ideal_preset", on_change=_apply_preset, help=help_text)
+
+
+def _settings():
+    """The settings expander (collapsed: the Paint button and the picture stay on one screen)."""
+    with st.expander("Settings", expanded=False, icon=":material/tune:"):
+        st.slider("Steps", 10, MAX_STEPS, key="ideal_steps", step=10)
+        st.radio("Parameterisation", ["pixels", "fourier"], key="ideal_param", horizontal=True,
+                 format_func={"pixels": "plain pixels", "fourier": "Fourier, decorrelated colour"}.get)
+        st.radio("Optimiser", ["sgd", "adam"], key="ideal_optimizer", horizontal=True,
+                 format_func={"sgd": "plain gradient steps", "adam": "Adam"}.get)
+        st.select_slider("Learning rate", LEARNING_RATES, key="ideal_learning_rate",
+                         help="The lesson's step of 1 on VGG-16 is 127.5 on MobileNet/Inception, "
+                              "whose inputs are pixels / 127.5.")
+        st.select_slider("Total-variation weight", TV_WEIGHTS, key="ideal_tv_weight")
+        st.select_slider("L2 weight", L2_WEIGHTS, key="ideal_l2_weight")
+        st.slider("Jitter (pixels)", 0, 32, key="ideal_jitter")
+        st.slider("Scale robustness (+-)", 0.0, 0.6, key="ideal_scale", step=0.05)
+        st.slider("Rotation robustness (+- degrees)", 0, 45, key="ideal_rotation")
+        st.number_input("Seed", 0, 10_000, key="ideal_seed")
+        st.toggle("Also run plain noise (no regularisers) for comparison", key="ideal_compare")
+        st.toggle("Stop early once the network is sure and the picture has settled", key="ideal_early_stop",
+                  help="Ends the run when the class has stayed above 90 % for 10 steps and the "
+                       "picture has stopped changing: same image, less waiting.")
+    with st.expander("Several images at once, pushed apart", expanded=bool(st.session_state["ideal_several"]),
+                     icon=":material/grid_view:"):
+        st.toggle("Paint several images at once", key="ideal_several",
+                  help="Each image is also pushed away from the others' style (Lucid's diversity term: "
+                       "the similarity of which channels fire together at a middle layer), so you see "
+                       "several different ideas of the class. Costs one full run per image.")
+        st.slider("Images", 2, MAX_IMAGES, key="ideal_images")
+        st.select_slider("Diversity weight (0: independent images from different seeds)", DIVERSITY_WEIGHTS,
+                         key="ideal_diversity")
 
 
 def _paint(model, label, names, target, steps, seed, compare, options):
     """The regularised run and (optionally) the plain-noise run side by side, through the shared scheduler
     (joined or replayed when someone asked for the same already); the outcome is kept in the session."""
-    st.session_state.pop("ideal_run", None)
+    for key in ("ideal_run", "ideal_several_run"):
+        st.session_state.pop(key, None)
     columns = st.columns(2 if compare else 1)
     slots = [{"image": c.empty(), "progress": c.empty(), "chart": c.empty()} for c in columns]
+    width = "stretch" if compare else present.px(PICTURE)  # two pictures share the column: each fills its half
     stop_button("ideal_stop")
     watched, error = [], None
     try:
-        watched.append(_watch(model, target, steps, seed, options, slots[0], "regularised"))
+        watched.append(_watch(model, target, names[target], steps, seed, options, slots[0], "regularised",
+                              width))
         if compare:  # both at once: the comparison runs alongside (and is shared by the whole class)
             plain_options = optvis.options_for("plain noise", learning_rate=st.session_state["ideal_lesson_lr"],
                                                frame_every=max(1, steps // 20))
             plain_options.pop("steps")
-            watched.append(_watch(model, target, steps, seed, plain_options, slots[1], "plain noise"))
+            watched.append(_watch(model, target, names[target], steps, seed, plain_options, slots[1],
+                                  "plain noise", width))
     except ValueError as exc:
         for subscription, *_ in watched:
             subscription.close()
@@ -201,41 +290,88 @@ def _paint(model, label, names, target, steps, seed, compare, options):
         plain, plain_error = _outcome(runs[1])
     st.session_state.pop("ideal_stopped", None)
     st.session_state["ideal_run"] = dict(main=main, plain=plain, error=error or plain_error, label=label,
-                                         class_label=names[target], target=target)
+                                         class_label=names[target], target=target, options=options)
+    st.rerun()
+
+
+def _paint_several(model, label, names, target, steps, seed, options):
+    """n images at once, pushed apart (explorer.optvis.diverse, not the shared scheduler: it holds a
+    heavy-work slot of its own); the first image animates, all n are shown when it ends."""
+    for key in ("ideal_run", "ideal_several_run"):
+        st.session_state.pop(key, None)
+    n, weight = int(st.session_state["ideal_images"]), float(st.session_state["ideal_diversity"])
+    options = {k: v for k, v in options.items() if k != "early_stop"}
+    options.update(images=n, diversity=weight)
+    picture, progress = st.empty(), st.empty()
+    stop_button("ideal_stop")
+    shown = {"at": 0.0}
+    result, error = None, None
+    with queued_run(progress) as token:
+        def callback(step, image, metrics):
+            now = time.monotonic()
+            if now - shown["at"] >= UI_EVERY_S or step == steps:
+                shown["at"] = now
+                picture.image(image, caption=f"image 1 of {n}: step {step}/{steps}", width=present.px(PICTURE))
+                progress.progress(step / steps, text=f"{n} images: step {step}/{steps} (mean p({names[target]}) "
+                                                     f"of the jittered copies the network saw: "
+                                                     f"{plain_probability(metrics['probability'])})")
+            return not token.cancelled
+
+        try:
+            result = explorer.ideal_image(model, target, steps=steps, seed=seed, callback=callback, **options)
+        except explorer.Diverged as exc:
+            result, error = exc.result, str(exc)
+        except ValueError as exc:
+            error = str(exc)
+    probabilities = ([float(explorer.predict(model, image)[target]) for image in result.images or [result.image]]
+                     if result is not None else [])
+    st.session_state["ideal_several_run"] = dict(result=result, error=error, label=label, target=target,
+                                                 probabilities=probabilities,
+                                                 class_label=names[target], options=options, steps=steps)
     st.rerun()
 
 
 def _show_waiting():
     stopped = st.session_state.get("ideal_stopped")
     if stopped is not None:
-        st.warning(f"The last run was stopped at step {stopped['step']} of {stopped['steps']} ({stopped['label']}, "
-                   f"p = {stopped['probability']:.3f}). Press **Paint the ideal image** to run again.",
-                   icon=":material/stop_circle:")
-        st.image(stopped["image"], caption=f"{stopped['label']}: step {stopped['step']}", width=320)
+        p = stopped.get("probability")
+        said = f", p = {plain_probability(p)}" if p is not None else ""
+        st.warning(f"The last run was stopped at step {stopped['step']} of {stopped['steps']} ({stopped['label']}"
+                   f"{said}). Press **Paint the ideal image** to run again.", icon=":material/stop_circle:")
+        st.image(stopped["image"], caption=f"{stopped['label']}: step {stopped['step']}", width=present.px(PICTURE))
     else:
-        st.info("Pick a model and a class, then press **Paint the ideal image**. A run of 200 steps takes about "
-                "a minute on a laptop; the picture and the curves update as it goes.", icon=":material/brush:")
+        st.info("Pick a model and a class, then press **Paint the ideal image**. A run of "
+                f"{optvis.PRESETS['best looking']['steps']} steps takes about a minute on a laptop; the picture and the curves update here as it goes.", icon=":material/brush:")
 
 
-def _show_pair(main, plain, class_label):
+def _show_pair(main, plain, class_label, options):
     """The regularised image beside the plain-noise one, each with its curves."""
     columns = st.columns(2 if plain is not None else 1)
+    width = "stretch" if plain is not None else present.px(PICTURE)
     with columns[0]:
         st.subheader("Regularised")
-        _show_result(main, "regularised", class_label)
+        st.image(main.image, caption=_result_caption(main, "regularised", class_label), width=width)
         st.plotly_chart(_curves(main.history, main.losses), width="stretch", key="ideal_curve_main")
-    if plain is None:
-        return
-    with columns[1]:
-        st.subheader("Plain noise")
-        _show_result(plain, "no regularisers", class_label)
-        st.plotly_chart(_curves(plain.history, plain.losses), width="stretch", key="ideal_curve_plain")
-    st.caption("The curves follow the copy the network saw at each step (randomly shifted, zoomed and "
-               "rotated when robustness is on, hence the noise); the numbers under the images are for "
-               "the final images themselves.")
-    st.caption("Both images convince the network. Only the regularised one shows shapes a person can "
-               "see: without the total-variation penalty and the random transformations, gradient "
-               "ascent finds high-frequency patterns the network reacts to but we do not.")
+    if plain is not None:
+        with columns[1]:
+            st.subheader("Plain noise")
+            st.image(plain.image, caption=_result_caption(plain, "no regularisers", class_label),
+                     width=width)
+            st.plotly_chart(_curves(plain.history, plain.losses), width="stretch", key="ideal_curve_plain")
+    st.caption(f"What ran (regularised): {_described(options, main.steps)}")
+    with present.details("About the curves"):
+        st.caption("The red curve follows the randomly shifted, zoomed and rotated copy the network judged at "
+                   "each step (hence the noise); the numbers under the pictures are for the pictures themselves.")
+    if plain is not None:
+        helped = [name for key, name in (("tv_weight", "the total-variation penalty"), ("l2_weight", "the L2 penalty"))
+                  if options.get(key, 0) > 0]
+        if options.get("jitter", 0) or options.get("scale", 0) or options.get("rotation", 0):
+            helped.append("the random transformations")
+        if options.get("param") == "fourier":
+            helped.append("the Fourier parameterisation")
+        why = " and ".join(helped) if helped else "nothing (these settings regularise nothing)"
+        st.caption(f"Both images convince the network. What set the regularised one apart: {why}; without "
+                   "them gradient ascent finds high-frequency patterns the network reacts to but we do not.")
 
 
 def _offer_downloads(main, class_label):
@@ -253,25 +389,68 @@ def _show_done(done):
     main = done["main"]
     if main is None:
         return
-    _show_pair(main, done["plain"], done["class_label"])
+    _show_pair(main, done["plain"], done["class_label"], done.get("options") or main.options)
     _offer_downloads(main, done["class_label"])
     st.subheader("Does another network also see it?")
     _second_opinion(main.image, done)
 
 
-controls, output = st.columns([1.3, 2], gap="medium")
-with controls:
+def _show_several(done):
+    if done["error"]:
+        st.error(done["error"], icon=":material/warning:")
+    result = done["result"]
+    if result is None:
+        return
+    images = result.images or [result.image]
+    st.subheader(f"{len(images)} ideal images of {done['class_label']}, pushed apart")
+    for column, image, p in zip(st.columns(len(images)), images, done["probabilities"]):
+        column.image(image, caption=f"p({done['class_label']}) = {plain_probability(p)}", width="stretch")
+    st.caption(f"What ran: {_described(done['options'], result.steps)} Each image starts from its own seed; "
+               "the p under each is for that picture itself.")
+
+
+def _controls():
+    """The control column: model, class, preset, the Paint button high up, settings folded below.
+    Returns (label, model, class names, target, Paint pressed)."""
+    # When presenting, the big type pushes a button under the settings below the fold: it goes first.
+    button_slot = st.container() if present.is_on() else st
+    first = model_params()
+    links.restore(first)
     label, model, names = _model_picker()
+    params = first + setting_params(names)
+    _defaults(model)
+    links.restore(params[len(first):])
     target = _class_picker(names)
-    steps, seed, compare, options = _settings(model)
-    run = st.button("Paint the ideal image", type="primary", disabled=model is None or target is None,
-                    icon=":material/brush:")
+    _preset_picker()
+    with present.details("What will run"):
+        st.caption(f"Runs: {_described(_options(), st.session_state['ideal_steps'])}")
+    run = button_slot.button("Paint the ideal image", type="primary", disabled=model is None or target is None,
+                             icon=":material/brush:", width="stretch")
+    _settings()
+    links.share(params, key="ideal_share")
+    links.publish(params)
+    return label, model, names, target, run
+
+
+st.title("Ideal class image")
+st.markdown("What does the network think a **cat** is? Start from noise and change the pixels, step by step, in "
+            "the direction that raises the network's probability for the class (gradient ascent on the image).")
+
+controls, output = st.columns([1.1, 1.4] if present.is_on() else [1, 1.7], gap="medium")
+with controls:
+    label, model, names, target, run = _controls()
 
 with output:
-    if run:
-        _paint(model, label, names, target, steps, seed, compare, options)
-    done = st.session_state.get("ideal_run")
-    if done is None:
-        _show_waiting()
+    several = bool(st.session_state["ideal_several"])
+    if run and several:
+        _paint_several(model, label, names, target, int(st.session_state["ideal_steps"]),
+                       int(st.session_state["ideal_seed"]), _options())
+    elif run:
+        _paint(model, label, names, target, int(st.session_state["ideal_steps"]), int(st.session_state["ideal_seed"]),
+               bool(st.session_state["ideal_compare"]), _options())
+    if st.session_state.get("ideal_several_run") is not None:
+        _show_several(st.session_state["ideal_several_run"])
+    elif st.session_state.get("ideal_run") is not None:
+        _show_done(st.session_state["ideal_run"])
     else:
-        _show_done(done)
+        _show_waiting()

@@ -121,3 +121,98 @@ def test_a_stopped_run_shows_where_it_got_to():
     assert not at.exception
     assert "stopped at step 30 of 200" in at.warning[0].value
     assert len(at.image) == 1
+
+
+def _page_at(query: dict):
+    at = AppTest.from_file(APP, default_timeout=240)
+    at.run()
+    at.switch_page("pages/ideal_image.py")
+    for name, value in query.items():
+        at.query_params[name] = value
+    at.run()
+    return at
+
+
+@needs_fixtures
+def test_a_lesson_link_restores_class_steps_preset_and_sliders_and_a_changed_slider_goes_into_the_url():
+    at = _page_at({"model": "mobilenet_0.25", "class": "340", "steps": "60", "preset": "as in the lesson",
+                   "tv": "0.002", "jitter": "8"})
+    assert not at.exception and not at.error
+    assert at.selectbox(key="ideal_model_choice").value == "mobilenet_0.25"
+    assert at.selectbox(key="ideal_class").value == 340
+    assert at.slider(key="ideal_steps").value == 60
+    assert at.pills(key="ideal_preset").value == "as in the lesson"
+    assert at.session_state["ideal_param"] == "pixels"  # the link's preset gave the settings it did not name
+    assert at.select_slider(key="ideal_tv_weight").value == 0.002
+    assert at.slider(key="ideal_jitter").value == 8
+    assert at.expander[0].label == "Settings"  # collapsed by default: Paint and the picture on one screen
+    at.slider(key="ideal_rotation").set_value(12).run()
+    assert at.query_params["rotation"] == "12"
+    assert at.query_params["class"] == "340" and at.query_params["steps"] == "60"
+    assert at.query_params["preset"] == "as in the lesson"
+
+
+@needs_fixtures
+def test_bad_link_values_fall_back_to_defaults_with_one_notice():
+    at = _page_at({"model": "mobilenet_0.25", "class": "99999", "steps": "nan", "preset": "prettiest",
+                   "lr": "3.3", "diversity": "-1"})
+    assert not at.exception and not at.error
+    assert at.selectbox(key="ideal_class").value == 284
+    assert at.slider(key="ideal_steps").value == 300  # the "best looking" preset's steps
+    assert at.pills(key="ideal_preset").value == "best looking"
+    assert at.select_slider(key="ideal_learning_rate").value == 0.05
+    notices = " ".join(i.value for i in at.info)
+    assert "class=99999" in notices and "steps=nan" in notices and "preset=prettiest" in notices
+
+
+def test_the_warm_up_paints_the_page_s_default_run_length():
+    from explorer import optvis, warm
+
+    assert warm.DEFAULT_STEPS == optvis.PRESETS["best looking"]["steps"]
+
+
+def test_recipe_texts_say_exactly_what_runs():
+    from explorer import optvis
+    from explorer.optvis import recipe
+
+    best = optvis.options_for("best looking")
+    text = recipe.describe(best, 200)
+    assert best["tv_weight"] == 0.0 and "no total-variation penalty" in text  # no credit for a penalty at 0
+    assert "TV" not in recipe.loss_text(best) and "Fourier" in text and "Adam" in text and "200 steps" in text
+    assert "±30°" in text and "16 px" in text and f"{best['views']} random copies" in text
+    lesson = recipe.describe(optvis.options_for("as in the lesson"))
+    assert "10·CE + 0.005·TV" in lesson and "no random transformations" in lesson
+    assert "total-variation" not in lesson.split("(no")[-1]
+    with_tv = recipe.describe(optvis.options_for("best looking", tv_weight=0.001))
+    assert "0.001·TV" in with_tv and "no total-variation" not in with_tv
+
+
+@needs_fixtures
+def test_the_page_caption_follows_the_settings():
+    at = _page_at({"model": "mobilenet_0.25"})
+    captions = " ".join(c.value for c in at.caption)
+    assert "no total-variation penalty" in captions
+    at.select_slider(key="ideal_tv_weight").set_value(0.001).run()
+    captions = " ".join(c.value for c in at.caption)
+    assert "0.001·TV" in captions and "no total-variation" not in captions
+
+
+@pytest.mark.slow
+@needs_fixtures
+def test_several_images_at_once_are_different_images_shown_in_a_row():
+    at = _page_at({"model": "mobilenet_0.25", "class": "281", "steps": "10", "several": "1", "images": "3",
+                   "diversity": "10"})
+    assert at.toggle(key="ideal_several").value is True
+    at.button[0].click().run()
+    assert not at.exception, at.exception
+    assert not at.error
+    done = at.session_state["ideal_several_run"]
+    images = done["result"].images
+    assert len(images) == 3 and all(i.shape == (128, 128, 3) for i in images)
+    for i in range(3):
+        for j in range(i + 1, 3):
+            # mean pixel difference of each pair, measured 16.0-18.1 (oneDNN off: 15.9-17.4) levels
+            assert np.abs(images[i].astype(int) - images[j].astype(int)).mean() > 5
+    assert len(at.image) == 3
+    assert "3 ideal images of tabby" in at.subheader[0].value
+    assert "similarity to the other images" in " ".join(c.value for c in at.caption)

@@ -1,4 +1,7 @@
-"""The Ideal class image page in a real browser: paint a short run and look at it (screenshots kept)."""
+"""The Ideal class image page in a real browser at 1440x900: a lesson link restores its settings, and
+during a run the Paint button and the live picture are on screen together (screenshots kept)."""
+
+import re
 
 import pytest
 
@@ -6,40 +9,62 @@ from tests.browser.conftest import errors_on, screenshot, wait_for_app
 
 pytestmark = pytest.mark.browser
 
+VIEWPORT_HEIGHT = 900
+
+
+def _in_view(locator) -> dict:
+    box = locator.bounding_box()
+    assert box is not None
+    assert 0 <= box["y"] and box["y"] + box["height"] <= VIEWPORT_HEIGHT, box
+    return box
+
+
+def _paint_and_check_in_view(page, name: str, steps: int) -> None:
+    paint = page.get_by_role("button", name="Paint the ideal image")
+    _in_view(paint)
+    paint.click()
+    page.wait_for_selector(f"text=/regularised: step [0-9]+\\/{steps}/", timeout=120_000)
+    assert page.evaluate("window.scrollY") == 0  # nothing scrolled: the whole demo is on the first screen
+    _in_view(page.get_by_role("button", name="Paint the ideal image"))
+    picture = page.locator('[data-testid="stImage"] img').filter(visible=True).first  # the live picture
+    assert _in_view(picture)["height"] > 200
+    _in_view(page.get_by_text(re.compile(f"regularised: step [0-9]+/{steps}")).first)  # its caption
+    _in_view(page.locator('[data-testid="stProgress"]').first)
+    screenshot(page, name)
+
 
 @pytest.mark.slow
-def test_paint_a_short_run_in_the_browser(server, page):
-    page.goto(server)  # a fresh server's first hit on a deep link can show the pages-folder sidebar (see report)
+def test_a_link_restores_settings_and_the_run_plays_beside_the_button(server, page):
+    page.goto(server)  # a fresh server's first hit on a deep link can show the pages-folder sidebar
     wait_for_app(page)
-    page.goto(f"{server}/ideal_image")
+    page.goto(f"{server}/ideal_image?model=mobilenet_0.25&steps=400&jitter=8")
     wait_for_app(page)
     assert page.get_by_text("What the network sees").count() == 1  # the app's own navigation sections
     assert errors_on(page) == []
+    # The link's changed sliders are restored: the recipe line says what the Paint button will run.
+    runs = page.get_by_text("Runs:", exact=False).first
+    assert "shifted up to 8 px" in runs.inner_text() and "400 steps" in runs.inner_text()
     screenshot(page, "ideal_image_start")
-    model = page.get_by_test_id("stSelectbox").filter(has_text="Model").first
-    model.click()
-    page.keyboard.type("0.25")
-    page.keyboard.press("Enter")
-    wait_for_app(page)
-    steps = page.get_by_role("slider").first
-    steps.focus()
-    page.keyboard.press("Home")
-    for _ in range(3):  # 10 -> 40 steps
-        page.keyboard.press("ArrowRight")
-    wait_for_app(page)
-    page.get_by_role("button", name="Paint the ideal image").click()
-    page.wait_for_selector("text=/regularised: step [0-9]+\\/40/", timeout=120_000)
-    page.locator("h1").first.scroll_into_view_if_needed()
-    screenshot(page, "ideal_image_running")  # the picture and the curves animate in place
+    _paint_and_check_in_view(page, "ideal_image_running", 400)
     page.wait_for_selector("text=Does another network also see it?", timeout=240_000)
     wait_for_app(page)
     assert errors_on(page) == []
     assert page.get_by_text("Regularised", exact=True).count() == 1
     assert page.get_by_text("Plain noise", exact=True).count() == 1
     assert page.locator('[data-testid="stDownloadButton"]').count() == 2
-    page.get_by_text("Regularised", exact=True).scroll_into_view_if_needed()
-    page.wait_for_timeout(1500)
+    assert "steps=400" in page.url and "jitter=8" in page.url
     screenshot(page, "ideal_image_result")
-    page.get_by_text("Does another network also see it?").scroll_into_view_if_needed()
-    page.wait_for_timeout(1500)
-    screenshot(page, "ideal_image_second_model")
+
+
+@pytest.mark.slow
+def test_presentation_mode_keeps_the_run_on_one_screen(server, page):
+    page.goto(server)
+    wait_for_app(page)
+    page.goto(f"{server}/ideal_image?present=1&model=mobilenet_0.25&steps=1000")
+    wait_for_app(page)
+    assert errors_on(page) == []
+    _paint_and_check_in_view(page, "ideal_image_running_present", 1000)
+    page.wait_for_selector("text=Does another network also see it?", timeout=240_000)
+    wait_for_app(page)
+    assert errors_on(page) == []
+    screenshot(page, "ideal_image_result_present")
