@@ -68,3 +68,20 @@ def test_presentation_mode_keeps_the_run_on_one_screen(server, page):
     wait_for_app(page)
     assert errors_on(page) == []
     screenshot(page, "ideal_image_result_present")
+
+
+@pytest.mark.slow
+def test_several_images_pushed_apart_from_a_lesson_link(server, page):
+    """Issue 10's diversity section in a real browser: a link turns it on, Paint shows n different images."""
+    page.goto(server)
+    wait_for_app(page)
+    page.goto(f"{server}/ideal_image?model=mobilenet_0.25&steps=10&several=1&images=2")
+    wait_for_app(page)
+    assert errors_on(page) == []
+    page.get_by_role("button", name="Paint the ideal image").click()
+    page.wait_for_selector("text=/2 ideal images of .*, pushed apart/", timeout=240_000)
+    wait_for_app(page)
+    assert errors_on(page) == []
+    row = page.get_by_text(re.compile(r"^p\(.*\) = ")).filter(visible=True)
+    assert row.count() == 2  # one caption (its own p) under each image
+    screenshot(page, "ideal_image_several")
