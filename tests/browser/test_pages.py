@@ -4,6 +4,7 @@ error or warning box, normally and in presentation mode; screenshots of both are
 import pytest
 
 from tests.browser.conftest import errors_on, screenshot, wait_for_app
+from tests.browser.test_presentation import BODY_TEXT
 
 PAGES = ["", "architectures", "inception_block", "residual_block", "feature_maps", "transfer_learning",
          "ideal_image", "adversarial"]
@@ -30,5 +31,8 @@ def test_first_view_has_no_error_or_warning(server, page, path):
 def test_presentation_mode_screenshots(server, page, path):
     page.goto(f"{server}/{path}?present=1")
     wait_for_app(page)
+    page.wait_for_timeout(1500)  # lazily loaded widgets and the presentation style settle before the picture
     assert errors_on(page) == []
+    body = page.evaluate(BODY_TEXT)
+    assert body and min(body) >= 20, body  # every page's text is projector-sized, not only the one tested in detail
     screenshot(page, f"present_{path or 'home'}")
