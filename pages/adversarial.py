@@ -1,6 +1,5 @@
 """Adversarial example: change a photo by a pixel level or two until the network is sure it shows a cat."""
 
-import hashlib
 import time
 from dataclasses import dataclass, field
 
@@ -11,6 +10,7 @@ import streamlit as st
 import explorer
 from explorer import attacks, classifier, zoo
 from explorer.plain_numbers import plain_probability, probability_ticks
+from explorer.shared_runs import content_key
 from ui import attack_sections, links, present
 from ui.models import GEOMETRY_NOTE, choices, model_select, title_of, top5
 from ui.photo import photo_input, sample_param
@@ -126,7 +126,7 @@ class Attack:
 
     @property
     def signature(self) -> tuple:
-        return (hashlib.sha1(self.photo.tobytes()).hexdigest(), self.photo.shape, self.choice, self.target,
+        return (content_key(self.photo), self.choice, self.target,
                 self.method, self.epsilon, self.steps, self.step_size, self.confidence, tuple(self.also))
 
 

@@ -9,7 +9,6 @@ sections are tabs that run only when open; painting a channel's ideal image runs
 from __future__ import annotations
 
 import base64
-import hashlib
 
 import numpy as np
 import plotly.graph_objects as go
@@ -19,6 +18,7 @@ from plotly.subplots import make_subplots
 from explorer import classifier, features, zoo
 from explorer.images import png_bytes
 from explorer.plain_numbers import plain_number
+from explorer.shared_runs import content_key
 from ui import feature_sections as sections
 from ui import links, present
 from ui.models import GEOMETRY_NOTE, choices, model_select, title_of, top5
@@ -57,7 +57,7 @@ def compute(model, label: str, mode: str, photo: np.ndarray):
     """All conv layers' maps + predictions for this (model, mode, photo): one pass, kept per session."""
     after = features.conv_activations(model)
     layers = tuple(after.values() if mode == MODES[0] else after.keys())
-    key = (label, id(model), mode, hashlib.sha1(photo.tobytes()).hexdigest(), photo.shape)
+    key = (label, id(model), mode, content_key(photo))
     cached = st.session_state.get("fm_result")
     if cached is None or cached[0] != key:
         with st.spinner("Running the photo through the network (one pass for every layer)..."):

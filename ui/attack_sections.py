@@ -5,7 +5,6 @@ epsilon sweep. Each takes the page's saved result and draws one section; probabi
 
 from __future__ import annotations
 
-import hashlib
 
 import numpy as np
 import pandas as pd
@@ -33,10 +32,6 @@ def load_judge(key: str):
     """A zoo network with its ImageNet weights, shared through ``cached_model`` (never mutated)."""
     spec = zoo.VARIANTS[key]
     return cached_model(spec.model, "imagenet", **spec.kwargs(True))
-
-
-def photo_key(photo: np.ndarray) -> str:
-    return hashlib.sha1(photo.tobytes()).hexdigest()[:16] + str(photo.shape)
 
 
 def sure_words(confidence: float, target_name: str) -> str:
