@@ -11,6 +11,14 @@ which is what the old one-slot queue gave). Each phase uses its own fresh cache,
 both are traced once beforehand. Last line:
 
     runs=8 batched=41.2s sequential=66.0s ratio=1.60
+
+The line before it gives this machine's ceiling for that ratio: the bare gradient of the network's
+probability with respect to its input, for one run's views alone (a batch of 2) and for all N runs' views
+at once (a batch of 2N), timed in turns in the same process. Batching cannot gain more than the network
+itself does; everything else in a step (the Fourier picture, the random views, Adam) costs about the same
+per run whether runs share a step or not:
+
+    model_only: batch_2=46ms batch_16=257ms ceiling=1.43
 """
 
 from __future__ import annotations
@@ -60,6 +68,33 @@ def phase(model, targets, steps, seed, options, together: bool) -> tuple[float, 
     return seconds, results, batches
 
 
+def model_ceiling(model, runs: int, views: int, repeats: int = 5) -> tuple[float, float]:
+    """Median seconds of the bare input gradient for a batch of ``views`` and of ``runs * views`` images."""
+    import statistics
+
+    import tensorflow as tf
+
+    @tf.function(reduce_retracing=True)
+    def gradient(x):
+        with tf.GradientTape(watch_accessed_variables=False) as tape:
+            tape.watch(x)
+            loss = -tf.reduce_sum(tf.math.log(model(x, training=False)[:, 281]))
+        return tape.gradient(loss, x)
+
+    h, w = model.inputs[0].shape[1:3]
+    small = tf.random.uniform((views, h, w, 3), 0, 255, seed=1)
+    large = tf.random.uniform((runs * views, h, w, 3), 0, 255, seed=2)
+    times: dict = {views: [], runs * views: []}
+    for x in (small, large, small, large):  # trace and warm both shapes
+        gradient(x).numpy()
+    for _ in range(repeats):
+        for x in (small, large):  # in turns, so a change in the machine's load touches both alike
+            start = time.perf_counter()
+            gradient(x).numpy()
+            times[int(x.shape[0])].append(time.perf_counter() - start)
+    return statistics.median(times[views]), statistics.median(times[runs * views])
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=8, help="students painting distinct classes at once")
@@ -84,6 +119,13 @@ def main(argv=None) -> int:
     phase(model, targets[:1], 2, args.seed + 1, options, together=True)
     phase(model, targets, 2, args.seed + 1, options, together=True)
 
+    from explorer.optvis import options_for
+
+    views = int(options_for(None, **options)["views"]) if any(options.get(k) for k in ("jitter", "scale", "rotation")) else 1
+    alone, all_runs = model_ceiling(model, args.runs, views)
+    ceiling = f"model_only: batch_{views}={alone * 1000:.0f}ms batch_{args.runs * views}={all_runs * 1000:.0f}ms " \
+              f"ceiling={args.runs * alone / all_runs:.2f}"
+
     batched, together, sizes = phase(model, targets, args.steps, args.seed, options, together=True)
     sequential, alone, _ = phase(model, targets, args.steps, args.seed, options, together=False)
     for t in targets:
@@ -95,6 +137,7 @@ def main(argv=None) -> int:
               f"p_sequential={b.result.probability:.3f} steps={a.result.steps}")
     print(f"model={args.model} steps={args.steps} batch_sizes_seen={sorted(set(sizes))} cpus={os.cpu_count()} "
           f"loadavg_1min={os.getloadavg()[0]:.1f}")
+    print(ceiling)
     print(f"runs={args.runs} batched={batched:.1f}s sequential={sequential:.1f}s ratio={sequential / batched:.2f}")
     return 0
 

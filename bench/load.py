@@ -12,6 +12,17 @@ own class on the ideal-image page (identical runs are computed once, so the defa
 this measures batching). All sessions start together (``--ramp`` spreads them over some seconds). Meanwhile the server's resident memory is sampled from /proc (the process is
 found by the port it listens on, or given with ``--pid``; no psutil needed).
 
+Two things make one machine stand in for a classroom:
+
+- *Warm-up* (skip with ``--cold``): before the clock starts, one untimed session opens every page once,
+  as the teacher does before class, so the timed sessions do not also measure TensorFlow's import, the
+  first model load and the first compilation. It presses nothing: no run is cached by it.
+- *Browsers on their own machines* (``--no-idle-browsers`` to turn off): in a classroom each student's browser runs
+  on the student's laptop; here twenty Chromium pages share the server's cores. The bench therefore
+  puts itself, and the browsers it starts (they inherit it), in Linux's idle scheduling class
+  (``SCHED_IDLE``: they run only when the server leaves a core free) instead of starving the server.
+  A plain ``nice 19`` is not enough: Chromium sets its own processes' nice values.
+
 Output: one line per step (page load, run) with its latencies, then one final line:
 
     sessions=20 errors=0 p50=1.2s p95=3.4s peak_rss=1.10GB
@@ -173,7 +184,7 @@ async def pick_class(page, inflight: set, index: int, timeout_ms: float) -> None
 
 
 async def run_session(browser, base: str, pages: list[str], index: int, delay: float, timeout_ms: float,
-                      steps: list, errors: list, distinct: bool = False) -> None:
+                      steps: list, errors: list, distinct: bool = False, press: bool = True) -> None:
     await asyncio.sleep(delay)
     context = await browser.new_context(viewport={"width": 1280, "height": 900})
     await context.add_init_script(TRACK_RUNS_JS)
@@ -193,7 +204,7 @@ async def run_session(browser, base: str, pages: list[str], index: int, delay: f
                     errors.append(f"session {index} {step}: {boxes[0]}")
                     continue
                 button = page.locator('[data-testid="stMain"]').get_by_role("button", name=RUN_BUTTON)
-                if await button.count() == 0:
+                if not press or await button.count() == 0:
                     continue
                 if distinct and name == "ideal_image":
                     step = f"{name}:pick_class"
@@ -219,6 +230,16 @@ def percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
 
 
+async def warm_up(browser, base: str, pages: list[str], timeout_ms: float) -> float:
+    """Open every page once in an untimed session (the teacher, before class); returns the seconds taken."""
+    start = time.perf_counter()
+    steps, errors = [], []
+    await run_session(browser, base, pages, -1, 0.0, timeout_ms, steps, errors, press=False)
+    for message in errors:
+        print(f"warm-up error: {message}", file=sys.stderr)
+    return time.perf_counter() - start
+
+
 async def main_async(args) -> int:
     from playwright.async_api import async_playwright
 
@@ -231,10 +252,15 @@ async def main_async(args) -> int:
         return 2
     steps, errors = [], []
     sampler = RssSampler(pid)
-    start_rss = rss_bytes(pid) if pid else None
-    start_cpu = cpu_seconds(pid)
+    if args.nice:  # this process and the browsers it starts: the students' laptops, not the server
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
+        if not args.cold:
+            print(f"warm-up: every page opened once in {await warm_up(browser, base, pages, args.timeout * 1000):.1f} s "
+                  "(not timed)", flush=True)
+        start_rss = rss_bytes(pid) if pid else None
+        start_cpu = cpu_seconds(pid)
         sampler.start()
         t0 = time.perf_counter()
         await asyncio.gather(*(
@@ -277,6 +303,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="each session paints a different class on the ideal-image page (no two runs alike)")
     parser.add_argument("--ramp", type=float, default=0.0, help="spread session starts over this many seconds")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds one step may take")
+    parser.add_argument("--cold", action="store_true",
+                        help="no warm-up: the timed sessions also pay the server's first model load and compilation")
+    parser.add_argument("--no-idle-browsers", dest="nice", action="store_false",
+                        help="browsers compete with the server for its cores (not in the idle scheduling class)")
     parser.add_argument("--pid", type=int, help="server PID for RSS (default: found from --port via /proc)")
     parser.add_argument("--chromium", help="Chromium executable (default: chromium on PATH)")
     args = parser.parse_args(argv)

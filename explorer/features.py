@@ -23,7 +23,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from .classifier import call_flat, input_size, is_nested, view
+from .classifier import as_uint8, call_flat, input_size, is_nested, view
 
 CONV_TYPES = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.SeparableConv2D)
 # Layers that only rescale or activate what a convolution produced (followed by activation_of).
@@ -163,6 +163,21 @@ def feature_maps_and_predictions(model: keras.Model, image, layers=None):
     maps = {name: out[0].numpy() for name, out in zip(ext.names, outs)}
     probs = outs[len(ext.names)][0].numpy() if ext.has_top else None
     return maps, probs
+
+
+def shared_feature_maps_and_predictions(model: keras.Model, image, layers=None):
+    """:func:`feature_maps_and_predictions`, computed once for every session of the server that asks for
+    the same model (by content), photo (by content) and layers; the arrays are read-only and shared.
+
+    A class opening Feature maps together costs one forward pass and one copy of the maps, not thirty.
+    """
+    from .shared_runs import run_key
+    from .shared_values import shared_values
+
+    names = tuple(_extractor(model, layers).names)
+    photo = as_uint8(image)
+    key = run_key("feature_maps", model, layers=names, photo=photo)
+    return shared_values().get(key, lambda: feature_maps_and_predictions(model, photo, names))
 
 
 def feature_maps(model: keras.Model, image, layers=None) -> dict[str, np.ndarray]:

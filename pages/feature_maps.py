@@ -54,14 +54,15 @@ def _png_uri(array: np.ndarray) -> str:
 
 
 def compute(model, label: str, mode: str, photo: np.ndarray):
-    """All conv layers' maps + predictions for this (model, mode, photo): one pass, kept per session."""
+    """All conv layers' maps + predictions for this (model, mode, photo): one pass for the whole server
+    (a class opening the page together shares one read-only copy), remembered by this session."""
     after = features.conv_activations(model)
     layers = tuple(after.values() if mode == MODES[0] else after.keys())
     key = (label, id(model), mode, content_key(photo))
     cached = st.session_state.get("fm_result")
     if cached is None or cached[0] != key:
         with st.spinner("Running the photo through the network (one pass for every layer)..."):
-            maps, probs = features.feature_maps_and_predictions(model, photo, layers)
+            maps, probs = features.shared_feature_maps_and_predictions(model, photo, layers)
         st.session_state["fm_result"] = cached = (key, maps, probs)
     return cached[1], cached[2]
 

@@ -10,7 +10,7 @@ import explorer
 from explorer import classifier, optvis, zoo
 from explorer.optvis import recipe
 from explorer.plain_numbers import plain_probability
-from ui import links, present
+from ui import links, present, shared_frames
 from ui.models import choices, model_select, second_opinion, title_of, top5
 from ui.runs import follow_runs, queued_run, stop_button
 from ui.shell import require_shell
@@ -124,23 +124,33 @@ def _watch(model, target, class_label, steps, seed, options, slots, label, width
     """Ask the shared scheduler for a run (joined or replayed if anyone asked the same already);
     returns (subscription, draw, placeholder) for ``follow_runs``, which animates it in ``slots``."""
     subscription = explorer.paint(model, target, steps=steps, seed=seed, **options)
+    run = subscription.run
     charted = {"version": None, "at": 0.0}
-    clean = {"version": None, "at": 0.0, "p": None}
+
+    def clean_probability(image) -> float:
+        return float(explorer.predict(model, image)[target])
 
     def draw(snap):
+        # Every watcher of this run draws the same frame: its JPEG, its own probability and the curve
+        # figure are made once for all of them (ui.shared_frames), not once per student.
         seen = snap.metrics.get("probability")
-        now = time.monotonic()
-        if snap.image is not None and snap.version != clean["version"] and now - clean["at"] >= CLEAN_EVERY_S:
-            clean.update(version=snap.version, at=now, p=float(explorer.predict(model, snap.image)[target]))
-        slots["image"].image(snap.image, caption=f"{label}: step {snap.step}/{steps}", width=width)
+        clean = (None if snap.image is None else
+                 shared_frames.once(run, "clean_p", snap.version, lambda: clean_probability(snap.image),
+                                    max_age=CLEAN_EVERY_S))
+        slots["image"].image(shared_frames.live_jpeg(run, snap), caption=f"{label}: step {snap.step}/{steps}",
+                             width=width)
         # Kept so a run stopped half-way (Stop, or a changed setting) still shows where it got to.
         st.session_state["ideal_stopped"] = dict(label=label, step=snap.step, steps=steps, image=snap.image,
-                                                 probability=clean["p"])
+                                                 probability=clean)
         slots["progress"].progress(snap.step / steps, text=_progress_text(label, snap.step, steps, class_label,
-                                                                          seen, clean["p"], _robust(options)))
+                                                                          seen, clean, _robust(options)))
+        now = time.monotonic()
         if snap.version != charted["version"] and now - charted["at"] >= CHART_EVERY_S:
-            charted["version"], charted["at"] = snap.version, now  # a plotly figure only when it moved
-            slots["chart"].plotly_chart(_curves(snap.history, snap.losses, label), width="stretch")
+            figure = shared_frames.once(run, f"curves:{present.is_on()}", snap.version,
+                                        lambda: _curves(snap.history, snap.losses, label), max_age=CHART_EVERY_S)
+            if figure is not charted.get("figure"):  # the same figure twice in one run is a duplicate element
+                slots["chart"].plotly_chart(figure, width="stretch")
+            charted.update(version=snap.version, at=now, figure=figure)
 
     return subscription, draw, slots["progress"]
 
