@@ -13,8 +13,10 @@ steps; photos and uploaded models by the bytes of their content), and :class:`Sh
 A run's subscribers are counted: when the last one leaves (the student closed the tab, pressed Stop or
 changed a setting) and nobody comes back within ``orphan_grace`` seconds, the run is cancelled and its
 slot freed. Results are shared between sessions, so they are frozen (read-only arrays): never mutate
-them. The computation itself is done elsewhere (:mod:`explorer.scheduler`); this module only keeps the
-books. Everything lives in this process; README *Several replicas* says how it would move to Redis.
+them. The computation itself is done elsewhere (:mod:`explorer.scheduler` for ideal images,
+:mod:`explorer.shared_jobs` for attacks, sweeps and transfer training); this module only keeps the
+books. A run keeps every published step's metrics (:attr:`SharedRun.log`), so a session that joins
+mid-run draws the whole curve so far. Everything lives in this process; README *Several replicas* says how it would move to Redis.
 """
 
 from __future__ import annotations
