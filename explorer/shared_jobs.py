@@ -15,7 +15,8 @@ runs such a call once for all sessions that ask for the same key, with the books
   :class:`explorer.Cancelled`, so a work function that publishes needs no check of its own.
 - The work holds one heavy-work slot (:func:`explorer.runtime.work_queue`) for its whole run, so
   training, attacks and the scheduler's batched steps take turns; while it waits, its place in line is
-  the run's ``position`` (a page shows "2 runs are ahead of yours").
+  the run's ``position`` (a page shows "2 runs are ahead of yours"). Its time budget
+  (``max_seconds``, default :func:`explorer.runtime.run_budget`) starts when it gets the slot.
 - Its outcome is the run's: the returned value (``'done'``, cached), :class:`explorer.Diverged` (its
   ``result`` kept, cached like the scheduler's), :class:`explorer.Cancelled` (``'cancelled'``, the
   exception as the error, never cached), any other exception (``'failed'``, never cached). A failing
@@ -31,6 +32,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import itertools
+import math
 import threading
 from typing import Any, Callable
 
@@ -101,16 +103,19 @@ class SharedJobs:
         """Watch the job for ``key``: replayed from the cache, joined if in progress, else started with
         ``work``. ``persist=False``: its result stays out of the cache's disk copy (a Keras model)."""
 
+        budget = runtime.run_budget() if max_seconds is None else float(max_seconds)
+
         def start(run: SharedRun) -> None:
             with self._lock:
                 if self._stopping:
                     raise RuntimeError("The server is shutting down.")
-                thread = threading.Thread(target=self._run, args=(run, work), daemon=True,
+                thread = threading.Thread(target=self._run, args=(run, work, budget), daemon=True,
                                           name=f"explorer-job-{next(self._names)}")
                 self._threads[run] = thread
             thread.start()
 
-        return self.shared.subscribe(key, start, max_seconds, persist=persist)
+        # No time limit while it waits in line: its budget starts when it gets a slot (SharedRun.begin).
+        return self.shared.subscribe(key, start, math.inf, persist=persist)
 
     def active(self) -> int:
         """Jobs queued or in progress."""
@@ -133,7 +138,7 @@ class SharedJobs:
         queue = self.queue if self.queue is not None else runtime.work_queue()
         return queue.slot(on_wait=run.set_position, cancel=token)
 
-    def _run(self, run: SharedRun, work: Work) -> None:
+    def _run(self, run: SharedRun, work: Work, budget: float) -> None:
         token = RunToken(run)
 
         def publish(step: int, image=None, metrics: dict | None = None) -> None:
@@ -143,7 +148,7 @@ class SharedJobs:
         try:
             with self._slot(run, token):
                 token.raise_if_cancelled()  # nobody watched while it waited in line
-                run.begin()
+                run.begin(budget)
                 result = work(publish, token)
         except Cancelled as exc:
             run.finish(getattr(exc, "result", None), exc, state="cancelled")

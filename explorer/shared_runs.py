@@ -317,13 +317,21 @@ class SharedRun:
             self.version += 1
             self._cond.notify_all()
 
-    def begin(self) -> None:
-        """The computation has started (before its first step is published): no longer in line."""
+    def begin(self, max_seconds: float | None = None) -> None:
+        """The computation has started (before its first step is published): no longer in line. With
+        ``max_seconds``, its time budget starts now (a run created with an endless budget while it waits
+        for a slot, so waiting in line takes nothing from it)."""
         with self._cond:
-            if self.state == "queued":
-                self.state, self.position = "running", 0
-                self.version += 1
-                self._cond.notify_all()
+            if self.state != "queued":
+                return
+            if max_seconds is not None:
+                waited = self.token
+                self.token = CancelToken(max_seconds=max_seconds)
+                if waited.cancelled:  # Stop or shutdown while it waited: it stays cancelled
+                    self.token.cancel(waited.reason)
+            self.state, self.position = "running", 0
+            self.version += 1
+            self._cond.notify_all()
 
     def set_position(self, position: int) -> None:
         with self._cond:

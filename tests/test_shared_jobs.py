@@ -320,3 +320,17 @@ def test_two_students_train_once_the_joiner_gets_every_epoch_and_a_replay_trains
     bad = shared_training.train(data, backbone, 0, jobs=jobs, epochs=0)
     assert _finish(bad)[-1].state == "failed" and "epochs must be" in str(bad.run.error)
     bad.close()
+
+
+def test_time_waiting_in_line_is_not_taken_from_the_budget():
+    queue = WorkQueue(1)
+    pool = SharedJobs(SharedRuns(cache_mb=64, orphan_grace=30), queue=queue)
+    try:
+        with queue.slot():
+            sub = pool.submit(run_key("job", patient=True), Steps(n=3), max_seconds=0.5)
+            _wait_for(lambda: sub.run.snapshot().position == 1)
+            time.sleep(0.8)  # longer than its whole budget, in line
+        assert _finish(sub)[-1].state == "done" and sub.run.result["steps"] == 3
+        sub.close()
+    finally:
+        pool.shutdown()
