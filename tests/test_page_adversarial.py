@@ -193,14 +193,9 @@ def test_works_with_a_users_own_classifier(tiny_classifier):
 
 
 def test_a_second_student_with_the_same_settings_gets_the_attack_computed_once(tiny_classifier, monkeypatch):
-    calls = []
-    real = attacks.adversarial
+    from tests.test_shared_jobs import count_calls
 
-    def counting(*args, **kwargs):
-        calls.append(1)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(attacks, "adversarial", counting)
+    calls = count_calls(monkeypatch, attacks, "adversarial")
     students = []
     for _ in range(2):  # each student uploads the same model file: equal weights, the same fingerprint
         at = AppTest.from_file(APP, default_timeout=300)

@@ -242,15 +242,9 @@ def test_presentation_mode_enlarges_the_charts():
 
 def test_a_second_student_training_on_the_demo_set_gets_the_same_classifier_computed_once(monkeypatch):
     from explorer.transfer import shared
+    from tests.test_shared_jobs import count_calls
 
-    calls = []
-    real = shared.training.train_classifier
-
-    def counting(*args, **kwargs):
-        calls.append(1)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(shared.training, "train_classifier", counting)
+    calls = count_calls(monkeypatch, shared.training, "train_classifier")
     students = []
     for _ in range(2):
         at = open_page()

@@ -27,6 +27,19 @@ def jobs():
     pool.shutdown()
 
 
+def count_calls(monkeypatch, module, name) -> list:
+    """Wrap ``module.name`` so each call is recorded (its positional arguments) in the returned list."""
+    calls = []
+    real = getattr(module, name)
+
+    def counting(*args, **kwargs):
+        calls.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, counting)
+    return calls
+
+
 def _finish(sub, timeout=120):
     deadline = time.monotonic() + timeout
     snaps = []
@@ -202,15 +215,7 @@ def test_attack_keys_follow_every_input_and_the_photo_by_content(tiny_classifier
 
 @pytest.fixture
 def counted_attacks(monkeypatch):
-    calls = []
-    real = attacks.adversarial
-
-    def counting(*args, **kwargs):
-        calls.append(args[2])
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(attacks, "adversarial", counting)
-    return calls
+    return count_calls(monkeypatch, attacks, "adversarial")
 
 
 def test_two_students_one_attack_then_an_instant_replay(tiny_classifier, jobs, counted_attacks):
@@ -289,14 +294,7 @@ def test_datasets_are_keyed_by_their_content_and_class_order():
 
 
 def test_two_students_train_once_the_joiner_gets_every_epoch_and_a_replay_trains_nothing(jobs, monkeypatch):
-    calls = []
-    real = shared_training.training.train_classifier
-
-    def counting(*args, **kwargs):
-        calls.append(1)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(shared_training.training, "train_classifier", counting)
+    calls = count_calls(monkeypatch, shared_training.training, "train_classifier")
     backbone = explorer.transfer.load_backbone("mobilenet_0.25", weights=None)
     data = {"cat": _images(0), "dog": _images(1)}
     settings = dict(epochs=3, validation_split=0.25, batch_size=4)
