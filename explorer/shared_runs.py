@@ -13,8 +13,10 @@ steps; photos and uploaded models by the bytes of their content), and :class:`Sh
 A run's subscribers are counted: when the last one leaves (the student closed the tab, pressed Stop or
 changed a setting) and nobody comes back within ``orphan_grace`` seconds, the run is cancelled and its
 slot freed. Results are shared between sessions, so they are frozen (read-only arrays): never mutate
-them. The computation itself is done elsewhere (:mod:`explorer.scheduler`); this module only keeps the
-books. Everything lives in this process; README *Several replicas* says how it would move to Redis.
+them. The computation itself is done elsewhere (:mod:`explorer.scheduler` for ideal images,
+:mod:`explorer.shared_jobs` for attacks, sweeps and transfer training); this module only keeps the
+books. A run keeps every published step's metrics (:attr:`SharedRun.log`), so a session that joins
+mid-run draws the whole curve so far. Everything lives in this process; README *Several replicas* says how it would move to Redis.
 """
 
 from __future__ import annotations
@@ -131,6 +133,11 @@ def nbytes(value) -> int:
         return sum(nbytes(getattr(value, f.name)) for f in dataclasses.fields(value)) + 64
     if isinstance(value, BaseException):
         return nbytes(getattr(value, "result", None)) + 256
+    if hasattr(value, "count_params"):  # a Keras model: its weights (float32), counted even when shared
+        try:
+            return 4 * int(value.count_params())
+        except (ValueError, AttributeError, TypeError):
+            return 8
     return 8
 
 
@@ -257,6 +264,7 @@ class Snapshot:
     losses: list  # loss per step so far
     position: int  # 0 while being computed; n: n runs ahead of it in line
     version: int
+    log: list = dataclasses.field(default_factory=list)  # every step's metrics so far (a joiner's whole curve)
 
 
 class SharedRun:
@@ -277,10 +285,13 @@ class SharedRun:
         self.metrics: dict = {}
         self.history: list[float] = []
         self.losses: list[float] = []
+        self.log: list[dict] = []  # every published step's metrics, in order (dicts: never changed once logged)
         self.position = 0
+        self.persist = True  # False: its result is cached in memory only (e.g. it holds a Keras model)
         self.result = None
         self.error: BaseException | None = None
         self.cached = False  # True: replayed from the cache, nothing was computed
+        self.ending: str | None = None  # the state it is finishing in (set just before ``state``)
         self.version = 0
         self.subscribers = 0
         self._orphan_since: float | None = None
@@ -302,6 +313,23 @@ class SharedRun:
                 self.history.append(float(metrics["probability"]))
             if "loss" in metrics:
                 self.losses.append(float(metrics["loss"]))
+            self.log.append(self.metrics)
+            self.version += 1
+            self._cond.notify_all()
+
+    def begin(self, max_seconds: float | None = None) -> None:
+        """The computation has started (before its first step is published): no longer in line. With
+        ``max_seconds``, its time budget starts now (a run created with an endless budget while it waits
+        for a slot, so waiting in line takes nothing from it)."""
+        with self._cond:
+            if self.state != "queued":
+                return
+            if max_seconds is not None:
+                waited = self.token
+                self.token = CancelToken(max_seconds=max_seconds)
+                if waited.cancelled:  # Stop or shutdown while it waited: it stays cancelled
+                    self.token.cancel(waited.reason)
+            self.state, self.position = "running", 0
             self.version += 1
             self._cond.notify_all()
 
@@ -317,14 +345,18 @@ class SharedRun:
         freeze(result)
         freeze(error)
         with self._cond:
-            if self.finished:
+            if self.finished or self.ending is not None:
                 return
             self.result, self.error = result, error
-            self.state = state or ("failed" if error is not None else "done")
-            self.version += 1
-            self._cond.notify_all()
-        if self._on_finish is not None:
-            self._on_finish(self)
+            self.ending = state or ("failed" if error is not None else "done")
+        try:
+            if self._on_finish is not None:  # the books first: whoever sees it finished finds it in the cache
+                self._on_finish(self)
+        finally:
+            with self._cond:
+                self.state = self.ending
+                self.version += 1
+                self._cond.notify_all()
 
     def abandoned(self) -> bool:
         """True once nobody has watched the run for ``orphan_grace`` seconds (then cancel it)."""
@@ -332,8 +364,8 @@ class SharedRun:
             return self._orphan_since is not None and time.monotonic() - self._orphan_since >= self.orphan_grace
 
     # watching side
-    def subscribe(self) -> "Subscription":
-        return Subscription(self)
+    def subscribe(self, joined: bool = False) -> "Subscription":
+        return Subscription(self, joined)
 
     def _attach(self) -> None:
         with self._cond:
@@ -350,7 +382,7 @@ class SharedRun:
     def snapshot(self) -> Snapshot:
         with self._cond:
             return Snapshot(self.state, self.step, self.image, dict(self.metrics), list(self.history),
-                            list(self.losses), self.position, self.version)
+                            list(self.losses), self.position, self.version, list(self.log))
 
     def wait_finished(self, timeout: float) -> Snapshot:
         """The run's state once it has finished, or after ``timeout`` seconds."""
@@ -360,12 +392,21 @@ class SharedRun:
 
 
 class Subscription:
-    """A session watching a :class:`SharedRun`; ``with`` it, or :meth:`close` it when the session leaves."""
+    """A session watching a :class:`SharedRun`; ``with`` it, or :meth:`close` it when the session leaves.
 
-    def __init__(self, run: SharedRun):
+    :attr:`joined` is True when the run was already in progress for another session (so the page can
+    say so), :attr:`replayed` when it came from the cache (nothing was computed for this request).
+    """
+
+    def __init__(self, run: SharedRun, joined: bool = False):
         self.run = run
+        self.joined = joined
         self._open = True
         run._attach()
+
+    @property
+    def replayed(self) -> bool:
+        return self.run.cached
 
     def close(self) -> None:
         if self._open:
@@ -418,10 +459,13 @@ class SharedRuns:
         with self._lock:
             return sum(max(0, run.subscribers) for run in self._running.values())
 
-    def subscribe(self, key, start: Callable[[SharedRun], None], max_seconds: float | None = None) -> Subscription:
+    def subscribe(self, key, start: Callable[[SharedRun], None], max_seconds: float | None = None,
+                  persist: bool = True) -> Subscription:
         """Watch the run for ``key``: replayed from the cache, joined if in progress, else created and
         handed to ``start(run)`` (which must arrange for it to be computed, and may raise: then nothing
-        is registered). ``key=None`` means not shareable: always a fresh run, never cached."""
+        is registered). ``key=None`` means not shareable: always a fresh run, never cached.
+        ``persist=False`` keeps its result out of the disk copy of the cache (results holding objects
+        that do not pickle faithfully, such as Keras models)."""
         with self._lock:
             if key is not None:
                 cached = self.cache.get(key)
@@ -430,8 +474,8 @@ class SharedRuns:
                     result, error = cached
                     run = SharedRun(key, self.orphan_grace, max_seconds)
                     run.cached = True
-                    run.history = list(getattr(result, "history", []) or [])
-                    run.losses = list(getattr(result, "losses", []) or [])
+                    run.history = _per_step(getattr(result, "history", None))
+                    run.losses = _per_step(getattr(result, "losses", None))
                     run.step = len(run.history)
                     run.image = getattr(result, "image", None)
                     run.finish(result, error)
@@ -439,8 +483,9 @@ class SharedRuns:
                 live = self._running.get(key)
                 if live is not None and not live.finished and not live.token.cancelled:
                     self.joined += 1
-                    return live.subscribe()
+                    return live.subscribe(joined=True)
             run = SharedRun(key, self.orphan_grace, max_seconds, on_finish=self._finished)
+            run.persist = persist
             subscription = run.subscribe()  # before start: the run is never without a watcher by accident
             start(run)
             self.started += 1
@@ -449,14 +494,20 @@ class SharedRuns:
             return subscription
 
     def _finished(self, run: SharedRun) -> None:
+        # Kept: finished runs and divergences (the same inputs diverge again); not cancelled or crashed ones.
+        # Cached before it leaves the runs in progress, so a request meanwhile finds it in one or the other.
+        if run.key is not None and run.ending == "done":
+            self.cache.put(run.key, (run.result, None), persist=run.persist)
+        elif run.key is not None and isinstance(run.error, Diverged):
+            self.cache.put(run.key, (run.result, run.error), persist=False)  # exceptions do not unpickle
         with self._lock:
             if self._running.get(run.key) is run:
                 del self._running[run.key]
-        # Kept: finished runs and divergences (the same inputs diverge again); not cancelled or crashed ones.
-        if run.key is not None and run.state == "done":
-            self.cache.put(run.key, (run.result, None))
-        elif run.key is not None and isinstance(run.error, Diverged):
-            self.cache.put(run.key, (run.result, run.error), persist=False)  # exceptions do not unpickle
+
+
+def _per_step(values) -> list:
+    """A result's per-step curve (a list of numbers) for a replay; anything else (a dict of curves) is none."""
+    return list(values) if isinstance(values, (list, tuple)) else []
 
 
 _shared: SharedRuns | None = None

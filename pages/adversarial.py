@@ -8,13 +8,13 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import explorer
-from explorer import attacks, classifier, zoo
+from explorer import attacks, classifier, shared_attacks, zoo
 from explorer.plain_numbers import plain_probability, probability_ticks
 from explorer.shared_runs import content_key
 from ui import attack_sections, links, present
 from ui.models import GEOMETRY_NOTE, choices, model_select, title_of, top5
 from ui.photo import photo_input, sample_param
-from ui.runs import queued_run
+from ui.runs import follow_runs, shared_note
 from ui.shell import require_shell
 
 require_shell()
@@ -198,41 +198,53 @@ def attack_settings() -> Attack:
 
 
 def run_attack(attack: Attack, frames: Frames, alert, status) -> None:
-    """Run the attack, animating each step in place; the result is kept in the session."""
-    progress = status.progress(0.0, text="Starting (the first run of a network compiles its step)...")
-    last_draw, history = [0.0], []
+    """Run the attack (computed once for the class: joined or replayed when someone asked the same),
+    animating each step in place; the result is kept in the session."""
+    starting = "Starting (the first run of a network compiles its step)..."
+    status.progress(0.0, text=starting)
     several = len(attack.also) > 0
     label = f"p('{attack.target_name}')" + (f", mean of {len(attack.also) + 1} networks" if several else "")
+    drawn = {"at": 0.0, "version": None}
 
-    def animate(step, image, metrics):
-        history.append(metrics["probability"])
-        text = f"Step {step} of at most {attack.planned}: {label} {plain_probability(metrics['probability'])}"
+    def draw(snap):
+        if not snap.log:
+            status.progress(0.0, text=starting)
+            return
+        metrics = snap.metrics
+        text = (f"Step {snap.step} of at most {attack.planned}: {label} "
+                f"{plain_probability(metrics['probability'])}")
         if "top_class" in metrics:
             text += (f"; it sees '{attack.names[metrics['top_class']]}' "
                      f"({plain_probability(metrics['top_probability'])})")
-        progress.progress(min(1.0, step / max(attack.planned, 1)), text=text)
-        if time.perf_counter() - last_draw[0] >= FRAME_SECONDS:
-            frames.draw(attack.photo, image, history, attack.target_name, attack.planned, attack.confidence,
-                        caption=f"Step {step}: {plain_probability(metrics['probability'])}", label=label)
-            last_draw[0] = time.perf_counter()
+        status.progress(min(1.0, snap.step / max(attack.planned, 1)), text=text)
+        if snap.version != drawn["version"] and time.perf_counter() - drawn["at"] >= FRAME_SECONDS:
+            frames.draw(attack.photo, snap.image, snap.history, attack.target_name, attack.planned,
+                        attack.confidence, caption=f"Step {snap.step}: {plain_probability(metrics['probability'])}",
+                        label=label)
+            drawn.update(at=time.perf_counter(), version=snap.version)
 
     start = float(classifier.predict(attack.model, attack.photo)[attack.target])  # the pictures stay up meanwhile
     frames.draw(attack.photo, attack.photo, [start], attack.target_name, attack.planned, attack.confidence,
                 caption="Starting...", label=label)
     try:
         models = attack.models
-        with queued_run(alert):
-            result = explorer.adversarial(models if several else attack.model, attack.photo, attack.target,
-                                          epsilon=attack.epsilon, steps=attack.steps, method=attack.method,
-                                          callback=animate, step_size=attack.step_size,
-                                          confidence=attack.confidence)
+        subscription = shared_attacks.attack(models if several else attack.model, attack.photo, attack.target,
+                                             epsilon=attack.epsilon, steps=attack.steps, method=attack.method,
+                                             step_size=attack.step_size, confidence=attack.confidence)
     except (ValueError, RuntimeError, explorer.WeightsUnavailable) as exc:
         alert.error(f"The attack could not run: {exc}", icon=":material/error:")
+        return
+    [run] = follow_runs([(subscription, draw, status)], FRAME_SECONDS)
+    if run.state == "cancelled":
+        alert.error(f"The attack stopped: {run.error}", icon=":material/error:")
+    elif run.error is not None:
+        alert.error(f"The attack could not run: {run.error}", icon=":material/error:")
     else:
         st.session_state["adv_result"] = {
-            "result": result, "signature": attack.signature, "model": attack.model_label, "names": attack.names,
-            "network": attack.model, "attacked": attack.attacked, "attacked_keys": [attack.choice, *attack.also],
-            "confidence": attack.confidence, "label": label}
+            "result": run.result, "signature": attack.signature, "model": attack.model_label,
+            "names": attack.names, "network": attack.model, "attacked": attack.attacked,
+            "attacked_keys": [attack.choice, *attack.also], "confidence": attack.confidence, "label": label,
+            "shared": shared_note(subscription)}
 
 
 def show_not_attacked(attack: Attack, frames: Frames, before_slot, status) -> None:
@@ -304,6 +316,8 @@ def show_result(saved: dict, attack: Attack, frames: Frames, before_slot, after_
         status.success(text, icon=":material/bug_report:")
     else:
         status.warning(text, icon=":material/shield:")
+    if saved.get("shared"):
+        st.caption(saved["shared"])
     if saved["signature"] != attack.signature:
         st.caption("Settings changed since this run: press **Fool the network** to run again.")
 

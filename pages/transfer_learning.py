@@ -11,13 +11,14 @@ from plotly.subplots import make_subplots
 
 import explorer
 from explorer import datasets, transfer
+from explorer.transfer import shared as transfer_shared
 from explorer.images import SUPPORTED_TYPES
 from explorer.samples import SAMPLES
 from ui import links, present
 from ui.capture import class_capture
 from ui.models import GEOMETRY_NOTE, model_select, title_of, user_models
 from ui.photo import photo_input, sample_param, wrap_choices
-from ui.runs import queued_run, stop_button
+from ui.runs import follow_runs, shared_note, stop_button
 from ui.shell import require_shell
 
 require_shell()
@@ -298,45 +299,59 @@ def curves(history: dict, fine_tune_start: int | None) -> go.Figure:
 
 
 def _train(data, backbone, settings: dict, model_name: str, source: str, slots: Slots) -> None:
-    """Train with live curves beside the button; the result is kept in the session and offered to the other pages."""
-    progress = slots.progress.progress(0.0, text="Running the frozen backbone once per image...")
-    live: dict[str, list[float]] = {}
+    """Train with live curves beside the button (computed once for the class: joined or replayed when
+    someone trained on the same images with the same settings); the result is kept in the session and
+    offered to the other pages. The result is shared: its model is only used, never trained further."""
+    embedding = "Running the frozen backbone once per image..."
+    slots.progress.progress(0.0, text=embedding)
+    charted = {"points": 0, "drawn": 0}
 
-    def report(stage, step, total, metrics):
-        if stage == "embeddings":
-            progress.progress(step / max(total, 1), text=f"Running the backbone: {step} of {total} images")
-            return
-        for k, v in metrics.items():
-            live.setdefault(k, []).append(v)
-        label = "Fine-tuning" if stage == "fine_tune" else "Training the head"
-        progress.progress(step / max(total, 1), text=f"{label}: epoch {step} of {total}")
-        start = settings["epochs"] if stage == "fine_tune" else None
-        slots.chart.plotly_chart(curves(live, start), width="stretch")
+    def draw(snap):
+        latest, live = transfer_shared.progress(snap)
+        stage, step, total = latest.get("stage"), latest.get("step", 0), max(latest.get("total", 1), 1)
+        if stage is None:
+            slots.progress.progress(0.0, text=embedding)
+        elif stage == "embeddings":
+            slots.progress.progress(step / total, text=f"Running the backbone: {step} of {total} images")
+        else:
+            label = "Fine-tuning" if stage == "fine_tune" else "Training the head"
+            slots.progress.progress(step / total, text=f"{label}: epoch {step} of {total}")
+        points = len(live.get("loss", []))
+        if points != charted["points"]:  # a new epoch (a student who joins gets every epoch so far at once)
+            start = settings["epochs"] if points > settings["epochs"] else None
+            charted["points"], charted["drawn"] = points, charted["drawn"] + 1
+            slots.chart.plotly_chart(curves(live, start), width="stretch", key=f"tl_live_{charted['drawn']}")
 
     with slots.stop:
         stop = stop_button("tl_stop")
     try:
-        with queued_run():
-            result = transfer.train_classifier(data, backbone=backbone, seed=0, callback=report, **settings)
-    except (explorer.DatasetError, explorer.ImageError, explorer.Cancelled, ValueError) as exc:
+        subscription = transfer_shared.train(data, backbone, seed=0, **settings)
+    except (explorer.DatasetError, explorer.ImageError, ValueError, TypeError) as exc:
         stop.empty()
         slots.progress.error(f"Training stopped: {exc}", icon=":material/error:")
-    else:
-        stop.empty()
-        slots.progress.empty()
-        STATE["tl_result"] = result
-        STATE["tl_result_name"] = model_name
-        STATE["tl_result_source"] = source
-        user_models()[model_name] = result.model
+        return
+    [run] = follow_runs([(subscription, draw, slots.progress)])
+    stop.empty()
+    if run.error is not None:
+        slots.progress.error(f"Training stopped: {run.error}", icon=":material/error:")
+        return
+    slots.progress.empty()
+    STATE["tl_result"] = run.result
+    STATE["tl_result_name"] = model_name
+    STATE["tl_result_source"] = source
+    STATE["tl_result_shared"] = shared_note(subscription)
+    user_models()[model_name] = run.result.model  # shared by every session that trained the same: never changed
 
 
 def _show_training(result) -> None:
     seconds = result.seconds
     st.plotly_chart(curves(result.history, result.fine_tune_start), width="stretch", key="tl_curves")
+    shared = STATE.get("tl_result_shared")
     st.caption(f"{result.train_count} training images, {len(result.val_labels)} held-out images. "
                + ("The dashed line marks where fine-tuning began. " if result.fine_tune_start is not None else "")
                + f"Backbone (embeddings) {seconds['embeddings']:.1f} s, head {seconds['head']:.1f} s"
-               + (f", fine-tuning {seconds['fine_tune']:.1f} s." if result.fine_tune_start is not None else "."))
+               + (f", fine-tuning {seconds['fine_tune']:.1f} s" if result.fine_tune_start is not None else "")
+               + (" (when it was computed). " + shared if shared else "."))
 
 
 def _curves_placeholder() -> None:

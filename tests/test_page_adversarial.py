@@ -190,3 +190,26 @@ def test_works_with_a_users_own_classifier(tiny_classifier):
     assert result.target == 2 and result.linf <= 64
     # ImageNet networks know no 'spaceman': the verdict section says so instead of failing
     assert "they do not know 'spaceman'" in texts(at)
+
+
+def test_a_second_student_with_the_same_settings_gets_the_attack_computed_once(tiny_classifier, monkeypatch):
+    from tests.test_shared_jobs import count_calls
+
+    calls = count_calls(monkeypatch, attacks, "adversarial")
+    students = []
+    for _ in range(2):  # each student uploads the same model file: equal weights, the same fingerprint
+        at = AppTest.from_file(APP, default_timeout=300)
+        at.session_state["user_models"] = {"toys": tiny_classifier(["bowl", "kite", "robot"], seed=5)}
+        at.run()
+        at.switch_page("pages/adversarial.py").run()
+        at.selectbox(key="adv_model").select("Yours: toys").run()
+        at.select_slider(key="adv_epsilon").set_value(64).run()
+        at.button(key="adv_go").click().run()
+        assert not at.exception and not at.error
+        students.append(at)
+    first, second = students
+    assert len(calls) == 1  # one computation for both
+    assert "Computed once for the class" not in texts(first)
+    assert "Computed once for the class: this result was already on the server" in texts(second)
+    mine, theirs = (at.session_state["adv_result"]["result"] for at in students)
+    assert np.array_equal(mine.image, theirs.image) and mine.history == theirs.history

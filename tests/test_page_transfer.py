@@ -238,3 +238,29 @@ def test_presentation_mode_enlarges_the_charts():
     assert counts["layout"]["xaxis"]["tickfont"]["size"] == present.TICK_PX
     curves = next(s for s in specs if "epoch" in json.dumps(s["layout"].get("xaxis", {})))
     assert curves["layout"]["yaxis"]["tickfont"]["size"] == present.TICK_PX
+
+
+def test_a_second_student_training_on_the_demo_set_gets_the_same_classifier_computed_once(monkeypatch):
+    from explorer.transfer import shared
+    from tests.test_shared_jobs import count_calls
+
+    calls = count_calls(monkeypatch, shared.training, "train_classifier")
+    students = []
+    for _ in range(2):
+        at = open_page()
+        at.segmented_control(key="tl_source").set_value("Demo set").run()
+        at.selectbox(key="tl_backbone").set_value("mobilenet_0.25").run()
+        at.slider(key="tl_epochs").set_value(2).run()
+        next(b for b in at.button if b.label == "Train").click().run()
+        assert not at.exception and not at.error
+        students.append(at)
+    first, second = students
+    assert len(calls) == 1  # one training for both
+    captions = [" ".join(c.value for c in at.caption) for at in students]
+    assert "Computed once for the class" not in captions[0]
+    assert "Computed once for the class: this result was already on the server" in captions[1]
+    assert "(when it was computed)" in captions[1]
+    mine, theirs = (at.session_state["tl_result"] for at in students)
+    assert mine.history == theirs.history and mine.class_names == theirs.class_names
+    # each student keeps it as their own model; the shared classifier itself is never changed
+    assert list(second.session_state["user_models"].values())[0] is theirs.model

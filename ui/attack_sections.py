@@ -1,6 +1,7 @@
 """Sections of the Adversarial example page below the live attack (issue 10): where the network looks
 before and after (Grad-CAM), every network's verdict on the attacked photo (the ensemble lesson) and the
-epsilon sweep. Each takes the page's saved result and draws one section; probabilities in plain words.
+epsilon sweep (computed once for the class through ``explorer.shared_attacks.sweep``). Each takes the
+page's saved result and draws one section; probabilities in plain words.
 """
 
 from __future__ import annotations
@@ -11,12 +12,11 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-import explorer
-from explorer import attacks, classifier, gradcam, zoo
+from explorer import attacks, classifier, gradcam, shared_attacks, zoo
 from explorer.plain_numbers import plain_probability
 from ui import present
 from ui.models import cached_model, second_opinion, title_of, top5
-from ui.runs import queued_run
+from ui.runs import follow_runs, shared_note
 
 SWEEP_EPSILONS = (0, 1, 2, 3, 4, 6, 8)  # pixel levels tried by the sweep button
 # Heat colours from cold to hot (dark blue, cyan, yellow, red): Grad-CAM's usual look.
@@ -165,30 +165,7 @@ def epsilon_sweep(attack, models, signature: tuple) -> None:
     clicked = st.button("Sweep the budget", icon=":material/stacked_line_chart:", key="adv_sweep_go")
     alert, progress_slot = st.empty(), st.empty()
     if clicked:
-        points = []
-        progress = progress_slot.progress(0.0, text="Waiting for the first budget...")
-
-        def tell(done, total, point):
-            points.append(point)
-            progress.progress(done / total, text=f"ε = {point.epsilon} level(s): "
-                                                  f"{'fooled' if point.success else 'not fooled'}, "
-                                                  f"p('{attack.target_name}') {plain_probability(point.probability)}"
-                                                  f" ({done} of {total} budgets)")
-            token.raise_if_cancelled()
-
-        try:
-            with queued_run(alert) as token:
-                explorer.epsilon_sweep(models if len(models) > 1 else models[0], attack.photo, attack.target,
-                                       epsilons=SWEEP_EPSILONS, steps=attack.steps, method=attack.method,
-                                       step_size=attack.step_size, confidence=attack.confidence, callback=tell)
-        except explorer.Cancelled:
-            alert.info(f"Stopped after {len(points)} budget(s): the server's time limit for one run.")
-        except (ValueError, RuntimeError) as exc:
-            alert.error(f"The sweep could not run: {exc}", icon=":material/error:")
-        progress_slot.empty()
-        if points:
-            st.session_state["adv_sweep"] = {"signature": signature, "points": points,
-                                             "target": attack.target_name, "confidence": attack.confidence}
+        _run_sweep(attack, models, signature, alert, progress_slot)
     saved = st.session_state.get("adv_sweep")
     if saved is None:
         return
@@ -198,7 +175,45 @@ def epsilon_sweep(attack, models, signature: tuple) -> None:
     first = next((p.epsilon for p in points if p.success), None)
     st.caption(("Not fooled at any budget tried." if first is None else
                 f"Fooled from ε = {first} level(s) of 255 ({sum(p.success for p in points)} of {len(points)} "
-                "budgets).") + (" Settings changed since this sweep." if saved["signature"] != signature else ""))
+                "budgets).") + (" Settings changed since this sweep." if saved["signature"] != signature else "")
+               + (f" {saved['shared']}" if saved.get("shared") else ""))
+
+
+def _run_sweep(attack, models, signature: tuple, alert, progress_slot) -> None:
+    """One attack per budget, computed once for the class (joined or replayed when someone asked the
+    same); the points are kept in the session, with those done so far when the run was stopped."""
+    total = len(SWEEP_EPSILONS)
+
+    def draw(snap):
+        points = shared_attacks.sweep_points(snap)
+        if not points:
+            progress_slot.progress(0.0, text="Waiting for the first budget...")
+            return
+        point = points[-1]
+        progress_slot.progress(len(points) / total,
+                               text=f"ε = {point.epsilon} level(s): {'fooled' if point.success else 'not fooled'}, "
+                                    f"p('{attack.target_name}') {plain_probability(point.probability)} "
+                                    f"({len(points)} of {total} budgets)")
+
+    progress_slot.progress(0.0, text="Waiting for the first budget...")
+    try:
+        subscription = shared_attacks.sweep(models if len(models) > 1 else models[0], attack.photo, attack.target,
+                                            SWEEP_EPSILONS, steps=attack.steps, method=attack.method,
+                                            step_size=attack.step_size, confidence=attack.confidence)
+    except (ValueError, RuntimeError) as exc:
+        alert.error(f"The sweep could not run: {exc}", icon=":material/error:")
+        progress_slot.empty()
+        return
+    [run] = follow_runs([(subscription, draw, progress_slot)])
+    points = list(run.result) if run.state == "done" else shared_attacks.sweep_points(run.snapshot())
+    if run.state == "cancelled":
+        alert.info(f"Stopped after {len(points)} budget(s): {run.error}")
+    elif run.error is not None:
+        alert.error(f"The sweep could not run: {run.error}", icon=":material/error:")
+    progress_slot.empty()
+    if points:
+        st.session_state["adv_sweep"] = {"signature": signature, "points": points, "target": attack.target_name,
+                                         "confidence": attack.confidence, "shared": shared_note(subscription)}
 
 
 def attacked_titles(choice: str, also: list[str]) -> list[str]:

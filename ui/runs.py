@@ -1,10 +1,12 @@
 """Long runs (training, optimisation) on a server shared by a whole class.
 
 ``queued_run`` holds one of the process-wide heavy-work slots (``explorer.heavy_work``) for the run and,
-while the slots are busy, tells the student their place in line. ``follow_runs`` animates runs of the
-shared scheduler (``explorer.paint``: identical runs computed once, distinct ones batched). ``stop_button`` is a visible Stop:
-clicking any widget during a run makes Streamlit stop the script at its next update, and the page
-keeps the last frame it drew.
+while the slots are busy, tells the student their place in line. ``follow_runs`` animates shared runs:
+the scheduler's ideal images (``explorer.paint``: identical runs computed once, distinct ones batched)
+and the keyed jobs of ``explorer.shared_jobs`` (attacks, sweeps, transfer training: computed once for
+the class); ``shared_note`` says in plain words when a result was joined or replayed.
+``stop_button`` is a visible Stop: clicking any widget during a run makes Streamlit stop the script at
+its next update, and the page keeps the last frame it drew.
 """
 
 from __future__ import annotations
@@ -41,8 +43,20 @@ def stop_button(key: str):
     return slot
 
 
+def shared_note(subscription) -> str:
+    """What a result owes to the rest of the class, in plain words ("" when this session computed it)."""
+    if subscription.replayed:
+        return ("Computed once for the class: this result was already on the server (someone ran exactly these "
+                "settings before), so it appeared at once.")
+    if subscription.joined:
+        return ("Computed once for the class: you joined a run another student had already started with exactly "
+                "these settings.")
+    return ""
+
+
 def follow_runs(watched, every: float = 0.4):
-    """Follow shared runs (``explorer.paint`` subscriptions) until all have ended; returns their runs.
+    """Follow shared runs (``explorer.paint`` or ``explorer.shared_jobs`` subscriptions) until all have
+    ended; returns their runs.
 
     ``watched`` is a list of ``(subscription, draw, placeholder)``: ``draw(snapshot)`` is called every
     ``every`` seconds while the run is computed (the latest frame, curves so far; it may not have moved
