@@ -12,7 +12,7 @@ from explorer.optvis import recipe
 from explorer.plain_numbers import plain_probability
 from ui import links, present, shared_frames
 from ui.models import choices, model_select, second_opinion, title_of, top5
-from ui.runs import follow_runs, queued_run, stop_button
+from ui.runs import follow_runs, queued_run, shared_note, stop_button
 from ui.shell import require_shell
 
 require_shell()
@@ -292,6 +292,7 @@ def _paint(model, label, names, target, steps, seed, compare, options):
         for subscription, *_ in watched:
             subscription.close()
         watched, error = [], str(exc)
+    shared = shared_note(watched[0][0]) if watched else ""
     runs = follow_runs(watched, UI_EVERY_S)
     main, plain, plain_error = None, None, None
     if runs:
@@ -300,7 +301,7 @@ def _paint(model, label, names, target, steps, seed, compare, options):
         plain, plain_error = _outcome(runs[1])
     st.session_state.pop("ideal_stopped", None)
     st.session_state["ideal_run"] = dict(main=main, plain=plain, error=error or plain_error, label=label,
-                                         class_label=names[target], target=target, options=options)
+                                         class_label=names[target], target=target, options=options, shared=shared)
     st.rerun()
 
 
@@ -400,6 +401,8 @@ def _show_done(done):
     if main is None:
         return
     _show_pair(main, done["plain"], done["class_label"], done.get("options") or main.options)
+    if done.get("shared"):
+        st.caption(done["shared"])
     _offer_downloads(main, done["class_label"])
     st.subheader("Does another network also see it?")
     _second_opinion(main.image, done)

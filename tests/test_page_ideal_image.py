@@ -68,6 +68,19 @@ def test_page_paints_compares_saves_and_checks_on_a_second_model():
         kwargs = dict(kwargs)
         key = scheduler.ideal_image_key(model, kwargs.pop("target"), kwargs.pop("steps"), kwargs.pop("seed"), kwargs)
         assert key in shared_runs.shared_runs().cache
+    captions = " ".join(c.value for c in at.caption)
+    assert "Computed once for the class" not in captions  # this student's run was computed for them
+
+    # A second student pressing the same button gets the very same run at once, and is told why.
+    second = _page()
+    second.selectbox(key="ideal_model_choice").set_value("mobilenet_0.25").run()
+    second.selectbox(key="ideal_class").set_value(281)
+    second.slider(key="ideal_steps").set_value(20)
+    second.button[0].click().run()
+    assert not second.exception and not second.error
+    assert second.session_state["ideal_run"]["main"] is main
+    assert "Computed once for the class: this result was already on the server" in " ".join(
+        c.value for c in second.caption)
 
 
 @needs_fixtures
