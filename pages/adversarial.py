@@ -292,7 +292,7 @@ def show_metrics(result, name_used: str) -> None:
 
 
 def offer_download(result, name_used: str) -> None:
-    st.download_button("Download the adversarial photo (PNG)", attacks.png_bytes(result.image),
+    st.download_button("Download the adversarial photo (PNG)", lambda: attacks.png_bytes(result.image),
                        file_name=f"adversarial_{name_used.replace(' ', '_')}.png", mime="image/png",
                        icon=":material/download:", on_click="ignore")
     with present.details("About the download"):

@@ -189,9 +189,9 @@ def layer_grid(model_label: str, layer: str, fmap: np.ndarray, main: bool) -> fe
             st.session_state["fm_clicked_channel"] = clicked  # the channel box exists already this run
             st.rerun()  # the channel box is drawn above the grid: show the clicked channel there now
     with present.details("Download"):
-        st.download_button("Grid as PNG", png_bytes(rgb, compress_level=1), icon=":material/download:",
+        st.download_button("Grid as PNG", lambda: png_bytes(rgb, compress_level=1), icon=":material/download:",
                            file_name=f"{model_label}_{layer}_channels.png", mime="image/png",
-                           key=f"{key}_download")
+                           key=f"{key}_download", on_click="ignore")
     return grid
 
 

@@ -386,12 +386,15 @@ def _show_pair(main, plain, class_label, options):
 
 
 def _offer_downloads(main, class_label):
+    """PNG and animated GIF of the result, encoded only when clicked (a GIF of the whole run costs a
+    second or two: thirty students seeing the result must not each encode one they may never save)."""
     name = class_label.replace(" ", "_")
     save = st.columns(2)
-    save[0].download_button("Save the image (PNG)", optvis.png_bytes(main.image), f"ideal_{name}.png",
-                            "image/png", icon=":material/download:")
-    save[1].download_button("Save the run (animated GIF)", optvis.gif_bytes(main.frames or [main.image], size=224),
-                            f"ideal_{name}.gif", "image/gif", icon=":material/animation:")
+    save[0].download_button("Save the image (PNG)", lambda: optvis.png_bytes(main.image), f"ideal_{name}.png",
+                            "image/png", icon=":material/download:", on_click="ignore")
+    save[1].download_button("Save the run (animated GIF)",
+                            lambda: optvis.gif_bytes(main.frames or [main.image], size=224),
+                            f"ideal_{name}.gif", "image/gif", icon=":material/animation:", on_click="ignore")
 
 
 def _show_done(done):

@@ -34,7 +34,7 @@ def test_heavy_slots_follow_the_environment(monkeypatch):
     monkeypatch.setenv(runtime.SLOTS_ENV, "3")
     assert runtime.heavy_slots() == 3
     monkeypatch.setenv(runtime.SLOTS_ENV, "lots")
-    assert runtime.heavy_slots() == max(1, min(4, runtime.cpu_count() // 2))
+    assert runtime.heavy_slots() == max(1, min(4, runtime.cpu_count()))
 
 
 def _hold(queue, gate, log, name, on_wait=None):

@@ -14,7 +14,7 @@ import numpy as np
 import streamlit as st
 
 import explorer
-from explorer import attacks, classifier, zoo
+from explorer import attacks, classifier, runtime, zoo
 from explorer.plain_numbers import plain_probability
 from ui import present
 
@@ -26,7 +26,9 @@ GEOMETRY_NOTE = ("Every page shows the model the photo's centre, cropped to the 
 @st.cache_resource(show_spinner="Loading the model (first time only)...", max_entries=8)
 def cached_model(name: str, weights: str | None = "imagenet", **kwargs):
     """One shared, never-mutated model per configuration. Raises WeightsUnavailable like load_model."""
-    return explorer.load_model(name, weights=weights, allow_download=True, **_freeze(kwargs))
+    model = explorer.load_model(name, weights=weights, allow_download=True, **_freeze(kwargs))
+    runtime.settle_heap()  # the model lives as long as the server: keep it out of every later collection
+    return model
 
 
 def _freeze(kwargs: dict) -> dict:
