@@ -7,7 +7,9 @@ Each run is what the *Ideal class image* page submits when a student presses Pai
 page calls ``explorer.paint``) and a watcher following the live updates the way the page does, one
 thread per student. *Batched*: all N submitted together (the scheduler steps them as one batch).
 *Sequential*: the same N runs, each submitted when the previous one has finished (a batch of one each,
-which is what the old one-slot queue gave). Each phase uses its own fresh cache, so nothing is replayed;
+which is what the old one-slot queue gave). Both phases use the server's scheduler as it is set up on
+this machine (one worker per heavy-work slot: on 2 cores, 2 workers, which step a big batch as two
+halves side by side). Each phase uses its own fresh cache, so nothing is replayed;
 both are traced once beforehand. Last line:
 
     runs=8 batched=41.2s sequential=66.0s ratio=1.60
@@ -49,7 +51,7 @@ def phase(model, targets, steps, seed, options, together: bool) -> tuple[float, 
     from explorer.scheduler import Scheduler
     from explorer.shared_runs import SharedRuns
 
-    scheduler = Scheduler(SharedRuns(cache_mb=512), workers=1)
+    scheduler = Scheduler(SharedRuns(cache_mb=512))  # as the server's: one worker per heavy-work slot
     results = {}
     start = time.perf_counter()
     if together:
@@ -135,7 +137,7 @@ def main(argv=None) -> int:
             continue
         print(f"class={t} {explorer.class_name(t)[:20]:20s} p_batched={a.result.probability:.3f} "
               f"p_sequential={b.result.probability:.3f} steps={a.result.steps}")
-    print(f"model={args.model} steps={args.steps} batch_sizes_seen={sorted(set(sizes))} cpus={os.cpu_count()} "
+    print(f"model={args.model} steps={args.steps} batch_sizes_seen={sorted(set(sizes))} workers={runtime.heavy_slots()} cpus={os.cpu_count()} "
           f"loadavg_1min={os.getloadavg()[0]:.1f}")
     print(ceiling)
     print(f"runs={args.runs} batched={batched:.1f}s sequential={sequential:.1f}s ratio={sequential / batched:.2f}")

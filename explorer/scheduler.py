@@ -8,7 +8,8 @@ structure: parameterisation, optimiser, views) together with :func:`explorer.opt
 - runs join and leave between steps (continuous batching); each keeps its own hyperparameters, seed,
   target and number of steps;
 - groups take turns (the one served longest ago goes next), so the plain-noise comparison and the
-  regularised runs both move;
+  regularised runs both move; with several workers (one per heavy-work slot) two groups step side by
+  side, and a big group is split between the workers (each batched step keeps about one core busy);
 - each run has its own time budget and is cancelled when nobody watches it any more (tab closed, Stop);
 - one run's NaN ends that run only, with its own :class:`explorer.Diverged`.
 
@@ -70,7 +71,7 @@ class Scheduler:
         self.max_batch = int(max_batch)
         self.use_slots = use_slots
         self._jobs: list[_Job] = []
-        self._busy: set = set()  # groups being stepped right now
+        self._busy: set = set()  # runs being stepped right now
         self._served: dict = {}  # group -> turn number when it was last stepped
         self._turn = itertools.count()
         self._order = itertools.count()
@@ -122,23 +123,27 @@ class Scheduler:
 
     # the work loop
     def _take(self) -> list[_Job] | None:
-        """The next batch: up to ``max_batch`` oldest runs of the group served longest ago."""
+        """The next batch: the free runs of the group served longest ago, up to ``max_batch``, and no more
+        than this worker's share (a group of 8 runs on 2 workers is stepped as two batches of 4 side by
+        side: one batched step keeps about one core busy, two keep both)."""
         with self._cond:
             while True:
                 if self._stopping and not self._jobs:
                     return None
                 groups: dict = {}
                 for job in self._jobs:
-                    if job.group not in self._busy:
+                    if job not in self._busy:
                         groups.setdefault(job.group, []).append(job)
                 if groups:
                     group = min(groups, key=lambda g: (self._served.get(g, -1), groups[g][0].order))
-                    self._busy.add(group)
                     self._served[group] = next(self._turn)
                     jobs = groups[group]
+                    share = min(self.max_batch, -(-len(jobs) // self.workers))
                     for place, job in enumerate(jobs[self.max_batch:], 1):
                         job.shared.set_position(place)
-                    return jobs[:self.max_batch]
+                    batch = jobs[:share]
+                    self._busy.update(batch)
+                    return batch
                 self._cond.wait(0.5)
 
     def _end(self, job: _Job, result=None, error: BaseException | None = None, state: str | None = None) -> None:
@@ -181,7 +186,7 @@ class Scheduler:
                         self._end(job, None, exc)
             finally:
                 with self._cond:
-                    self._busy.discard(batch[0].group)
+                    self._busy.difference_update(batch)
                     self._cond.notify_all()
 
 

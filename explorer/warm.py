@@ -21,8 +21,10 @@ import os
 import sys
 import threading
 import time
+import weakref
 
 WARM_ENV = "CNN_EXPLORER_WARM"
+PRECOMPILE_ENV = "CNN_EXPLORER_PRECOMPILE"  # "0": the page does not compile the Paint steps in the background
 DEFAULT_MODEL = "mobilenet_v2"
 DEFAULT_STEPS = 300  # the page's default run length: optvis.PRESETS["best looking"]["steps"] (a test checks)
 
@@ -73,6 +75,53 @@ def warm(model=None, classes=None, steps: int = DEFAULT_STEPS, report=print) -> 
                    f"p = {run.result.probability:.3f} after {run.result.steps} steps")
     done = time.perf_counter()
     return {"runs": len(subs), "load_s": loaded - start, "paint_s": done - loaded, "total_s": done - start}
+
+
+def compile_page_steps(model) -> float:
+    """Trace the compiled steps a default Paint press uses on ``model`` (the regularised run's and the
+    plain-noise comparison's), for a stack of one run and for a batch; returns the seconds it took.
+
+    The first press on a fresh server otherwise waits for TensorFlow to trace each step (several seconds,
+    Python-bound, so every other student's page waits too). Nothing is painted or cached: two throwaway
+    steps of each structure, stepped directly, not through the scheduler.
+    """
+    from .optvis.render import PaintRun, step_runs
+
+    start = time.perf_counter()
+    for kwargs in page_runs(model, 0, 2):
+        kwargs = dict(kwargs)
+        target, steps, seed = kwargs.pop("target"), kwargs.pop("steps"), kwargs.pop("seed")
+        step_runs([PaintRun(model, target, steps, seed, **kwargs)])  # a stack of one: a lone student
+        step_runs([PaintRun(model, target + i, steps, seed, **kwargs) for i in range(2)])  # any batch size
+    return time.perf_counter() - start
+
+
+_compiled: "weakref.WeakSet" = weakref.WeakSet()
+_compile_lock = threading.Lock()
+
+
+def compile_in_background(model) -> bool:
+    """:func:`compile_page_steps` on a daemon thread, once per model object; True if it started now.
+
+    The *Ideal class image* page calls it when it opens a model, so the teacher opening the page before
+    class has already paid for the compilation when the class presses Paint. ``CNN_EXPLORER_PRECOMPILE=0``
+    turns it off (the tests do, so that no background step runs while they count compiled steps).
+    """
+    if os.environ.get(PRECOMPILE_ENV, "1") in ("0", "false", "no"):
+        return False
+    with _compile_lock:
+        if model in _compiled:
+            return False
+        _compiled.add(model)
+
+    def run():
+        try:
+            compile_page_steps(model)
+        except Exception:  # noqa: BLE001  (a model the page cannot paint: its own run reports the error)
+            pass
+
+    threading.Thread(target=run, name="explorer-compile", daemon=True).start()
+    return True
 
 
 _started = False

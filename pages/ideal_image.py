@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import explorer
-from explorer import classifier, optvis, zoo
+from explorer import classifier, optvis, warm, zoo
 from explorer.optvis import recipe
 from explorer.plain_numbers import plain_probability
 from ui import links, present, shared_frames
@@ -433,6 +433,8 @@ def _controls():
     first = model_params()
     links.restore(first)
     label, model, names = _model_picker()
+    if model is not None:
+        warm.compile_in_background(model)  # once per model: the class's first Paint then starts at once
     params = first + setting_params(names)
     _defaults(model)
     links.restore(params[len(first):])

@@ -23,6 +23,9 @@ if (FIXTURES / "keras_home").is_dir():
         p.chmod(0o755 if p.is_dir() else 0o644)
 os.environ["KERAS_HOME"] = str(_KERAS_HOME)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# No background compilation when a page opens a model (explorer.warm.compile_in_background): tests count
+# compiled-step calls, and a stray background step would be counted. tests/test_warm.py tests it directly.
+os.environ["CNN_EXPLORER_PRECOMPILE"] = "0"
 
 HAVE_FIXTURES = (FIXTURES / "keras_home" / "models").is_dir()
 needs_fixtures = pytest.mark.skipif(not HAVE_FIXTURES, reason="needs ../shared/fixtures (offline ImageNet weights)")
