@@ -14,13 +14,13 @@ both are traced once beforehand. Last line:
 
     runs=8 batched=41.2s sequential=66.0s ratio=1.60
 
-The line before it gives this machine's ceiling for that ratio: the bare gradient of the network's
-probability with respect to its input, for one run's views alone (a batch of 2) and for all N runs' views
-at once (a batch of 2N), timed in turns in the same process. Batching cannot gain more than the network
-itself does; everything else in a step (the Fourier picture, the random views, Adam) costs about the same
-per run whether runs share a step or not:
+The line before it gives what batching gains the bare network on this machine: the gradient of its
+probability with respect to its input, for one run's views alone (a batch of 2) and for all N runs'
+views at once (a batch of 2N), timed in turns in the same process. Everything else in a step (the Fourier
+picture, the random views, Adam) costs about the same per run whether runs share a step or not, so one
+big batch cannot gain more than this; the scheduler's two half batches side by side gain a little more:
 
-    model_only: batch_2=46ms batch_16=257ms ceiling=1.43
+    model_only: batch_2=46ms batch_16=257ms one_batch_gain=1.43
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ def phase(model, targets, steps, seed, options, together: bool) -> tuple[float, 
     return seconds, results, batches
 
 
-def model_ceiling(model, runs: int, views: int, repeats: int = 5) -> tuple[float, float]:
+def model_batch_gain(model, runs: int, views: int, repeats: int = 5) -> tuple[float, float]:
     """Median seconds of the bare input gradient for a batch of ``views`` and of ``runs * views`` images."""
     import statistics
 
@@ -124,9 +124,9 @@ def main(argv=None) -> int:
     from explorer.optvis import options_for
 
     views = int(options_for(None, **options)["views"]) if any(options.get(k) for k in ("jitter", "scale", "rotation")) else 1
-    alone, all_runs = model_ceiling(model, args.runs, views)
-    ceiling = f"model_only: batch_{views}={alone * 1000:.0f}ms batch_{args.runs * views}={all_runs * 1000:.0f}ms " \
-              f"ceiling={args.runs * alone / all_runs:.2f}"
+    alone, all_runs = model_batch_gain(model, args.runs, views)
+    model_gain = f"model_only: batch_{views}={alone * 1000:.0f}ms batch_{args.runs * views}={all_runs * 1000:.0f}ms " \
+              f"one_batch_gain={args.runs * alone / all_runs:.2f}"
 
     batched, together, sizes = phase(model, targets, args.steps, args.seed, options, together=True)
     sequential, alone, _ = phase(model, targets, args.steps, args.seed, options, together=False)
@@ -139,7 +139,7 @@ def main(argv=None) -> int:
               f"p_sequential={b.result.probability:.3f} steps={a.result.steps}")
     print(f"model={args.model} steps={args.steps} batch_sizes_seen={sorted(set(sizes))} workers={runtime.heavy_slots()} cpus={os.cpu_count()} "
           f"loadavg_1min={os.getloadavg()[0]:.1f}")
-    print(ceiling)
+    print(model_gain)
     print(f"runs={args.runs} batched={batched:.1f}s sequential={sequential:.1f}s ratio={sequential / batched:.2f}")
     return 0
 

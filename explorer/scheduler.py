@@ -124,21 +124,23 @@ class Scheduler:
     # the work loop
     def _take(self) -> list[_Job] | None:
         """The next batch: the free runs of the group served longest ago, up to ``max_batch``, and no more
-        than this worker's share (a group of 8 runs on 2 workers is stepped as two batches of 4 side by
-        side: one batched step keeps about one core busy, two keep both)."""
+        than one worker's share of the group (a group of 8 runs on 2 workers is stepped as two batches of
+        4 side by side: one batched step keeps about one core busy, two keep both)."""
         with self._cond:
             while True:
                 if self._stopping and not self._jobs:
                     return None
                 groups: dict = {}
+                sizes: dict = {}  # every run of a group, busy or not
                 for job in self._jobs:
+                    sizes[job.group] = sizes.get(job.group, 0) + 1
                     if job not in self._busy:
                         groups.setdefault(job.group, []).append(job)
                 if groups:
                     group = min(groups, key=lambda g: (self._served.get(g, -1), groups[g][0].order))
                     self._served[group] = next(self._turn)
                     jobs = groups[group]
-                    share = min(self.max_batch, -(-len(jobs) // self.workers))
+                    share = min(self.max_batch, -(-sizes[group] // self.workers))
                     for place, job in enumerate(jobs[self.max_batch:], 1):
                         job.shared.set_position(place)
                     batch = jobs[:share]
