@@ -56,6 +56,7 @@ class _Job:
     paint: PaintRun
     group: tuple
     order: int = field(default=0)
+    stepped: int = field(default=-1)  # the turn it was last taken in (a split group serves its runs in turn)
 
 
 class Scheduler:
@@ -138,12 +139,17 @@ class Scheduler:
                         groups.setdefault(job.group, []).append(job)
                 if groups:
                     group = min(groups, key=lambda g: (self._served.get(g, -1), groups[g][0].order))
-                    self._served[group] = next(self._turn)
-                    jobs = groups[group]
+                    turn = next(self._turn)
+                    self._served[group] = turn
+                    # Least recently stepped first: when a group is split, its halves take turns.
+                    jobs = sorted(groups[group], key=lambda j: (j.stepped, j.order))
                     share = min(self.max_batch, -(-sizes[group] // self.workers))
-                    for place, job in enumerate(jobs[self.max_batch:], 1):
+                    room = self.max_batch * self.workers - (sizes[group] - len(jobs))  # places in its batches
+                    for place, job in enumerate(jobs[max(room, share):], 1):
                         job.shared.set_position(place)
                     batch = jobs[:share]
+                    for job in batch:
+                        job.stepped = turn
                     self._busy.update(batch)
                     return batch
                 self._cond.wait(0.5)

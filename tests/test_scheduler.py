@@ -144,3 +144,40 @@ def test_early_stop_ends_a_run_once_the_target_is_reached_and_the_image_settled(
     assert min(result.history[-render.EARLY_STOP_WINDOW:]) >= render.EARLY_STOP_P and result.probability > 0.5
     assert result.frames[-1][0] == result.steps
     assert full.run.result.status == "done" and full.run.result.steps == 60
+
+
+def test_two_workers_split_a_group_and_serve_every_run_in_turn(mobilenet_small, monkeypatch):
+    """8 runs on 2 workers: batches of at most 4 (each worker its share), and the halves take turns, so
+    every run gets its first step before any run of its group is done (no half waits for the other)."""
+    from explorer import shared_runs
+
+    order, lock = [], threading.Lock()
+    publish = shared_runs.SharedRun.publish
+
+    def recording(self, step, image, metrics):
+        with lock:
+            order.append((self.key, step))
+        publish(self, step, image, metrics)
+
+    other = dict(FAST, param="pixels", optimizer="sgd", learning_rate=10.0)  # a second group
+    for options in (FAST, other):  # trace both steps first, so that every run is submitted before any ends
+        step_runs([PaintRun(mobilenet_small, 1, 2, 0, **options) for _ in range(2)])
+    monkeypatch.setattr(shared_runs.SharedRun, "publish", recording)
+    scheduler = Scheduler(SharedRuns(cache_mb=64, orphan_grace=30), workers=2, use_slots=False)
+    steps = 20
+    try:
+        subs = [scheduler.paint(mobilenet_small, 281 + i, steps=steps, seed=i, **FAST) for i in range(4)]
+        subs += [scheduler.paint(mobilenet_small, 281 + i, steps=steps, seed=i, **other) for i in range(4)]
+        with lock:
+            order.append("all submitted")
+        for sub in subs:
+            assert _finish(sub).state == "done"
+    finally:
+        scheduler.shutdown()
+    assert max(scheduler.batches) <= 2  # a group of 4 on 2 workers: two batches of 2
+    submitted = order.index("all submitted")
+    for group in (subs[:4], subs[4:]):
+        keys = {sub.run.key for sub in group}
+        first = max(order.index((key, 1)) for key in keys)
+        done = min(order.index((key, steps)) for key in keys)
+        assert submitted < done and first < done
