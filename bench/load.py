@@ -181,12 +181,23 @@ class Renicer(threading.Thread):
         self.interval = interval
         self._done = threading.Event()
 
+    @staticmethod
+    def _group(pid: int) -> str | None:
+        try:
+            with open(f"/proc/{pid}/autogroup") as f:
+                return f.read().split()[0]
+        except (OSError, IndexError):
+            return None
+
     def renice(self) -> None:
+        own = self._group(os.getpid())  # shared with whatever started the bench (the server, often): untouched
         for pid in [os.getpid()] + descendants(os.getpid()):
-            try:  # the browser starts its own session, so its own scheduling group: lower the group too
-                with open(f"/proc/{pid}/autogroup", "r+") as f:
-                    if not f.read().rstrip().endswith(f"nice {self.GROUP_NICE}"):
-                        f.write(str(self.GROUP_NICE))
+            group = self._group(pid)
+            try:  # the browser starts its own session, so its own scheduling group: lower that group
+                if group is not None and group != own:
+                    with open(f"/proc/{pid}/autogroup", "r+") as f:
+                        if not f.read().rstrip().endswith(f"nice {self.GROUP_NICE}"):
+                            f.write(str(self.GROUP_NICE))
             except OSError:
                 pass  # no autogroups on this kernel, or not allowed: thread nice values still apply
             try:
