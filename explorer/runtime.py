@@ -18,6 +18,7 @@ one heavy run).
 from __future__ import annotations
 
 import collections
+import functools
 import ctypes
 import gc
 import os
@@ -25,7 +26,9 @@ import sys
 import threading
 import time
 from contextlib import contextmanager
-from typing import Callable, Iterator
+from typing import Callable, Iterator, TypeVar
+
+T = TypeVar("T")
 
 THREADS_ENV = "CNN_EXPLORER_THREADS"
 SLOTS_ENV = "CNN_EXPLORER_HEAVY_SLOTS"
@@ -252,17 +255,26 @@ class WorkQueue:
                 self._cond.notify_all()
 
 
-_queue: WorkQueue | None = None
-_queue_lock = threading.Lock()
+def process_wide(make: Callable[[], T]) -> Callable[[], T]:
+    """Decorator: the getter of one object per process, made by ``make()`` on first use (thread-safe,
+    made once however many sessions ask at the same moment) and returned ever after."""
+    lock = threading.Lock()
+    made: list = []
+
+    @functools.wraps(make)
+    def get() -> T:
+        with lock:
+            if not made:
+                made.append(make())
+            return made[0]
+
+    return get
 
 
+@process_wide
 def work_queue() -> WorkQueue:
     """The process-wide queue for heavy work (created on first use with :func:`heavy_slots` slots)."""
-    global _queue
-    with _queue_lock:
-        if _queue is None:
-            _queue = WorkQueue(heavy_slots())
-        return _queue
+    return WorkQueue(heavy_slots())
 
 
 def heavy_work(on_wait: Callable[[int], None] | None = None, cancel: CancelToken | None = None):
@@ -280,4 +292,5 @@ def run_budget() -> float:
 
 
 __all__ = ["Cancelled", "CancelToken", "Diverged", "WorkQueue", "configure", "cpu_count",
-           "heavy_slots", "heavy_work", "limit_malloc_arenas", "run_budget", "settle_heap", "work_queue"]
+           "heavy_slots", "heavy_work", "limit_malloc_arenas", "process_wide", "run_budget", "settle_heap",
+           "work_queue"]

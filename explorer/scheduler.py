@@ -198,18 +198,12 @@ class Scheduler:
                     self._cond.notify_all()
 
 
-_scheduler: Scheduler | None = None
-_scheduler_lock = threading.Lock()
-
-
+@runtime.process_wide
 def default_scheduler() -> Scheduler:
     """The process-wide scheduler (over :func:`explorer.shared_runs.shared_runs`)."""
-    global _scheduler
-    with _scheduler_lock:
-        if _scheduler is None:
-            _scheduler = Scheduler()
-            atexit.register(_scheduler.shutdown)  # stop mid-step work before TensorFlow is torn down
-        return _scheduler
+    scheduler = Scheduler()
+    atexit.register(scheduler.shutdown)  # stop mid-step work before TensorFlow is torn down
+    return scheduler
 
 
 def paint(model, target: int, steps: int = 200, seed: int = 0, **options) -> Subscription:

@@ -165,18 +165,12 @@ class SharedJobs:
                 self._threads.pop(run, None)
 
 
-_jobs: SharedJobs | None = None
-_jobs_lock = threading.Lock()
-
-
+@runtime.process_wide
 def shared_jobs() -> SharedJobs:
     """The process-wide :class:`SharedJobs` (over :func:`explorer.shared_runs.shared_runs`)."""
-    global _jobs
-    with _jobs_lock:
-        if _jobs is None:
-            _jobs = SharedJobs()
-            atexit.register(_jobs.shutdown)  # stop mid-step work before TensorFlow is torn down
-        return _jobs
+    jobs = SharedJobs()
+    atexit.register(jobs.shutdown)  # stop mid-step work before TensorFlow is torn down
+    return jobs
 
 
 def submit(key, work: Work, max_seconds: float | None = None, persist: bool = True) -> Subscription:

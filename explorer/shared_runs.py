@@ -34,7 +34,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from .runtime import CancelToken, Diverged, run_budget
+from .runtime import CancelToken, Diverged, process_wide, run_budget
 
 CACHE_MB_ENV = "CNN_EXPLORER_CACHE_MB"
 CACHE_DIR_ENV = "CNN_EXPLORER_CACHE_DIR"  # set: finished runs are also kept on disk (warm-up, restarts, replicas)
@@ -510,18 +510,11 @@ def _per_step(values) -> list:
     return list(values) if isinstance(values, (list, tuple)) else []
 
 
-_shared: SharedRuns | None = None
-_shared_lock = threading.Lock()
-
-
+@process_wide
 def shared_runs() -> SharedRuns:
     """The process-wide :class:`SharedRuns` (cache size from ``CNN_EXPLORER_CACHE_MB``, default 256; kept
     on disk too in ``CNN_EXPLORER_CACHE_DIR`` if set)."""
-    global _shared
-    with _shared_lock:
-        if _shared is None:
-            _shared = SharedRuns(directory=os.environ.get(CACHE_DIR_ENV) or None)
-        return _shared
+    return SharedRuns(directory=os.environ.get(CACHE_DIR_ENV) or None)
 
 
 __all__ = ["RunCache", "SharedRun", "SharedRuns", "Snapshot", "Subscription", "content_key", "freeze",

@@ -15,6 +15,7 @@ import os
 import threading
 from typing import Callable, TypeVar
 
+from .runtime import process_wide
 from .shared_runs import RunCache, freeze
 
 T = TypeVar("T")
@@ -51,21 +52,14 @@ class SharedValues:
                     del self._making[key]
 
 
-_values: SharedValues | None = None
-_values_lock = threading.Lock()
-
-
+@process_wide
 def shared_values() -> SharedValues:
     """The process-wide :class:`SharedValues` (``CNN_EXPLORER_VALUES_MB``, default 256 MB)."""
-    global _values
-    with _values_lock:
-        if _values is None:
-            try:
-                limit = float(os.environ.get(VALUES_MB_ENV, DEFAULT_VALUES_MB))
-            except ValueError:
-                limit = DEFAULT_VALUES_MB
-            _values = SharedValues(limit)
-        return _values
+    try:
+        limit = float(os.environ.get(VALUES_MB_ENV, DEFAULT_VALUES_MB))
+    except ValueError:
+        limit = DEFAULT_VALUES_MB
+    return SharedValues(limit)
 
 
 __all__ = ["SharedValues", "shared_values"]

@@ -164,3 +164,26 @@ def test_diverged_is_the_one_divergence_error_and_keeps_the_partial_result():
     assert explorer.Diverged is runtime.Diverged
     assert not hasattr(explorer.optvis, "DivergedError") and "DivergedError" not in dir(explorer)
     assert runtime.Diverged("no result").result is None
+
+
+def test_a_process_wide_object_is_made_once_however_many_ask_at_once():
+    import threading
+    import time
+
+    made = []
+
+    @runtime.process_wide
+    def thing():
+        """The thing."""
+        made.append(1)
+        time.sleep(0.1)  # every other caller arrives while it is being made
+        return object()
+
+    got = []
+    threads = [threading.Thread(target=lambda: got.append(thing())) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(made) == 1 and len(got) == 8 and all(g is got[0] for g in got)
+    assert thing.__doc__ == "The thing." and thing() is got[0]
