@@ -10,17 +10,23 @@ thread per student. *Batched*: all N submitted together (the scheduler steps the
 which is what the old one-slot queue gave). Both phases use the server's scheduler as it is set up on
 this machine (one worker per heavy-work slot: on 2 cores, 2 workers, which step a big batch as two
 halves side by side). Each phase uses its own fresh cache, so nothing is replayed;
-both are traced once beforehand. Last line:
+both are traced once beforehand. ``--rounds R`` (default 3) measures the two phases R times in turns
+(batched, sequential, batched, ...): a shared virtual machine's speed drifts by a third within a minute
+(the same step measured 45 ms, then 75 ms), and one slow spell in one phase moves a single ratio by as
+much. Every round is printed, then the ratio of the totals; the last line is the round with the median
+ratio:
 
     runs=8 batched=41.2s sequential=66.0s ratio=1.60
 
 The line before it gives what batching gains the bare network on this machine: the gradient of its
 probability with respect to its input, for one run's views alone (a batch of 2) and for all N runs'
-views at once (a batch of 2N), timed in turns in the same process. Everything else in a step (the Fourier
-picture, the random views, Adam) costs about the same per run whether runs share a step or not, so one
-big batch cannot gain more than this; the scheduler's two half batches side by side gain a little more:
+views at once (a batch of 2N), timed in turns in the same process, on the batch-norm-folded copy the
+step runs (``explorer.folding``); ``fold_speedup`` is how much faster that copy is than the model as
+loaded, for one run's views. Everything else in a step (the Fourier picture, the random views, Adam)
+costs about the same per run whether runs share a step or not, so one big batch cannot gain more than
+this; the scheduler's two half batches side by side gain a little more:
 
-    model_only: batch_2=46ms batch_16=257ms one_batch_gain=1.43
+    model_only: batch_2=46ms batch_16=257ms one_batch_gain=1.43 fold_speedup=1.18
 """
 
 from __future__ import annotations
@@ -70,31 +76,39 @@ def phase(model, targets, steps, seed, options, together: bool) -> tuple[float, 
     return seconds, results, batches
 
 
-def model_batch_gain(model, runs: int, views: int, repeats: int = 5) -> tuple[float, float]:
-    """Median seconds of the bare input gradient for a batch of ``views`` and of ``runs * views`` images."""
+def model_batch_gain(model, runs: int, views: int, repeats: int = 5) -> tuple[float, float, float]:
+    """Median seconds of the bare input gradient of the folded network for a batch of ``views`` and of
+    ``runs * views`` images, and of the unfolded model for ``views`` images."""
     import statistics
 
     import tensorflow as tf
 
-    @tf.function(reduce_retracing=True)
-    def gradient(x):
-        with tf.GradientTape(watch_accessed_variables=False) as tape:
-            tape.watch(x)
-            loss = -tf.reduce_sum(tf.math.log(model(x, training=False)[:, 281]))
-        return tape.gradient(loss, x)
+    from explorer.folding import folded
 
+    def gradient_of(network):
+        @tf.function(reduce_retracing=True)
+        def gradient(x):
+            with tf.GradientTape(watch_accessed_variables=False) as tape:
+                tape.watch(x)
+                loss = -tf.reduce_sum(tf.math.log(network(x, training=False)[:, 281]))
+            return tape.gradient(loss, x)
+        return gradient
+
+    fast, plain = gradient_of(folded(model)), gradient_of(model)
     h, w = model.inputs[0].shape[1:3]
     small = tf.random.uniform((views, h, w, 3), 0, 255, seed=1)
     large = tf.random.uniform((runs * views, h, w, 3), 0, 255, seed=2)
-    times: dict = {views: [], runs * views: []}
-    for x in (small, large, small, large):  # trace and warm both shapes
-        gradient(x).numpy()
+    cases = {"small": (fast, small), "large": (fast, large), "unfolded": (plain, small)}
+    times: dict = {name: [] for name in cases}
+    for _ in range(2):  # trace and warm every case
+        for fn, x in cases.values():
+            fn(x).numpy()
     for _ in range(repeats):
-        for x in (small, large):  # in turns, so a change in the machine's load touches both alike
+        for name, (fn, x) in cases.items():  # in turns, so a change in the machine's load touches all alike
             start = time.perf_counter()
-            gradient(x).numpy()
-            times[int(x.shape[0])].append(time.perf_counter() - start)
-    return statistics.median(times[views]), statistics.median(times[runs * views])
+            fn(x).numpy()
+            times[name].append(time.perf_counter() - start)
+    return tuple(statistics.median(times[name]) for name in ("small", "large", "unfolded"))
 
 
 def main(argv=None) -> int:
@@ -103,6 +117,7 @@ def main(argv=None) -> int:
     parser.add_argument("--steps", type=int, default=50, help="steps per run (the page's default is 200)")
     parser.add_argument("--model", default="mobilenet_v2", help="zoo model name (the page's default)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--rounds", type=int, default=3, help="measure both phases this many times, in turns (the last line: the median round)")
     args = parser.parse_args(argv)
     if not 1 <= args.runs <= len(CLASSES):
         parser.error(f"--runs must be 1..{len(CLASSES)}")
@@ -124,14 +139,20 @@ def main(argv=None) -> int:
     from explorer.optvis import options_for
 
     views = int(options_for(None, **options)["views"]) if any(options.get(k) for k in ("jitter", "scale", "rotation")) else 1
-    alone, all_runs = model_batch_gain(model, args.runs, views)
+    alone, all_runs, unfolded = model_batch_gain(model, args.runs, views)
     model_gain = f"model_only: batch_{views}={alone * 1000:.0f}ms batch_{args.runs * views}={all_runs * 1000:.0f}ms " \
-              f"one_batch_gain={args.runs * alone / all_runs:.2f}"
+                 f"one_batch_gain={args.runs * alone / all_runs:.2f} fold_speedup={unfolded / alone:.2f}"
 
-    batched, together, sizes = phase(model, targets, args.steps, args.seed, options, together=True)
-    sequential, alone, _ = phase(model, targets, args.steps, args.seed, options, together=False)
+    rounds, sizes = [], []
+    for r in range(max(1, args.rounds)):
+        seconds_b, together, seen = phase(model, targets, args.steps, args.seed, options, together=True)
+        seconds_s, alone_runs, _ = phase(model, targets, args.steps, args.seed, options, together=False)
+        rounds.append((seconds_s / seconds_b, seconds_b, seconds_s))
+        sizes += seen
+        print(f"round={r + 1} batched={seconds_b:.1f}s sequential={seconds_s:.1f}s ratio={seconds_s / seconds_b:.2f}")
+    ratio, batched, sequential = sorted(rounds)[(len(rounds) - 1) // 2]  # the round with the median ratio
     for t in targets:
-        a, b = together[t], alone[t]
+        a, b = together[t], alone_runs[t]
         if a.error or b.error:
             print(f"class={t} error batched={a.error} sequential={b.error}")
             continue
@@ -140,6 +161,9 @@ def main(argv=None) -> int:
     print(f"model={args.model} steps={args.steps} batch_sizes_seen={sorted(set(sizes))} workers={runtime.heavy_slots()} cpus={os.cpu_count()} "
           f"loadavg_1min={os.getloadavg()[0]:.1f}")
     print(model_gain)
+    total_b, total_s = sum(r[1] for r in rounds), sum(r[2] for r in rounds)
+    print(f"rounds={len(rounds)} ratios={','.join(f'{r[0]:.2f}' for r in rounds)} "
+          f"ratio_of_totals={total_s / total_b:.2f} (last line: the round with the median ratio)")
     print(f"runs={args.runs} batched={batched:.1f}s sequential={sequential:.1f}s ratio={sequential / batched:.2f}")
     return 0
 

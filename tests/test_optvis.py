@@ -238,13 +238,12 @@ def _channel_mean(model, image, layer, index):
 @needs_fixtures
 @pytest.mark.parametrize("index", [7, 33])
 def test_a_channel_image_lights_its_channel_far_above_random_noise(mobilenet_small, index):
-    """Measured on a shared 2-core AMD EPYC (README): channel 7 of conv_pw_13_relu 21x over uniform noise and
-    111x over grey noise, channel 33 1085x and 65x, after 40 steps (19x/99x and 1038x/62x with
-    TF_ENABLE_ONEDNN_OPTS=0); 5x leaves a wide margin. (Some channels of this ReLU6 layer are exactly 0 on
-    the starting image and get no gradient: the objective cannot wake a dead unit.)"""
+    """At the default learning rate (0.05) channel 7 of conv_pw_13_relu reached 5.1-6.0 (ReLU6's top) over
+    seeds 0-4, against 0.23 for uniform and 0.04 for grey noise; 5x leaves a wide margin. (At 0.1 some
+    seeds overshoot: every unit of the channel goes below zero at once, and a dead ReLU gets no gradient
+    back. Some channels of this layer are exactly 0 on the starting image: no objective can wake them.)"""
     layer = "conv_pw_13_relu"
-    result = explorer.ideal_image(mobilenet_small, objective=optvis.channel(layer, index), steps=40,
-                                  learning_rate=0.1, seed=0)
+    result = explorer.ideal_image(mobilenet_small, objective=optvis.channel(layer, index), steps=40, seed=0)
     painted = _channel_mean(mobilenet_small, result.image, layer, index)
     uniform = [np.random.default_rng(s).integers(0, 256, (128, 128, 3), dtype=np.uint8) for s in range(3)]
     grey = [np.clip(127.5 + 20 * np.random.default_rng(s).standard_normal((128, 128, 3)), 0, 255).astype(np.uint8)

@@ -75,7 +75,8 @@ class Fourier:
 
     def to_images(self, raws: tf.Tensor) -> tf.Tensor:
         """Images of a stack of raw spectra ``(runs, 2, 3, h, w//2+1)`` -> ``(runs, h, w, 3)``."""
-        spectrum = tf.complex(raws[:, 0] * self.scale, raws[:, 1] * self.scale)
+        real, imaginary = tf.unstack(raws, axis=1)  # (slicing's gradient costs 5% of a batched step)
+        spectrum = tf.complex(real * self.scale, imaginary * self.scale)
         channels = tf.signal.irfft2d(spectrum, fft_length=[self.height, self.width])  # (runs, 3, h, w)
         decorrelated = tf.transpose(channels, (0, 2, 3, 1)) / 4.0
         rgb = tf.tensordot(decorrelated, tf.constant(_COLOR_MATRIX.T), axes=1)
