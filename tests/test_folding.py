@@ -33,10 +33,12 @@ def _count(model, kind):
 @pytest.fixture(scope="module")
 def mixed():
     """Conv (no bias) + BN, depthwise + BN, conv with bias + BN, and two pairs that must not fold: a conv
-    whose output is read twice, and a BN after a pooling layer."""
+    whose output is read twice, and a BN after a pooling layer. Paddings: MobileNet's (0, 1) before a
+    stride-2 conv folds into it; (1, 1) is not what "same" would pad, so it stays."""
     keras.utils.set_random_seed(3)
     pixels = keras.Input((24, 24, 3), name="pixels")
     x = keras.layers.Rescaling(1 / 127.5, offset=-1)(pixels)
+    x = keras.layers.ZeroPadding2D(((0, 1), (0, 1)), name="conv_pad")(x)
     x = keras.layers.Conv2D(8, 3, strides=2, use_bias=False, name="conv")(x)
     x = keras.layers.BatchNormalization(name="conv_bn")(x)
     x = keras.layers.ReLU(6.0)(x)
@@ -45,7 +47,8 @@ def mixed():
     shared = keras.layers.Conv2D(16, 1, name="shared")(x)
     y = keras.layers.BatchNormalization(name="shared_bn")(shared)
     x = keras.layers.Add()([shared, y])  # "shared" is read twice: folding its BN would change the sum
-    x = keras.layers.Conv2D(16, 1, use_bias=True, name="biased")(x)
+    x = keras.layers.ZeroPadding2D(1, name="odd_pad")(x)
+    x = keras.layers.Conv2D(16, 3, strides=2, use_bias=True, name="biased")(x)
     x = keras.layers.BatchNormalization(name="biased_bn")(x)
     x = keras.layers.MaxPooling2D()(x)
     x = keras.layers.BatchNormalization(name="pool_bn")(x)
@@ -61,12 +64,14 @@ def _inputs(shape, n=3, seed=1):
 def test_foldable_pairs_are_exactly_the_convolutions_only_their_batch_norm_reads(mixed):
     pairs = folding.foldable_pairs(mixed)
     assert {conv: bn.name for conv, bn in pairs.items()} == {"conv": "conv_bn", "dw": "dw_bn", "biased": "biased_bn"}
+    assert {conv: pad.name for conv, pad in folding.foldable_paddings(mixed).items()} == {"conv": "conv_pad"}
 
 
 def test_folded_model_computes_the_same_outputs_and_input_gradients(mixed):
     copy = folding.fold_batch_norm(mixed)
     assert _count(copy, keras.layers.BatchNormalization) == 2  # shared_bn and pool_bn stay
-    assert _count(copy, folding.FoldedBatchNorm) == 3
+    assert _count(copy, folding.Folded) == 4  # three batch norms and one padding
+    assert _count(copy, keras.layers.ZeroPadding2D) == 1 and copy.get_layer("conv").padding == "same"
     x = tf.constant(_inputs((24, 24, 3)))
     a, b = mixed(x, training=False).numpy(), copy(x, training=False).numpy()
     assert not np.allclose(a, a[:1])  # the probe tells inputs apart
@@ -91,12 +96,13 @@ def test_the_model_itself_is_never_changed(mixed):
     assert _count(mixed, keras.layers.BatchNormalization) == 5
 
 
-def test_mobilenet_v2_folds_all_52_batch_norms_and_keeps_its_answers():
+def test_mobilenet_v2_folds_all_52_batch_norms_and_4_paddings_and_keeps_its_answers():
     model = _randomise_batch_norms(explorer.load_model("mobilenet_v2", weights=None, input_shape=(96, 96, 3),
                                                        classes=7), seed=2)
     assert _count(model, keras.layers.BatchNormalization) == 52
     copy = folding.folded(model)
     assert copy is not model and _count(copy, keras.layers.BatchNormalization) == 0
+    assert _count(model, keras.layers.ZeroPadding2D) == 4 and _count(copy, keras.layers.ZeroPadding2D) == 0
     x = _inputs((96, 96, 3))
     a, b = model(x, training=False).numpy(), copy(x, training=False).numpy()
     np.testing.assert_allclose(b, a, atol=1e-5)
