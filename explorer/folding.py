@@ -44,6 +44,15 @@ def _inputs(layer) -> list:
     return list(x) if isinstance(x, (list, tuple)) else [x]
 
 
+def _readers(model) -> dict:
+    """How many layer inputs each tensor of ``model`` feeds, by ``id``."""
+    counts: dict = {}
+    for layer in model.layers:
+        for tensor in _inputs(layer):
+            counts[id(tensor)] = counts.get(id(tensor), 0) + 1
+    return counts
+
+
 def _plain_channels_last(bn) -> bool:
     axis = bn.axis if isinstance(bn.axis, (list, tuple)) else [bn.axis]
     return len(axis) == 1 and axis[0] in (-1, len(bn.input.shape) - 1)
@@ -51,10 +60,7 @@ def _plain_channels_last(bn) -> bool:
 
 def foldable_pairs(model) -> dict:
     """``{convolution layer name: the BatchNormalization layer that alone reads its output}``."""
-    readers: dict = {}
-    for layer in model.layers:
-        for tensor in _inputs(layer):
-            readers[id(tensor)] = readers.get(id(tensor), 0) + 1
+    readers = _readers(model)
     convs = {}
     for layer in model.layers:
         if isinstance(layer, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D)) \
@@ -84,10 +90,7 @@ def _same_padding(conv, size: int, axis: int) -> tuple[int, int]:
 def foldable_paddings(model) -> dict:
     """``{convolution layer name: the ZeroPadding2D before it}`` where the convolution alone reads the
     padded tensor, pads ``valid`` itself, and ``padding="same"`` would add exactly the same zeros."""
-    readers: dict = {}
-    for layer in model.layers:
-        for tensor in _inputs(layer):
-            readers[id(tensor)] = readers.get(id(tensor), 0) + 1
+    readers = _readers(model)
     pads = {}
     for layer in model.layers:
         if not isinstance(layer, keras.layers.ZeroPadding2D) or layer.data_format != "channels_last":
