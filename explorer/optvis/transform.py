@@ -33,29 +33,17 @@ def jitter(images: tf.Tensor, pixels: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
     return _roll(images, _shifts(tf.shape(images)[0], pixels, seed))
 
 
-def _zoom_rotate(images: tf.Tensor, zoom: tf.Tensor, angle: tf.Tensor, before: tf.Tensor | None = None,
-                 after: tf.Tensor | None = None) -> tf.Tensor:
+def _zoom_rotate(images: tf.Tensor, zoom: tf.Tensor, angle: tf.Tensor) -> tf.Tensor:
     """Zoom image i by ``zoom[i]`` and rotate it by ``angle[i]`` radians about the centre (bilinear,
-    reflected borders), all in one resampling op; ``before[i]`` and ``after[i]`` (dy, dx) are shifts
-    applied before and after, folded into the same op (two separate shifts would cost as much again)."""
+    reflected borders), all in one resampling op."""
     h = tf.cast(tf.shape(images)[1], tf.float32)
     w = tf.cast(tf.shape(images)[2], tf.float32)
-    # The transform maps output coordinates to input coordinates: the inverse of shift, zoom-and-rotate,
-    # shift. Output p came from q = p - after; q from r = A q + c (the inverse zoom and rotation about
-    # the centre); r from r - before.
+    # The transform maps output coordinates to input coordinates: the inverse of zoom-then-rotate.
     cos, sin = tf.cos(angle) / zoom, tf.sin(angle) / zoom
     cx, cy = (w - 1) / 2, (h - 1) / 2
     a0, a1, b0, b1 = cos, -sin, sin, cos
     a2 = cx - a0 * cx - a1 * cy
     b2 = cy - b0 * cx - b1 * cy
-    if after is not None:
-        after = tf.cast(after, tf.float32)
-        a2 -= a0 * after[:, 1] + a1 * after[:, 0]
-        b2 -= b0 * after[:, 1] + b1 * after[:, 0]
-    if before is not None:
-        before = tf.cast(before, tf.float32)
-        a2 -= before[:, 1]
-        b2 -= before[:, 0]
     zeros = tf.zeros_like(cos)
     matrix = tf.stack([a0, a1, a2, b0, b1, b2, zeros, zeros], axis=1)
     return tf.raw_ops.ImageProjectiveTransformV3(
@@ -76,8 +64,7 @@ def robust_views(image: tf.Tensor, views: int, jitter_px: tf.Tensor, scale: tf.T
                  seed: tf.Tensor) -> tf.Tensor:
     """``views`` randomly transformed copies of a (1, h, w, 3) image: jitter, scale+rotate, small jitter.
 
-    Lucid's standard recipe; the second, finer jitter hides the resampling grid. The three are one
-    bilinear resampling with reflected borders (where :func:`jitter` alone wraps round).
+    Lucid's standard recipe; the second, finer jitter hides the resampling grid.
     """
     return robust_views_batch(image, views, tf.reshape(jitter_px, (1,)), tf.reshape(scale, (1,)),
                               tf.reshape(degrees, (1,)), tf.reshape(seed, (1, 2)))
@@ -101,5 +88,7 @@ def robust_views_batch(images: tf.Tensor, views: int, jitter_px: tf.Tensor, scal
     first, zoom, angle, second = tf.map_fn(
         draws, (seeds, jitter_px, scale, degrees),
         fn_output_signature=(tf.int32, tf.float32, tf.float32, tf.int32))
-    return _zoom_rotate(tf.repeat(images, views, axis=0), tf.reshape(zoom, (-1,)), tf.reshape(angle, (-1,)),
-                        before=tf.reshape(first, (-1, 2)), after=tf.reshape(second, (-1, 2)))
+    batch = tf.repeat(images, views, axis=0)
+    batch = _roll(batch, tf.reshape(first, (-1, 2)))
+    batch = _zoom_rotate(batch, tf.reshape(zoom, (-1,)), tf.reshape(angle, (-1,)))
+    return _roll(batch, tf.reshape(second, (-1, 2)))
