@@ -91,6 +91,12 @@ def foldable_paddings(model) -> dict:
     """``{convolution layer name: the ZeroPadding2D before it}`` where the convolution alone reads the
     padded tensor, pads ``valid`` itself, and ``padding="same"`` would add exactly the same zeros."""
     readers = _readers(model)
+    valid_convs = {}  # the tensor a "valid" channels-last convolution reads -> that convolution
+    for layer in model.layers:
+        inputs = _inputs(layer)
+        if isinstance(layer, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D)) and layer.padding == "valid" \
+                and layer.data_format == "channels_last" and len(inputs) == 1:
+            valid_convs[id(inputs[0])] = layer
     pads = {}
     for layer in model.layers:
         if not isinstance(layer, keras.layers.ZeroPadding2D) or layer.data_format != "channels_last":
@@ -99,13 +105,11 @@ def foldable_paddings(model) -> dict:
             out, shape = layer.output, layer.input.shape
         except (AttributeError, ValueError):
             continue
-        if readers.get(id(out)) != 1 or shape[1] is None or shape[2] is None:
+        conv = valid_convs.get(id(out))
+        if conv is None or readers.get(id(out)) != 1 or shape[1] is None or shape[2] is None:
             continue
-        for conv in model.layers:
-            if isinstance(conv, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D)) and conv.padding == "valid" \
-                    and conv.data_format == "channels_last" and [id(t) for t in _inputs(conv)] == [id(out)] \
-                    and all(tuple(layer.padding[axis]) == _same_padding(conv, shape[1 + axis], axis) for axis in (0, 1)):
-                pads[conv.name] = layer
+        if all(tuple(layer.padding[axis]) == _same_padding(conv, shape[1 + axis], axis) for axis in (0, 1)):
+            pads[conv.name] = layer
     return pads
 
 
