@@ -58,8 +58,8 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 RUN_BUTTON = "Paint the ideal image"
 # Streamlit marks the app root with data-test-script-state (initial/running/notRunning). The script being
 # done is not the page being shown: widget components are loaded lazily, so a page counts as ready once
-# the script has been seen running and is done, no HTTP request is in flight, and the main area has not
-# changed for QUIET_MS. The step's
+# the script has been seen running (after a click: or the server has answered and the main area changed)
+# and is done, no HTTP request is in flight, and the main area has not changed for QUIET_MS. The step's
 # latency is the time of that last change (visually complete). A page that never goes quiet (animations,
 # fragments with run_every) counts as ready 5 s after its script ended.
 QUIET_MS = 750
@@ -69,23 +69,27 @@ new MutationObserver(changes => {
     const now = performance.now();
     for (const c of changes) {
         if (c.type === 'attributes' && c.attributeName === 'data-test-script-state') {
+            // Any change counts, from the record's old value too. A quick run (a replayed result) can
+            // still leave no trace here: a page catching up on a backlog of messages renders its start
+            // and its end at once, so the attribute never changes; wait_idle's answered() covers that.
             const s = c.target.getAttribute('data-test-script-state');
-            if (s === 'running' || s === 'rerunRequested') window.__benchRunSeen = true;
+            if (s !== 'notRunning' || (c.oldValue && c.oldValue !== 'notRunning')) window.__benchRunSeen = true;
             window.__benchState = now;
         } else if (c.target.closest && c.target.closest('[data-testid="stMain"]')) {
             window.__benchDom = now;
         }
     }
-}).observe(document, {attributes: true, childList: true, characterData: true, subtree: true});
+}).observe(document, {attributes: true, attributeOldValue: true, childList: true, characterData: true, subtree: true});
 new PerformanceObserver(list => {  // a lazily loaded component arriving counts as activity too
     for (const e of list.getEntries()) window.__benchDom = Math.max(window.__benchDom, e.responseEnd);
 }).observe({type: 'resource', buffered: true});
 """
 RESET_JS = """() => { window.__benchRunSeen = false; window.__benchSince = performance.now();
     window.__benchState = window.__benchSince; window.__benchDom = window.__benchSince; }"""
-IDLE_JS = """() => {
+IDLE_JS = """(answered) => {
     const app = document.querySelector('[data-testid="stApp"]');
-    if (!app || app.getAttribute('data-test-script-state') !== 'notRunning' || !window.__benchRunSeen) return null;
+    if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return null;
+    if (!window.__benchRunSeen && !(answered && window.__benchDom > window.__benchSince)) return null;
     if (document.querySelector('[data-testid="stStatusWidget"]')) return null;
     if (!document.querySelector('[data-testid="stMain"] [data-testid="stElementContainer"]')) return null;
     const now = performance.now(), last = Math.max(window.__benchState, window.__benchDom);
@@ -98,7 +102,8 @@ STATE_JS = """() => {
     const status = document.querySelector('[data-testid="stStatusWidget"]');
     return `script ${app && app.getAttribute('data-test-script-state')}, run seen ${window.__benchRunSeen}, ` +
         `status widget ${status ? JSON.stringify(status.innerText.slice(0, 60)) : 'none'}, ` +
-        `last change ${Math.round(performance.now() - Math.max(window.__benchState, window.__benchDom))} ms ago`;
+        `last change ${Math.round(performance.now() - Math.max(window.__benchState, window.__benchDom))} ms ago, ` +
+        `${document.querySelectorAll('[data-testid="stMain"] [data-testid="stImage"]').length} images shown`;
 }"""
 ERRORS_JS = """() => [...document.querySelectorAll('[data-testid="stException"], [data-testid="stAlertContentError"]')]
     .map(e => e.innerText.slice(0, 300))"""
@@ -241,12 +246,45 @@ class RssSampler(threading.Thread):
         self.join(2)
 
 
-async def wait_idle(page, inflight: set, timeout_ms: float) -> float:
+class Wire:
+    """What crossed a page's websockets (Streamlit's connection): frame counts, closes, console errors;
+    for saying, when a run never comes, whether the click reached the server and what came back."""
+
+    def __init__(self):
+        self.sent = self.received = self.closed = self.opened = 0
+        self.last_received = None
+        self.console: list[str] = []
+
+    def follow(self, ws) -> None:
+        self.opened += 1
+        ws.on("framesent", lambda _: self._count("sent"))
+        ws.on("framereceived", lambda _: self._count("received"))
+        ws.on("close", lambda _: self._count("closed"))
+
+    def _count(self, what: str) -> None:
+        setattr(self, what, getattr(self, what) + 1)
+        if what == "received":
+            self.last_received = time.monotonic()
+
+    def mark(self) -> tuple:
+        return self.sent, self.received, self.closed, self.opened, len(self.console), time.monotonic()
+
+    def since(self, mark: tuple) -> str:
+        sent, received, closed, opened, console, at = mark
+        last = "never" if self.last_received is None else f"{self.last_received - at:+.1f} s after the click"
+        return (f"{self.sent - sent} websocket frames sent, {self.received - received} received (last {last}), "
+                f"{self.opened - opened} opened, {self.closed - closed} closed; console errors: "
+                f"{self.console[console:][:3]}")
+
+
+async def wait_idle(page, inflight: set, timeout_ms: float, answered=lambda: False) -> float:
     """Wait until the page is ready (IDLE_JS, and no HTTP request such as a component chunk in flight);
-    return the step's latency in seconds."""
+    return the step's latency in seconds. ``answered()``: the server has sent something since the click,
+    which with a change in the main area counts as the run having happened even when the script's state
+    was never seen to change (a quick run whose start and end the page took in at once)."""
     deadline = time.monotonic() + timeout_ms / 1000
     while time.monotonic() < deadline:
-        latency = await page.evaluate(IDLE_JS)
+        latency = await page.evaluate(IDLE_JS, answered())
         if latency is not None and not inflight:
             return latency / 1000.0
         await asyncio.sleep(0.1)
@@ -270,6 +308,9 @@ async def run_session(browser, base: str, pages: list[str], index: int, delay: f
     page.on("request", lambda r: inflight.add(r))
     page.on("requestfinished", lambda r: inflight.discard(r))
     page.on("requestfailed", lambda r: inflight.discard(r))
+    wire = Wire()
+    page.on("websocket", wire.follow)
+    page.on("console", lambda m: m.type == "error" and wire.console.append(m.text[:200]))
     try:
         for name in pages:
             step = f"{name or 'home'}:load"
@@ -297,13 +338,17 @@ async def run_session(browser, base: str, pages: list[str], index: int, delay: f
                     continue
                 step = f"{name}:run"
                 await page.evaluate(RESET_JS)
+                mark = wire.mark()
                 await button.first.click(timeout=timeout_ms)
-                steps.append((step, await wait_idle(page, inflight, timeout_ms)))
+                try:
+                    steps.append((step, await wait_idle(page, inflight, timeout_ms, lambda: wire.received > mark[1])))
+                except TimeoutError as exc:  # say what crossed the wire after the click
+                    raise TimeoutError(f"{exc}; since the click: {wire.since(mark)}") from None
                 boxes = await page.evaluate(ERRORS_JS)
                 if boxes:
                     errors.append(f"session {index} {step}: {boxes[0]}")
             except Exception as exc:  # timeouts, crashed pages, closed connections
-                errors.append(f"session {index} {step}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+                errors.append(f"session {index} {step}: {type(exc).__name__}: {str(exc).splitlines()[0][:600]}")
     finally:
         await context.close()
 
