@@ -28,6 +28,7 @@ def test_configure_sets_tf_thread_pools_once():
     assert not second["applied"] and (second["intra_op"], second["inter_op"]) == (3, 1)
     assert first["heavy_slots"] >= 1
     assert first["malloc_arenas_limited"] is True  # glibc Linux, MALLOC_ARENA_MAX not set
+    assert first["switch_interval_ms"] == pytest.approx(runtime.SWITCH_INTERVAL_S * 1000) != 5.0  # Python's default: 5
 
 
 def test_heavy_slots_follow_the_environment(monkeypatch):
