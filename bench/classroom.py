@@ -24,9 +24,11 @@ views at once (a batch of 2N), timed in turns in the same process, on the batch-
 step runs (``explorer.folding``); ``fold_speedup`` is how much faster that copy is than the model as
 loaded, for one run's views. Everything else in a step (the Fourier picture, the random views, Adam)
 costs about the same per run whether runs share a step or not, so one big batch cannot gain more than
-this; the scheduler's two half batches side by side gain a little more:
+this. ``split_gain`` is the same for the way the scheduler steps a big group: one part per worker,
+side by side (on 2 cores, two batches of 8 at once). It is the ceiling of the ratio on this machine
+(the parts of a step outside the network gain less than the network does):
 
-    model_only: batch_2=46ms batch_16=257ms one_batch_gain=1.43 fold_speedup=1.18
+    model_only: batch_2=46ms batch_16=257ms one_batch_gain=1.43 split_2x8=240ms split_gain=1.53 fold_speedup=1.18
 """
 
 from __future__ import annotations
@@ -76,10 +78,12 @@ def phase(model, targets, steps, seed, options, together: bool) -> tuple[float, 
     return seconds, results, batches
 
 
-def model_batch_gain(model, runs: int, views: int, repeats: int = 5) -> tuple[float, float, float]:
-    """Median seconds of the bare input gradient of the folded network for a batch of ``views`` and of
-    ``runs * views`` images, and of the unfolded model for ``views`` images."""
+def model_batch_gain(model, runs: int, views: int, workers: int, repeats: int = 5) -> tuple[float, float, float, float]:
+    """Median seconds of the bare input gradient of the folded network for a batch of ``views`` images,
+    for ``runs * views`` images in one batch, for the same split into ``workers`` parts computed side by
+    side (one thread each, as the scheduler's workers do), and of the unfolded model for ``views`` images."""
     import statistics
+    from concurrent.futures import ThreadPoolExecutor
 
     import tensorflow as tf
 
@@ -98,17 +102,32 @@ def model_batch_gain(model, runs: int, views: int, repeats: int = 5) -> tuple[fl
     h, w = model.inputs[0].shape[1:3]
     small = tf.random.uniform((views, h, w, 3), 0, 255, seed=1)
     large = tf.random.uniform((runs * views, h, w, 3), 0, 255, seed=2)
-    cases = {"small": (fast, small), "large": (fast, large), "unfolded": (plain, small)}
+    parts = [part for part in tf.split(large, _shares(runs, workers, views))]
+    pool = ThreadPoolExecutor(len(parts))
+    split = lambda x: [f.result() for f in [pool.submit(lambda p: fast(p).numpy(), p) for p in parts]]  # noqa: E731
+    cases = {"small": (fast, small), "large": (fast, large), "split": (split, None), "unfolded": (plain, small)}
     times: dict = {name: [] for name in cases}
+
+    def once(fn, x):
+        out = fn(x)
+        return out.numpy() if hasattr(out, "numpy") else out
+
     for _ in range(2):  # trace and warm every case
         for fn, x in cases.values():
-            fn(x).numpy()
+            once(fn, x)
     for _ in range(repeats):
         for name, (fn, x) in cases.items():  # in turns, so a change in the machine's load touches all alike
             start = time.perf_counter()
-            fn(x).numpy()
+            once(fn, x)
             times[name].append(time.perf_counter() - start)
-    return tuple(statistics.median(times[name]) for name in ("small", "large", "unfolded"))
+    pool.shutdown()
+    return tuple(statistics.median(times[name]) for name in ("small", "large", "split", "unfolded"))
+
+
+def _shares(runs: int, workers: int, views: int) -> list[int]:
+    """How the scheduler splits a group of ``runs`` between ``workers``: images per part."""
+    share = -(-runs // workers)
+    return [views * (min(runs, start + share) - start) for start in range(0, runs, share)]
 
 
 def main(argv=None) -> int:
@@ -139,9 +158,12 @@ def main(argv=None) -> int:
     from explorer.optvis import options_for
 
     views = int(options_for(None, **options)["views"]) if any(options.get(k) for k in ("jitter", "scale", "rotation")) else 1
-    alone, all_runs, unfolded = model_batch_gain(model, args.runs, views)
+    workers = runtime.heavy_slots()
+    alone, all_runs, split, unfolded = model_batch_gain(model, args.runs, views, workers)
+    parts = "x".join(map(str, _shares(args.runs, workers, views)))
     model_gain = f"model_only: batch_{views}={alone * 1000:.0f}ms batch_{args.runs * views}={all_runs * 1000:.0f}ms " \
-                 f"one_batch_gain={args.runs * alone / all_runs:.2f} fold_speedup={unfolded / alone:.2f}"
+                 f"one_batch_gain={args.runs * alone / all_runs:.2f} split_{parts}={split * 1000:.0f}ms " \
+                 f"split_gain={args.runs * alone / split:.2f} fold_speedup={unfolded / alone:.2f}"
 
     rounds, sizes = [], []
     for r in range(max(1, args.rounds)):
