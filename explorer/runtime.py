@@ -53,7 +53,8 @@ class Diverged(ArithmeticError):
         self.result = result
 
 
-def _env_int(name: str, default: int) -> int:
+def env_int(name: str, default: int) -> int:
+    """A positive integer from the environment, else ``default``."""
     try:
         value = int(os.environ.get(name, ""))
     except ValueError:
@@ -75,7 +76,7 @@ def heavy_slots() -> int:
     One heavy run (a gradient step on a batch of 2, a training epoch) keeps about one core busy even
     with TensorFlow's threads on both: measured on 2 cores, the page's painting and its plain-noise
     comparison side by side took 25 s, one after the other 31 s."""
-    return _env_int(SLOTS_ENV, max(1, min(4, cpu_count())))
+    return env_int(SLOTS_ENV, max(1, min(4, cpu_count())))
 
 
 _configured: dict | None = None
@@ -142,7 +143,7 @@ def configure(intra_op: int | None = None, inter_op: int | None = None) -> dict:
         import tensorflow as tf
 
         arenas = limit_malloc_arenas()
-        intra = intra_op or _env_int(THREADS_ENV, cpu_count())
+        intra = intra_op or env_int(THREADS_ENV, cpu_count())
         inter = inter_op or 2
         try:
             tf.config.threading.set_intra_op_parallelism_threads(intra)
@@ -297,9 +298,9 @@ def heavy_work(on_wait: Callable[[int], None] | None = None, cancel: CancelToken
 
 def run_budget() -> float:
     """Seconds one heavy run may take on this server (``CNN_EXPLORER_MAX_RUN_SECONDS``, default 300)."""
-    return float(_env_int(MAX_SECONDS_ENV, int(DEFAULT_MAX_SECONDS)))
+    return float(env_int(MAX_SECONDS_ENV, int(DEFAULT_MAX_SECONDS)))
 
 
-__all__ = ["Cancelled", "CancelToken", "Diverged", "WorkQueue", "configure", "cpu_count",
+__all__ = ["env_int", "Cancelled", "CancelToken", "Diverged", "WorkQueue", "configure", "cpu_count",
            "heavy_slots", "heavy_work", "limit_malloc_arenas", "process_wide", "run_budget", "settle_heap",
            "work_queue"]

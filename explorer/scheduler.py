@@ -35,7 +35,20 @@ from .optvis.render import PaintRun, _check_options, step_runs
 from .runtime import Diverged
 from .shared_runs import SharedRun, SharedRuns, Subscription, run_key, shared_runs
 
-MAX_BATCH = 16  # runs stepped together at most (more wait for a place in the batch)
+MAX_BATCH_ENV = "CNN_EXPLORER_MAX_BATCH"
+#: Runs one worker steps together at most, on a CPU and on a GPU (more take turns for a place).
+#: On a CPU a bigger batch only fills the caches: bench/classroom.py's model_only line and
+#: bench/max_batch.py (16 distinct runs on 2 cores: batches of 4 runs, i.e. 8 images, were 6-11% faster
+#: than batches of 16, and hold a quarter of the activations). A GPU gains from every image more.
+MAX_BATCH_CPU, MAX_BATCH_GPU = 4, 16
+
+
+def default_max_batch() -> int:
+    """Runs per batched step at most: ``CNN_EXPLORER_MAX_BATCH``, else 16 with a GPU and 4 without."""
+    import tensorflow as tf
+
+    default = MAX_BATCH_GPU if tf.config.list_physical_devices("GPU") else MAX_BATCH_CPU
+    return runtime.env_int(MAX_BATCH_ENV, default)
 
 
 def ideal_image_key(model, target: int, steps: int, seed: int, options: dict) -> tuple | None:
@@ -65,11 +78,11 @@ class Scheduler:
     ``shared`` keeps the books (dedup, cache); ``use_slots`` makes every step hold a heavy-work slot.
     """
 
-    def __init__(self, shared: SharedRuns | None = None, workers: int | None = None, max_batch: int = MAX_BATCH,
+    def __init__(self, shared: SharedRuns | None = None, workers: int | None = None, max_batch: int | None = None,
                  use_slots: bool = True):
         self.shared = shared if shared is not None else shared_runs()
         self.workers = int(workers or runtime.heavy_slots())
-        self.max_batch = int(max_batch)
+        self.max_batch = int(max_batch or default_max_batch())
         self.use_slots = use_slots
         self._jobs: list[_Job] = []
         self._busy: set = set()  # runs being stepped right now
@@ -211,4 +224,4 @@ def paint(model, target: int, steps: int = 200, seed: int = 0, **options) -> Sub
     return default_scheduler().paint(model, target, steps, seed, **options)
 
 
-__all__ = ["MAX_BATCH", "Scheduler", "default_scheduler", "ideal_image_key", "paint"]
+__all__ = ["MAX_BATCH_CPU", "MAX_BATCH_GPU", "Scheduler", "default_max_batch", "default_scheduler", "ideal_image_key", "paint"]

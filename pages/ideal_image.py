@@ -125,7 +125,7 @@ def _watch(model, target, class_label, steps, seed, options, slots, label, width
     returns (subscription, draw, placeholder) for ``follow_runs``, which animates it in ``slots``."""
     subscription = explorer.paint(model, target, steps=steps, seed=seed, **options)
     run = subscription.run
-    charted = {"version": None, "at": 0.0}
+    charted = {"step": None, "at": 0.0}
 
     def clean_probability(image) -> float:
         return float(explorer.predict(model, image)[target])
@@ -145,12 +145,14 @@ def _watch(model, target, class_label, steps, seed, options, slots, label, width
         slots["progress"].progress(snap.step / steps, text=_progress_text(label, snap.step, steps, class_label,
                                                                           seen, clean, _robust(options)))
         now = time.monotonic()
-        if snap.version != charted["version"] and now - charted["at"] >= CHART_EVERY_S:
-            figure = shared_frames.once(run, f"curves:{present.is_on()}", snap.version,
+        # Redrawn when the curves have moved: a run waiting for its turn in a big batch gets new versions
+        # (its place in line) with the same curves, and the same chart twice in one script run would be
+        # a duplicate element. The key names the step, so no two charts of a run can collide.
+        if snap.step != charted["step"] and now - charted["at"] >= CHART_EVERY_S:
+            figure = shared_frames.once(run, f"curves:{present.is_on()}", snap.step,
                                         lambda: _curves(snap.history, snap.losses, label), max_age=CHART_EVERY_S)
-            if figure is not charted.get("figure"):  # the same figure twice in one run is a duplicate element
-                slots["chart"].plotly_chart(figure, width="stretch")
-            charted.update(version=snap.version, at=now, figure=figure)
+            slots["chart"].plotly_chart(figure, width="stretch", key=f"ideal_live_{label}_{snap.step}")
+            charted.update(step=snap.step, at=now)
 
     return subscription, draw, slots["progress"]
 

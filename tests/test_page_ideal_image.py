@@ -229,3 +229,36 @@ def test_several_images_at_once_are_different_images_shown_in_a_row():
     assert len(at.image) == 3
     assert "3 ideal images of tabby" in at.subheader[0].value
     assert "similarity to the other images" in " ".join(c.value for c in at.caption)
+
+
+@needs_fixtures
+def test_a_run_waiting_for_its_turn_redraws_its_curves_only_when_they_move(monkeypatch):
+    """In a big class a run can wait for its place in a batch: its version moves (its place in line)
+    while its curves do not. Drawing the same curves twice in one script run used to be a duplicate
+    element (StreamlitDuplicateElementId, 16 of 20 sessions in bench/load.py --distinct)."""
+    import dataclasses
+    import itertools
+    import time
+
+    from explorer import scheduler, shared_runs
+
+    real_step, real_snapshot, counter = scheduler.step_runs, shared_runs.SharedRun.snapshot, itertools.count(1)
+
+    def stalling(runs):  # two steps wait twice the chart's redraw interval
+        if runs[0].step in (2, 3):
+            time.sleep(4.5)
+        return real_step(runs)
+
+    def restless(self):  # a new version at every look, as when its place in line changes
+        snap = real_snapshot(self)
+        return dataclasses.replace(snap, version=snap.version + 1000 * next(counter))
+
+    monkeypatch.setattr(scheduler, "step_runs", stalling)
+    monkeypatch.setattr(shared_runs.SharedRun, "snapshot", restless)
+    at = _page()
+    at.selectbox(key="ideal_model_choice").set_value("mobilenet_0.25").run()
+    at.slider(key="ideal_steps").set_value(10)
+    at.number_input(key="ideal_seed").set_value(4321)  # nothing cached: this run is computed and watched
+    at.button[0].click().run()
+    assert not at.exception, at.exception
+    assert at.session_state["ideal_run"]["main"].steps == 10

@@ -181,3 +181,43 @@ def test_two_workers_split_a_group_and_serve_every_run_in_turn(mobilenet_small, 
         first = max(order.index((key, 1)) for key in keys)
         done = min(order.index((key, steps)) for key in keys)
         assert submitted < done and first < done
+
+
+def test_a_group_bigger_than_a_batch_takes_turns_and_every_run_moves(mobilenet_small, monkeypatch):
+    """More runs than a worker's batch holds: batches never exceed max_batch, and the runs rotate (each
+    gets its first step before any of them is done), so no student's picture stands still."""
+    from explorer import shared_runs
+
+    order, publish = [], shared_runs.SharedRun.publish
+
+    def recording(self, step, image, metrics):
+        order.append((self.key, step))
+        publish(self, step, image, metrics)
+
+    step_runs([PaintRun(mobilenet_small, 1, 2, 0, **FAST) for _ in range(2)])  # traced: all submitted first
+    monkeypatch.setattr(shared_runs.SharedRun, "publish", recording)
+    scheduler = Scheduler(SharedRuns(cache_mb=64, orphan_grace=30), workers=1, max_batch=2, use_slots=False)
+    with scheduler._cond:  # hold the worker back until all five are in
+        subs = [scheduler.paint(mobilenet_small, 281 + i, steps=6, seed=i, **FAST) for i in range(5)]
+    try:
+        for sub in subs:
+            assert _finish(sub).state == "done"
+    finally:
+        scheduler.shutdown()
+    assert max(scheduler.batches) == 2 and sum(scheduler.batches) == 5 * 6  # 30 run-steps, 2 at a time
+    keys = {sub.run.key for sub in subs}
+    assert max(order.index((key, 1)) for key in keys) < min(order.index((key, 6)) for key in keys)
+
+
+def test_the_batch_limit_follows_the_device_and_the_environment(monkeypatch):
+    import tensorflow as tf
+
+    from explorer import scheduler as sched
+
+    monkeypatch.delenv(sched.MAX_BATCH_ENV, raising=False)
+    gpu = bool(tf.config.list_physical_devices("GPU"))
+    assert sched.default_max_batch() == (sched.MAX_BATCH_GPU if gpu else sched.MAX_BATCH_CPU)
+    monkeypatch.setenv(sched.MAX_BATCH_ENV, "7")
+    assert sched.default_max_batch() == 7 == Scheduler(SharedRuns(cache_mb=8), use_slots=False).max_batch
+    monkeypatch.setenv(sched.MAX_BATCH_ENV, "lots")
+    assert sched.default_max_batch() == (sched.MAX_BATCH_GPU if gpu else sched.MAX_BATCH_CPU)
