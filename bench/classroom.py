@@ -55,11 +55,23 @@ def student(scheduler, model, target, steps, seed, options, results):
     results[target] = sub.run
 
 
-def phase(model, targets, steps, seed, options, together: bool) -> tuple[float, dict, list]:
+def page_options(model, steps: int) -> dict:
+    """The options of the page's default Paint press (without target, steps and seed)."""
+    from explorer.warm import page_runs
+
+    return {k: v for k, v in page_runs(model, 0, steps, compare=False)[0].items()
+            if k not in ("target", "steps", "seed")}
+
+
+def phase(model, targets, steps, seed, options, together: bool, max_batch: int | None = None
+          ) -> tuple[float, dict, list]:
+    """Seconds for the runs of ``targets`` on a fresh scheduler (nothing replayed), submitted together
+    or one after another, with their runs and the batch sizes stepped."""
     from explorer.scheduler import Scheduler
     from explorer.shared_runs import SharedRuns
 
-    scheduler = Scheduler(SharedRuns(cache_mb=512))  # as the server's: one worker per heavy-work slot
+    # As the server's: one worker per heavy-work slot, the default batch limit unless one is given.
+    scheduler = Scheduler(SharedRuns(cache_mb=512), max_batch=max_batch)
     results = {}
     start = time.perf_counter()
     if together:
@@ -102,23 +114,23 @@ def model_batch_gain(model, runs: int, views: int, workers: int, repeats: int = 
     h, w = model.inputs[0].shape[1:3]
     small = tf.random.uniform((views, h, w, 3), 0, 255, seed=1)
     large = tf.random.uniform((runs * views, h, w, 3), 0, 255, seed=2)
-    parts = [part for part in tf.split(large, _shares(runs, workers, views))]
+    parts = tf.split(large, _shares(runs, workers, views))
     pool = ThreadPoolExecutor(len(parts))
-    split = lambda x: [f.result() for f in [pool.submit(lambda p: fast(p).numpy(), p) for p in parts]]  # noqa: E731
-    cases = {"small": (fast, small), "large": (fast, large), "split": (split, None), "unfolded": (plain, small)}
+
+    def split():  # one part per thread, side by side, as the scheduler's workers step a group
+        for future in [pool.submit(lambda p: fast(p).numpy(), p) for p in parts]:
+            future.result()
+
+    cases = {"small": lambda: fast(small).numpy(), "large": lambda: fast(large).numpy(), "split": split,
+             "unfolded": lambda: plain(small).numpy()}
     times: dict = {name: [] for name in cases}
-
-    def once(fn, x):
-        out = fn(x)
-        return out.numpy() if hasattr(out, "numpy") else out
-
     for _ in range(2):  # trace and warm every case
-        for fn, x in cases.values():
-            once(fn, x)
+        for case in cases.values():
+            case()
     for _ in range(repeats):
-        for name, (fn, x) in cases.items():  # in turns, so a change in the machine's load touches all alike
+        for name, case in cases.items():  # in turns, so a change in the machine's load touches all alike
             start = time.perf_counter()
-            once(fn, x)
+            case()
             times[name].append(time.perf_counter() - start)
     pool.shutdown()
     return tuple(statistics.median(times[name]) for name in ("small", "large", "split", "unfolded"))
@@ -147,10 +159,7 @@ def main(argv=None) -> int:
     runtime.configure()
     model = explorer.load_model(args.model)
     targets = CLASSES[:args.runs]
-    from explorer.warm import page_runs
-
-    options = {k: v for k, v in page_runs(model, 0, args.steps, compare=False)[0].items()
-               if k not in ("target", "steps", "seed")}  # the page's default Paint press
+    options = page_options(model, args.steps)
     # Trace the step for a stack of one and for a batch (other seed: nothing of this is reused).
     phase(model, targets[:1], 2, args.seed + 1, options, together=True)
     phase(model, targets, 2, args.seed + 1, options, together=True)

@@ -269,6 +269,10 @@ class Wire:
     def mark(self) -> tuple:
         return self.sent, self.received, self.closed, self.opened, len(self.console), time.monotonic()
 
+    def answered_since(self, mark: tuple) -> bool:
+        """The server has sent something since ``mark``."""
+        return self.received > mark[1]
+
     def since(self, mark: tuple) -> str:
         sent, received, closed, opened, console, at = mark
         last = "never" if self.last_received is None else f"{self.last_received - at:+.1f} s after the click"
@@ -341,7 +345,7 @@ async def run_session(browser, base: str, pages: list[str], index: int, delay: f
                 mark = wire.mark()
                 await button.first.click(timeout=timeout_ms)
                 try:
-                    steps.append((step, await wait_idle(page, inflight, timeout_ms, lambda: wire.received > mark[1])))
+                    steps.append((step, await wait_idle(page, inflight, timeout_ms, lambda: wire.answered_since(mark))))
                 except TimeoutError as exc:  # say what crossed the wire after the click
                     raise TimeoutError(f"{exc}; since the click: {wire.since(mark)}") from None
                 boxes = await page.evaluate(ERRORS_JS)

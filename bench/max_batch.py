@@ -4,10 +4,11 @@
 
 Submits ``--runs`` distinct-class default ideal-image runs at once through the scheduler (as
 ``bench/classroom.py`` does), once per batch limit in ``--limits``, in turns for ``--rounds`` rounds, and
-prints the seconds of each. On 2 CPU cores a batch of 4 runs (8 images: each run's 2 views) was as fast
-as any and faster than 16: a bigger batch only spills out of the caches. Last line, the median round:
+prints the seconds of each. On 2 CPU cores a batch of 4 runs (8 images: each run's 2 views) took as long
+as a batch of 16 within the machine's noise, while holding a quarter of the activations. Last line, the
+median of each:
 
-    runs=16 steps=40 max_batch_4=22.8s max_batch_8=23.2s max_batch_16=25.0s
+    runs=16 steps=40 max_batch_4=23.7s max_batch_8=22.4s max_batch_16=22.7s
 """
 
 from __future__ import annotations
@@ -15,11 +16,9 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import threading
-import time
 
 import _offline  # noqa: F401  (first: KERAS_HOME and sys.path)
-from classroom import CLASSES, student
+from classroom import CLASSES, page_options, phase
 
 
 def main(argv=None) -> int:
@@ -35,35 +34,21 @@ def main(argv=None) -> int:
 
     import explorer
     from explorer import runtime
-    from explorer.scheduler import Scheduler
-    from explorer.shared_runs import SharedRuns
-    from explorer.warm import page_runs
 
     runtime.configure()
     model = explorer.load_model("mobilenet_v2")
-    options = {k: v for k, v in page_runs(model, 0, args.steps, compare=False)[0].items()
-               if k not in ("target", "steps", "seed")}
+    options = page_options(model, args.steps)
+    targets = CLASSES[:args.runs]
 
-    def phase(limit: int, steps: int, seed: int) -> float:
-        scheduler = Scheduler(SharedRuns(cache_mb=256), max_batch=limit)
-        results: dict = {}
-        threads = [threading.Thread(target=student, args=(scheduler, model, t, steps, seed, options, results))
-                   for t in CLASSES[:args.runs]]
-        start = time.perf_counter()
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        seconds = time.perf_counter() - start
-        scheduler.shutdown()
-        return seconds
+    def seconds(limit: int, steps: int, seed: int) -> float:
+        return phase(model, targets, steps, seed, options, together=True, max_batch=limit)[0]
 
     for limit in limits:  # trace every batch size first
-        phase(limit, 2, 99)
+        seconds(limit, 2, 99)
     times: dict = {limit: [] for limit in limits}
     for r in range(args.rounds):
         for limit in limits:
-            times[limit].append(phase(limit, args.steps, r))
+            times[limit].append(seconds(limit, args.steps, r))
         print(f"round={r + 1} " + " ".join(f"max_batch_{k}={v[-1]:.1f}s" for k, v in times.items()), flush=True)
     print(f"runs={args.runs} steps={args.steps} "
           + " ".join(f"max_batch_{k}={statistics.median(v):.1f}s" for k, v in times.items()))

@@ -25,6 +25,7 @@ import threading
 import time
 
 import _offline  # noqa: F401  (first: KERAS_HOME and sys.path)
+from classroom import page_options, phase
 
 
 def busy(stop: threading.Event) -> None:
@@ -38,17 +39,7 @@ def busy(stop: threading.Event) -> None:
 
 def paint(model, steps: int, seed: int, options: dict) -> float:
     """Seconds for one run through a fresh scheduler (nothing replayed), followed as the page does."""
-    from explorer.scheduler import Scheduler
-    from explorer.shared_runs import SharedRuns
-
-    scheduler = Scheduler(SharedRuns(cache_mb=64))
-    start = time.perf_counter()
-    with scheduler.paint(model, 281, steps=steps, seed=seed, **options) as sub:
-        for _ in sub.updates(0.4):
-            pass
-    seconds = time.perf_counter() - start
-    scheduler.shutdown()
-    return seconds
+    return phase(model, [281], steps, seed, options, together=False)[0]
 
 
 def beside_busy(model, steps, seed, options, threads: int, interval: float) -> float:
@@ -75,13 +66,11 @@ def main(argv=None) -> int:
 
     import explorer
     from explorer import runtime
-    from explorer.warm import page_runs
 
     runtime.configure()
     ours = runtime.SWITCH_INTERVAL_S
     model = explorer.load_model(args.model)
-    options = {k: v for k, v in page_runs(model, 0, args.steps, compare=False)[0].items()
-               if k not in ("target", "steps", "seed")}
+    options = page_options(model, args.steps)
     paint(model, 2, 99, options)  # trace the step
     times: dict = {"alone": [], "default": [], "ours": []}
     for r in range(args.rounds):
