@@ -37,9 +37,10 @@ from .shared_runs import SharedRun, SharedRuns, Subscription, run_key, shared_ru
 
 MAX_BATCH_ENV = "CNN_EXPLORER_MAX_BATCH"
 #: Runs one worker steps together at most, on a CPU and on a GPU (more take turns for a place).
-#: On a CPU a bigger batch only fills the caches: bench/classroom.py's model_only line and
-#: bench/max_batch.py (16 distinct runs on 2 cores: batches of 4 runs, i.e. 8 images, were 6-11% faster
-#: than batches of 16, and hold a quarter of the activations). A GPU gains from every image more.
+#: On a CPU a bigger batch gains no speed and holds more activations: bench/max_batch.py (16 distinct
+#: runs on 2 cores: batches of 4 runs, i.e. 8 images, took as long as batches of 16 within the machine's
+#: noise) and bench/load.py --distinct (peak RSS 2.15 GB instead of 3.15 GB). A GPU gains from every
+#: image more.
 MAX_BATCH_CPU, MAX_BATCH_GPU = 4, 16
 
 
