@@ -20,7 +20,8 @@ _EXPORTS = {
     "VARIANTS": "zoo",
     # what a classifier is: size, classes, names, metadata and the one predict geometry (issue 11)
     "input_size": "classifier", "num_classes": "classifier", "class_names_of": "classifier",
-    "predict": "classifier", "top_k": "classifier", "metadata": "classifier", "describe": "classifier",
+    "predict": "classifier", "shared_predict": "classifier", "top_k": "classifier", "metadata": "classifier",
+    "describe": "classifier",
     "weights_label": "classifier",
     "WeightsUnavailable": "weights",
     "LayerGraph": "graph", "collapse": "graph", "layer_graph": "graph", "layer_table": "graph", "layout": "graph",

@@ -207,6 +207,20 @@ def predict(model, image) -> np.ndarray:
     return _forward(model)(tf.constant(as_uint8(image), tf.float32)).numpy()
 
 
+def shared_predict(model, image) -> np.ndarray:
+    """:func:`predict`, computed once for the whole server per model (by content) and photo (by content).
+
+    For results every student looks at alike and every rerun shows again (a finished run's picture judged
+    by a second network, an attack's photo): thirty sessions cost one forward pass, not thirty per rerun.
+    The array is shared, so it is read-only.
+    """
+    from .shared_runs import run_key
+    from .shared_values import shared_values
+
+    photo = as_uint8(image)
+    return shared_values().get(run_key("predict", model, photo=photo), lambda: predict(model, photo))
+
+
 def top_k(model, probabilities, k: int = 5) -> list[tuple[int, str, float]]:
     """``(index, class name, probability)`` of the ``k`` most probable classes, best first."""
     probabilities = np.asarray(probabilities)

@@ -248,7 +248,7 @@ def run_attack(attack: Attack, frames: Frames, alert, status) -> None:
 
 
 def show_not_attacked(attack: Attack, frames: Frames, before_slot, status) -> None:
-    probs = classifier.predict(attack.model, attack.photo)
+    probs = classifier.shared_predict(attack.model, attack.photo)  # a class opens this page on the same photo
     frames.draw(attack.photo, attack.photo, [float(probs[attack.target])], attack.target_name, attack.planned,
                 attack.confidence, caption="Not attacked yet")
     with before_slot.container():

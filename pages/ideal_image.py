@@ -172,7 +172,7 @@ def _second_opinion(image, done) -> None:
                                            done["class_label"], exclude=NOT_PAINTED)
     if check is None:
         return
-    probs = classifier.predict(model2, image)
+    probs = classifier.shared_predict(model2, image)  # the check above made it: no second pass
     top5(model2, probs, target=check.target)
     if not check.known:
         st.caption(f"{label2} has no class '{done['class_label']}', so it cannot judge this image.")

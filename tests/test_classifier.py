@@ -124,3 +124,25 @@ def test_one_registry_of_model_configurations(key):
         assert spec.kwargs(include_top=False)["pooling"] == "avg" and key in transfer.BACKBONES
     else:
         assert not spec.pretrained and key not in transfer.BACKBONES
+
+
+def test_shared_predict_is_one_pass_per_model_and_photo_for_the_whole_server(tiny_classifier, monkeypatch):
+    """Thirty students' reruns showing the same finished picture judged by a second network: one pass."""
+    model = tiny_classifier(["a", "b", "c"], size=16, seed=5)
+    twin = tiny_classifier(["a", "b", "c"], size=16, seed=5)  # another object with the same weights
+    other = tiny_classifier(["a", "b", "c"], size=16, seed=6)
+    photo = np.random.default_rng(7).integers(0, 256, (20, 24, 3), dtype=np.uint8)
+    real, passes = classifier.predict, []
+    counted = lambda m, image: passes.append(m) or real(m, image)  # noqa: E731
+    monkeypatch.setattr(classifier, "predict", counted)
+    monkeypatch.setattr(attacks, "predict", counted)  # the transfer check must not make passes of its own
+
+    first = classifier.shared_predict(model, photo)
+    np.testing.assert_array_equal(first, real(model, photo))
+    assert not first.flags.writeable  # shared by every session: nobody may change it
+    assert classifier.shared_predict(twin, photo.copy()) is first
+    assert attacks.check_transfer(model, photo, photo, "b").probability_after == float(first[1])
+    assert len(passes) == 1
+    assert not np.array_equal(classifier.shared_predict(other, photo), first)
+    classifier.shared_predict(model, 255 - photo)
+    assert len(passes) == 3  # another network, another photo: each its own pass

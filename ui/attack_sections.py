@@ -128,7 +128,7 @@ def verdict_table(saved: dict) -> None:
         label, model, check = second_opinion("Network", "adv_model2", "mobilenet_0.75", result.original,
                                              result.image, target_name)
         if check is not None:
-            top5(model, classifier.predict(model, result.image), target=check.target,
+            top5(model, classifier.shared_predict(model, result.image), target=check.target,
                  title=f"{label} sees the adversarial photo as")
 
 
