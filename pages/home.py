@@ -41,7 +41,7 @@ PAGES = [
 ]
 
 if present.is_on():  # the page links are the cards' titles: as large as body text on a projector
-    st.html(f"<style>[data-testid='stPageLink'] p {{ font-size: {present.BODY_PX}px !important; }}</style>")
+    present.style(f"[data-testid='stPageLink'] p {{ font-size: {present.BODY_PX}px !important; }}", "page-links")
 cols = st.columns(2)
 for i, (title, path, text) in enumerate(PAGES):
     with cols[i % 2].container(border=True):

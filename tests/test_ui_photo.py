@@ -41,5 +41,5 @@ def test_the_source_buttons_wrap_instead_of_hiding_camera():
     """Streamlit's segmented control scrolls sideways in a narrow column and cuts 'Camera' off: wrap it."""
     at = AppTest.from_function(_photo_app).run()
     assert at.segmented_control(key="demo_source").options == ["Sample photo", "Upload", "Camera"]
-    css = " ".join(h.proto.body for h in at.get("html"))
+    css = " ".join(m.value for m in at.markdown if m.value.startswith("<style"))
     assert ".st-key-demo_source [role='radiogroup']" in css and "flex-wrap: wrap" in css

@@ -55,23 +55,28 @@ def test_nan_in_a_link_is_refused():
     assert not at.exception and at.slider(key="demo_eps").value == 2 and at.info
 
 
+def page_styles(at) -> str:
+    """The CSS a run added to the page (``ui.present.style``: a markdown element holding a <style>)."""
+    return " ".join(m.value for m in at.markdown if m.value.startswith("<style"))
+
+
 def test_presentation_mode_from_the_url_stays_on_across_pages():
     at = AppTest.from_file(APP, default_timeout=120)
     at.query_params["present"] = "1"
     at.run()
     assert not at.exception
     assert at.toggle(key="present_toggle").value is True
-    assert any("font-size: 22px" in h.proto.body for h in at.get("html"))
+    assert "font-size: 22px" in page_styles(at)
     at.switch_page("pages/inception_block.py").run()  # AppTest runs the page file without the shell
     assert at.session_state["present_mode"] is True
     at.switch_page("streamlit_app.py").run()
     assert at.toggle(key="present_toggle").value is True
     at.toggle(key="present_toggle").set_value(False).run()
-    assert not any("font-size" in h.proto.body for h in at.get("html"))
+    assert "font-size" not in page_styles(at)
     assert "present" not in at.query_params
 
 
 def test_presentation_mode_is_off_by_default():
     at = AppTest.from_file(APP, default_timeout=120).run()
     assert at.toggle(key="present_toggle").value is False
-    assert not any("font-size" in h.proto.body for h in at.get("html"))
+    assert "font-size" not in page_styles(at)

@@ -11,7 +11,7 @@ import streamlit as st
 import explorer
 from explorer.images import SUPPORTED_TYPES, image_note
 from explorer.samples import SAMPLES, sample_image
-from ui import links
+from ui import links, present
 
 SOURCES = ("Sample photo", "Upload", "Camera")
 
@@ -37,8 +37,8 @@ def sample_param(key: str = "photo", name: str = "photo") -> links.Param:
 def wrap_choices(widget_key: str) -> None:
     """Let a segmented control's buttons wrap onto a second line instead of being cut off in a narrow column
     (or in presentation mode's larger type): Streamlit's control scrolls sideways and hides the last option."""
-    st.html(f"<style>.st-key-{widget_key} [role='radiogroup'] {{ flex-wrap: wrap; overflow: visible; "
-            "row-gap: 0.25rem; }}</style>")
+    present.style(f".st-key-{widget_key} [role='radiogroup'] {{ flex-wrap: wrap; overflow: visible; row-gap: 0.25rem; }}",
+                  f"wrap-{widget_key}")
 
 
 def _use_upload(upload, state_key: str) -> None:

@@ -23,7 +23,6 @@ BODY_PX, CAPTION_PX, TICK_PX, TITLE_PX = 22, 20, 18, 22
 THUMB_SCALE = 1.6
 
 _CSS = f"""
-<style>
 html {{ font-size: {BODY_PX}px; }}
 [data-testid="stMarkdownContainer"] p, [data-testid="stMarkdownContainer"] li,
 [data-testid="stWidgetLabel"] p, [data-testid="stMetricLabel"] p, [data-testid="stAlertContentInfo"] p,
@@ -34,8 +33,20 @@ html {{ font-size: {BODY_PX}px; }}
 [data-testid="stSidebar"] {{ width: 340px !important; min-width: 340px !important; }}
 [data-testid="stSidebarNav"] span {{ font-size: 20px !important; white-space: normal !important; }}
 [data-testid="stMainBlockContainer"] {{ padding-top: 2.5rem !important; }}
-</style>
 """
+
+
+def style(css: str, name: str) -> None:
+    """Add page CSS that is in force from the first paint, without taking any room.
+
+    ``st.markdown``, not ``st.html``: the browser loads Streamlit's code for ``st.html`` lazily, in a
+    request of its own once the first element arrives, so on a busy server the page's text showed at
+    normal size for seconds before the style came; the markdown code comes with the page itself. The
+    element holding the style hides itself (a hidden ``<style>`` still applies). ``name`` makes its id.
+    """
+    sid = f"cnn-explorer-style-{name}"
+    st.markdown(f'<style id="{sid}">[data-testid="stElementContainer"]:has(#{sid}) {{ display: none !important; }}\n'
+                f"{css}</style>", unsafe_allow_html=True)
 
 
 def is_on() -> bool:
@@ -55,7 +66,7 @@ def sidebar_toggle() -> bool:
     st.session_state[KEY] = on
     if on:
         st.query_params[PARAM] = "1"
-        st.html(_CSS)
+        style(_CSS, "presentation")
     elif PARAM in st.query_params:
         del st.query_params[PARAM]
     return on

@@ -44,3 +44,23 @@ def test_presentation_mode_sizes_and_it_survives_a_page_switch(server, browser):
     body = page.evaluate(BODY_TEXT)
     assert body and min(body) >= 20, body
     context.close()
+
+
+def test_presentation_style_does_not_wait_for_lazily_loaded_code(server, page):
+    """The browser fetches Streamlit's code for some elements (``st.html`` among them) only when the first
+    one arrives; on a busy server the text once showed at normal size for seconds before the presentation
+    style came. Here that code never arrives: the text is projector-sized all the same, and the element
+    carrying the style takes no room (the title stays where it was)."""
+    page.route("**/Html.*.js", lambda route: route.abort())
+    _open(page, f"{server}/residual_block?present=1")
+    body = page.evaluate(BODY_TEXT)
+    assert body and min(body) >= 20, body
+    title_top = page.locator("h1").first.bounding_box()["y"]
+    first_shown = page.evaluate("""() => Math.min(...Array.from(document.querySelectorAll(
+        '[data-testid="stMain"] [data-testid="stElementContainer"]'))
+        .filter(e => e.offsetParent !== null).map(e => e.getBoundingClientRect().top))""")
+    assert title_top == first_shown  # nothing laid out above the title, not even an empty line
+    _open(page, f"{server}/?present=1")  # the home page's links, styled the same way
+    sizes = page.evaluate("""() => Array.from(document.querySelectorAll('[data-testid="stPageLink"] p'))
+        .map(e => parseFloat(getComputedStyle(e).fontSize))""")
+    assert sizes and min(sizes) >= 20, sizes
