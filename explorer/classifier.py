@@ -178,8 +178,16 @@ def view(model, image) -> np.ndarray:
 
 
 def seen_image(model, image) -> np.ndarray:
-    """What the model sees of a photo, as a uint8 picture to show next to its predictions."""
-    return np.clip(np.rint(view(model, image)[0]), 0, 255).astype(np.uint8)
+    """What the model sees of a photo, as a uint8 picture to show next to its predictions.
+
+    Made once for the server per input size and photo (by content): a page shows it at every rerun of
+    every session, and each time cost a few eager TensorFlow ops. Read-only (shared)."""
+    from .shared_runs import run_key
+    from .shared_values import shared_values
+
+    photo, size = as_uint8(image), input_size(model)
+    return shared_values().get(run_key("seen_image", None, size=tuple(size), photo=photo),
+                               lambda: np.clip(np.rint(view(model, photo)[0]), 0, 255).astype(np.uint8))
 
 
 # One compiled forward pass per model, reused for every photo size. Weak keys: a model that goes away

@@ -16,6 +16,7 @@ per-channel colour scale), writing one channel at a time into a preallocated uin
 
 from __future__ import annotations
 
+import functools
 import weakref
 from dataclasses import dataclass
 
@@ -290,8 +291,15 @@ def channel_grid(fmap: np.ndarray, scale: str = "shared", sort: bool = True, col
 
 def colorize(gray: np.ndarray, colorscale: str = "Viridis") -> np.ndarray:
     """uint8 HxW -> uint8 HxWx3 through a plotly colour scale (a 256-entry lookup, no float copies)."""
+    return _lookup_table(colorscale)[gray]
+
+
+@functools.lru_cache(maxsize=32)
+def _lookup_table(colorscale: str) -> np.ndarray:
+    """The colour scale's 256 RGB entries (plotly's sampling is slow Python: made once per scale)."""
     from plotly.colors import get_colorscale, sample_colorscale, unlabel_rgb
 
     colors = sample_colorscale(get_colorscale(colorscale), np.linspace(0, 1, 256), colortype="rgb")
     lut = np.array([unlabel_rgb(c) for c in colors], dtype=np.float64).round().astype(np.uint8)
-    return lut[gray]
+    lut.flags.writeable = False
+    return lut

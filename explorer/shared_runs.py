@@ -123,7 +123,7 @@ def nbytes(value) -> int:
     """Rough memory held by a result: its arrays, plus 8 bytes a number (for the cache's size limit)."""
     if isinstance(value, np.ndarray):
         return int(value.nbytes)
-    if isinstance(value, (bytes, bytearray)):
+    if isinstance(value, (bytes, bytearray, str)):  # a str: a PNG data URI, say (ASCII: a byte a character)
         return len(value)
     if isinstance(value, dict):
         return sum(nbytes(v) for v in value.values()) + 64

@@ -18,7 +18,8 @@ from plotly.subplots import make_subplots
 from explorer import classifier, features, zoo
 from explorer.images import png_bytes
 from explorer.plain_numbers import plain_number
-from explorer.shared_runs import content_key
+from explorer.shared_runs import content_key, run_key
+from explorer.shared_values import shared_values
 from ui import feature_sections as sections
 from ui import links, present
 from ui.models import GEOMETRY_NOTE, choices, model_select, title_of, top5
@@ -50,7 +51,10 @@ def keep_tab_widgets() -> None:
 
 
 def _png_uri(array: np.ndarray) -> str:
-    return "data:image/png;base64," + base64.b64encode(png_bytes(array, compress_level=1)).decode()
+    """The picture as a PNG data URI, encoded once for the server per content: a class looking at the
+    same layer of the same photo shares one encoding (it was a fifth of every rerun of this page)."""
+    return shared_values().get(run_key("png_uri", None, picture=array), lambda: "data:image/png;base64," +
+                               base64.b64encode(png_bytes(array, compress_level=1)).decode())
 
 
 def compute(model, label: str, mode: str, photo: np.ndarray):

@@ -260,3 +260,26 @@ def test_vgg16_with_random_weights_still_shows_every_layer():
     # VGG's first convolution has a bias and its own ReLU: the page says both
     text = _markdown(_section(at, "Convolution by hand"))
     assert "plus the bias" in text and "relu" in text
+
+
+@needs_fixtures
+def test_a_second_student_on_the_same_photo_and_layer_costs_no_picture_work(monkeypatch):
+    """The photo as the network sees it and the layer's PNG are made once for the server: a class opening
+    the page together (and every rerun after) reuses them instead of encoding them per session."""
+    import explorer.classifier
+    import explorer.images
+
+    encoded, viewed = [], []
+    real_png, real_view = explorer.images.png_bytes, explorer.classifier.view
+    monkeypatch.setattr(explorer.images, "png_bytes", lambda *a, **k: encoded.append(1) or real_png(*a, **k))
+    monkeypatch.setattr(explorer.classifier, "view", lambda *a, **k: viewed.append(1) or real_view(*a, **k))
+    # A photo of its own (an upload by content), so nothing another test made is reused.
+    photo = np.random.default_rng(11).integers(0, 256, (150, 200, 3), dtype=np.uint8)
+    upload = dict(fm_model="mobilenet_0.25", fm_photo_source="Upload", fm_photo_last_good=(photo, "upload: noise"))
+    first = _open(**upload)
+    made = (len(encoded), len(viewed))
+    assert made[0] >= 1 and made[1] >= 1, "the page drew no picture: the counts below would prove nothing"
+    first.run()
+    second = _open(**upload)
+    assert not second.exception
+    assert (len(encoded), len(viewed)) == made

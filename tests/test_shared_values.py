@@ -42,6 +42,14 @@ def test_other_keys_are_other_values_and_the_cache_stays_bounded():
     assert huge.shape == (1_000_000,) and "huge" not in values.cache
 
 
+def test_text_counts_towards_the_limit():
+    """PNG data URIs (the Feature maps page's pictures) are text: they count by their length."""
+    values = SharedValues(limit_mb=1)
+    for name in "abc":
+        values.get(name, lambda: "data:image/png;base64," + "A" * 400_000)
+    assert 1e6 - 500_000 < values.cache.size_bytes <= 1e6 and "a" not in values.cache
+
+
 def test_an_error_while_making_reaches_the_caller_and_is_not_kept():
     values = SharedValues(limit_mb=1)
 
