@@ -92,14 +92,25 @@ def _model_picker():
 
 
 def _curves(history, losses, title="") -> go.Figure:
+    """The probability of the copy the network judged at each step, and the loss (normal mode).
+
+    Two of these share a column side by side (each a quarter of the page when presenting). Presenting,
+    a chart keeps the probability alone, on one axis, with a few ticks: two axes of projector-sized
+    numbers left a plot a few pixels wide with its step labels on top of each other."""
     steps = list(range(1, len(history) + 1))
     fig = go.Figure()
-    fig.add_scatter(x=steps, y=history, name="p of the copy the network saw", line=dict(color="#d62728"))
-    fig.add_scatter(x=steps, y=losses, name="loss", yaxis="y2", line=dict(color="#1f77b4", dash="dot"))
-    fig.update_layout(margin=dict(l=10, r=10, t=30, b=10), title=title, xaxis_title="step",
-                      yaxis=dict(title="probability", range=[0, 1]),
-                      yaxis2=dict(title="loss", overlaying="y", side="right", showgrid=False),
-                      legend=dict(orientation="h", y=-0.35))
+    fig.add_scatter(x=steps, y=history, name="p of the copy seen", line=dict(color="#d62728"))
+    fig.update_layout(margin=dict(l=10, r=10, t=70 if title else 40, b=10),
+                      title=dict(text=title, y=0.98, yanchor="top") if title else None,
+                      xaxis=dict(title="step", nticks=4, tickangle=0),
+                      yaxis=dict(title="probability", range=[0, 1], nticks=3),
+                      legend=dict(orientation="h", x=0, y=1.02, yanchor="bottom", xanchor="left"))
+    if present.is_on():
+        fig.update_layout(showlegend=False, yaxis_title="p of the copy seen")
+    else:
+        fig.add_scatter(x=steps, y=losses, name="loss", yaxis="y2", line=dict(color="#1f77b4", dash="dot"))
+        fig.update_layout(yaxis2=dict(title="loss", overlaying="y", side="right", showgrid=False, nticks=3,
+                                      tickmode="auto", rangemode="tozero"))  # round ticks, not the left grid's
     return present.style_figure(fig, height=240)
 
 

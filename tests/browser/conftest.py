@@ -114,3 +114,30 @@ def screenshot(page, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+# Every chart's text (legend, axis titles, tick labels) inside the chart and clear of every other label.
+CHART_LABEL_PROBLEMS = """() => {
+    const problems = [];
+    for (const plot of document.querySelectorAll('[data-testid="stMain"] .js-plotly-plot')) {
+        const frame = plot.getBoundingClientRect();
+        const labels = Array.from(plot.querySelectorAll(
+            '.legendtext, .gtitle, .g-xtitle text, .g-ytitle text, .g-y2title text, .xtick text, .ytick text, .y2tick text'))
+            .map(e => [e.textContent, e.getBoundingClientRect()]).filter(([t, r]) => t.trim() && r.width > 0);
+        for (const [t, r] of labels) {
+            if (r.left < frame.left - 1 || r.right > frame.right + 1 || r.top < frame.top - 1 || r.bottom > frame.bottom + 1)
+                problems.push(`'${t}' is cut off`);
+        }
+        for (let i = 0; i < labels.length; i++) for (let j = i + 1; j < labels.length; j++) {
+            const [a, p] = labels[i], [b, q] = labels[j];
+            if (p.left < q.right - 1 && q.left < p.right - 1 && p.top < q.bottom - 1 && q.top < p.bottom - 1)
+                problems.push(`'${a}' overlaps '${b}'`);
+        }
+    }
+    return problems;
+}"""
+
+
+def chart_label_problems(page) -> list[str]:
+    """Labels of the page's plotly charts that are cut off or overlap another label (empty: all clear)."""
+    return page.evaluate(CHART_LABEL_PROBLEMS)

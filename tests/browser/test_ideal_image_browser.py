@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from tests.browser.conftest import errors_on, screenshot, wait_for_app
+from tests.browser.conftest import chart_label_problems, errors_on, screenshot, wait_for_app
 
 pytestmark = pytest.mark.browser
 
@@ -53,6 +53,8 @@ def test_a_link_restores_settings_and_the_run_plays_beside_the_button(server, pa
     assert page.get_by_text("Plain noise", exact=True).count() == 1
     assert page.locator('[data-testid="stDownloadButton"]').count() == 2
     assert "steps=400" in page.url and "jitter=8" in page.url
+    assert page.locator('[data-testid="stMain"] .js-plotly-plot').count() >= 2  # the two runs' curves
+    assert chart_label_problems(page) == []
     screenshot(page, "ideal_image_result")
 
 
@@ -67,6 +69,10 @@ def test_presentation_mode_keeps_the_run_on_one_screen(server, page):
     page.wait_for_selector("text=Does another network also see it?", timeout=240_000)
     wait_for_app(page)
     assert errors_on(page) == []
+    # Presenting, each run's curves get a quarter of the page: at projector size nothing may be cut off
+    # or overlap (two axes of 18 px numbers once left a plot a few pixels wide, its step labels piled up).
+    assert page.locator('[data-testid="stMain"] .js-plotly-plot').count() >= 2
+    assert chart_label_problems(page) == []
     screenshot(page, "ideal_image_result_present")
 
 
