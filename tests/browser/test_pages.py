@@ -3,7 +3,7 @@ error or warning box, normally and in presentation mode; screenshots of both are
 
 import pytest
 
-from tests.browser.conftest import errors_on, screenshot, wait_for_app
+from tests.browser.conftest import chart_label_problems, errors_on, screenshot, wait_for_app
 from tests.browser.test_presentation import BODY_TEXT
 
 PAGES = ["", "architectures", "inception_block", "residual_block", "feature_maps", "transfer_learning",
@@ -24,6 +24,8 @@ def test_first_view_has_no_error_or_warning(server, page, path):
     assert page.locator("h1").count() >= 1, "page has no title"
     assert errors_on(page) == []
     assert warnings_on(page) == []
+    page.wait_for_timeout(1000)  # plotly draws after the script run
+    assert chart_label_problems(page) == []
     screenshot(page, f"page_{path or 'home'}")
 
 
@@ -35,4 +37,5 @@ def test_presentation_mode_screenshots(server, page, path):
     assert errors_on(page) == []
     body = page.evaluate(BODY_TEXT)
     assert body and min(body) >= 20, body  # every page's text is projector-sized, not only the one tested in detail
+    assert chart_label_problems(page) == []  # and its larger chart text still fits, clear of other labels
     screenshot(page, f"present_{path or 'home'}")
