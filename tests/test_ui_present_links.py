@@ -80,3 +80,17 @@ def test_presentation_mode_is_off_by_default():
     at = AppTest.from_file(APP, default_timeout=120).run()
     assert at.toggle(key="present_toggle").value is False
     assert "font-size" not in page_styles(at)
+
+
+def test_a_presented_title_gets_room_and_nothing_else_moves(monkeypatch):
+    """Presenting, a title grows to TITLE_PX: a figure that set a tight top margin gets two title heights;
+    a figure on plotly's default margin (100 px) or without a title keeps its own."""
+    import plotly.graph_objects as go
+
+    from ui import present
+
+    monkeypatch.setattr(present, "is_on", lambda: True)
+    tight = present.style_figure(go.Figure(layout=dict(title="p after each step", margin=dict(t=36))))
+    assert tight.layout.margin.t == 2 * present.TITLE_PX + 6
+    assert present.style_figure(go.Figure(layout=dict(title="roomy"))).layout.margin.t is None
+    assert present.style_figure(go.Figure(layout=dict(margin=dict(t=10)))).layout.margin.t == 10

@@ -89,7 +89,8 @@ def style_figure(fig, height: int | None = None):
     fig.update_xaxes(tickfont_size=TICK_PX, title_font_size=TICK_PX)
     fig.update_yaxes(tickfont_size=TICK_PX, title_font_size=TICK_PX)
     fig.update_annotations(font_size=TICK_PX)
-    if fig.layout.title.text and (fig.layout.margin.t or 0) < 2 * TITLE_PX + 6:  # room for the larger title
+    top = fig.layout.margin.t  # None: plotly's default of 100 px, room enough
+    if fig.layout.title.text and top is not None and top < 2 * TITLE_PX + 6:  # room for the larger title
         fig.update_layout(margin_t=2 * TITLE_PX + 6)
     if fig.layout.height:
         fig.update_layout(height=int(fig.layout.height * 1.25))
