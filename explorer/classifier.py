@@ -30,6 +30,8 @@ import tensorflow as tf
 from .imagenet import NUM_CLASSES
 from .imagenet import class_names as imagenet_class_names
 from .images import ImageError, load_image
+from .shared_runs import run_key
+from .shared_values import shared_values
 
 GEOMETRY = "centre crop to the model's aspect, then resize"
 DEFAULT_SIZE = 224  # input size for models that take any size
@@ -182,9 +184,6 @@ def seen_image(model, image) -> np.ndarray:
 
     Made once for the server per input size and photo (by content): a page shows it at every rerun of
     every session, and each time cost a few eager TensorFlow ops. Read-only (shared)."""
-    from .shared_runs import run_key
-    from .shared_values import shared_values
-
     photo, size = as_uint8(image), input_size(model)
     return shared_values().get(run_key("seen_image", None, size=tuple(size), photo=photo),
                                lambda: np.clip(np.rint(view(model, photo)[0]), 0, 255).astype(np.uint8))
@@ -222,9 +221,6 @@ def shared_predict(model, image) -> np.ndarray:
     by a second network, an attack's photo): thirty sessions cost one forward pass, not thirty per rerun.
     The array is shared, so it is read-only.
     """
-    from .shared_runs import run_key
-    from .shared_values import shared_values
-
     photo = as_uint8(image)
     return shared_values().get(run_key("predict", model, photo=photo), lambda: predict(model, photo))
 
