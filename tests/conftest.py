@@ -113,3 +113,8 @@ def make_tiny_classifier(class_names=3, size: int = 32, seed: int = 0, activatio
 def tiny_classifier():
     """Factory for :func:`make_tiny_classifier`: ``tiny_classifier(["cat", "dog"], size=16)``."""
     return make_tiny_classifier
+
+
+def page_styles(at) -> str:
+    """The CSS an AppTest run added to the page (``ui.present.style``: a markdown element holding a <style>)."""
+    return " ".join(m.value for m in at.markdown if m.value.startswith("<style"))

@@ -2,6 +2,8 @@
 
 from streamlit.testing.v1 import AppTest
 
+from tests.conftest import page_styles
+
 
 def _photo_app():
     import streamlit as st
@@ -41,5 +43,5 @@ def test_the_source_buttons_wrap_instead_of_hiding_camera():
     """Streamlit's segmented control scrolls sideways in a narrow column and cuts 'Camera' off: wrap it."""
     at = AppTest.from_function(_photo_app).run()
     assert at.segmented_control(key="demo_source").options == ["Sample photo", "Upload", "Camera"]
-    css = " ".join(m.value for m in at.markdown if m.value.startswith("<style"))
+    css = page_styles(at)
     assert ".st-key-demo_source [role='radiogroup']" in css and "flex-wrap: wrap" in css

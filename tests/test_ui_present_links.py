@@ -2,7 +2,7 @@
 
 from streamlit.testing.v1 import AppTest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, page_styles
 
 APP = str(ROOT / "streamlit_app.py")
 
@@ -53,11 +53,6 @@ def test_nan_in_a_link_is_refused():
     at.query_params.update({"eps": "nan"})
     at.run()
     assert not at.exception and at.slider(key="demo_eps").value == 2 and at.info
-
-
-def page_styles(at) -> str:
-    """The CSS a run added to the page (``ui.present.style``: a markdown element holding a <style>)."""
-    return " ".join(m.value for m in at.markdown if m.value.startswith("<style"))
 
 
 def test_presentation_mode_from_the_url_stays_on_across_pages():
