@@ -26,8 +26,8 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import explorer  # noqa: E402
-from explorer import attacks  # noqa: E402
-from explorer.samples import SAMPLES, sample_image  # noqa: E402
+from explorer.attacks import single as attacks  # noqa: E402
+from explorer.data.samples import SAMPLES, sample_image  # noqa: E402
 
 EPSILON, STEPS = 1, 20
 

@@ -67,8 +67,8 @@ def phase(model, targets, steps, seed, options, together: bool, max_batch: int |
           ) -> tuple[float, dict, list]:
     """Seconds for the runs of ``targets`` on a fresh scheduler (nothing replayed), submitted together
     or one after another, with their runs and the batch sizes stepped."""
-    from explorer.scheduler import Scheduler
-    from explorer.shared_runs import SharedRuns
+    from explorer.serving.scheduler import Scheduler
+    from explorer.serving.runs import SharedRuns
 
     # As the server's: one worker per heavy-work slot, the default batch limit unless one is given.
     scheduler = Scheduler(SharedRuns(cache_mb=512), max_batch=max_batch)
@@ -99,7 +99,7 @@ def model_batch_gain(model, runs: int, views: int, workers: int, repeats: int = 
 
     import tensorflow as tf
 
-    from explorer.folding import folded
+    from explorer.models.folding import folded
 
     def gradient_of(network):
         @tf.function(reduce_retracing=True)

@@ -30,7 +30,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import explorer  # noqa: E402
-from explorer import features  # noqa: E402
+from explorer.inspect import features  # noqa: E402
 
 
 def _timed(fn) -> float:

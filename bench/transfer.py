@@ -27,9 +27,9 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import explorer  # noqa: E402
-from explorer.datasets import augmented_copies, shrink  # noqa: E402
-from explorer.images import fit_to  # noqa: E402
-from explorer.samples import SAMPLES, sample_image  # noqa: E402
+from explorer.data.datasets import augmented_copies, shrink  # noqa: E402
+from explorer.data.images import fit_to  # noqa: E402
+from explorer.data.samples import SAMPLES, sample_image  # noqa: E402
 from explorer.transfer import load_backbone, split  # noqa: E402
 
 FIXTURE_IMAGES = ROOT.parent / "shared" / "fixtures" / "images"

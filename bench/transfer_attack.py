@@ -23,8 +23,8 @@ from _offline import FIXTURES  # first: KERAS_HOME and sys.path
 import numpy as np  # noqa: E402
 
 import explorer  # noqa: E402
-from explorer import attacks  # noqa: E402
-from explorer.samples import SAMPLES, sample_image  # noqa: E402
+from explorer.attacks import single as attacks  # noqa: E402
+from explorer.data.samples import SAMPLES, sample_image  # noqa: E402
 
 EPSILON, STEPS = 8, 20
 # Stop only once every attacked network is 99% sure: an attack that just tips the top-1 class over the

@@ -16,38 +16,43 @@ _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # public name -> submodule that defines it
 _EXPORTS = {
     # models and weights (issue A)
-    "load_model": "zoo", "model_info": "zoo", "weights_available": "zoo", "MODEL_NAMES": "zoo", "MODELS": "zoo",
-    "VARIANTS": "zoo",
+    "load_model": "models.zoo", "model_info": "models.zoo", "weights_available": "models.zoo",
+    "MODEL_NAMES": "models.zoo", "MODELS": "models.zoo",
+    "VARIANTS": "models.zoo",
     # what a classifier is: size, classes, names, metadata and the one predict geometry (issue 11)
-    "input_size": "classifier", "num_classes": "classifier", "class_names_of": "classifier",
-    "predict": "classifier", "shared_predict": "classifier", "top_k": "classifier", "metadata": "classifier",
-    "describe": "classifier",
-    "weights_label": "classifier",
+    "input_size": "models.classifier", "num_classes": "models.classifier", "class_names_of": "models.classifier",
+    "predict": "models.classifier", "shared_predict": "models.classifier", "top_k": "models.classifier",
+    "metadata": "models.classifier",
+    "describe": "models.classifier",
+    "weights_label": "models.classifier",
     "WeightsUnavailable": "weights",
-    "LayerGraph": "graph", "collapse": "graph", "layer_graph": "graph", "layer_table": "graph", "layout": "graph",
+    "LayerGraph": "inspect.graph", "collapse": "inspect.graph", "layer_graph": "inspect.graph",
+    "layer_table": "inspect.graph", "layout": "inspect.graph",
     # images and ImageNet classes
-    "ImageError": "images", "load_image": "images",
-    "CAT_CLASSES": "imagenet", "DOG_CLASSES": "imagenet", "SIAMESE_CAT": "imagenet", "TABBY": "imagenet",
-    "ZEBRA": "imagenet", "class_index": "imagenet", "class_name": "imagenet", "class_names": "imagenet",
-    "decode": "imagenet", "is_cat": "imagenet", "is_dog": "imagenet",
+    "ImageError": "data.images", "load_image": "data.images",
+    "CAT_CLASSES": "data.imagenet", "DOG_CLASSES": "data.imagenet", "SIAMESE_CAT": "data.imagenet",
+    "TABBY": "data.imagenet",
+    "ZEBRA": "data.imagenet", "class_index": "data.imagenet", "class_name": "data.imagenet",
+    "class_names": "data.imagenet",
+    "decode": "data.imagenet", "is_cat": "data.imagenet", "is_dog": "data.imagenet",
     # feature maps (issue B)
-    "feature_maps": "features",
+    "feature_maps": "inspect.features",
     # transfer learning (issue C)
-    "DatasetError": "datasets", "load_dataset": "datasets",
+    "DatasetError": "data.datasets", "load_dataset": "data.datasets",
     "TransferResult": "transfer", "train_classifier": "transfer",
     # ideal class images and adversarial examples (issue D)
     "IdealImage": "optvis", "ideal_image": "optvis",
-    "AdversarialResult": "attacks", "adversarial": "attacks",
+    "AdversarialResult": "attacks.single", "adversarial": "attacks.single",
     # classroom reliability (issue E)
     "CancelToken": "runtime", "Cancelled": "runtime", "Diverged": "runtime", "heavy_work": "runtime",
-    "ModelFileError": "user_models", "load_user_model": "user_models",
+    "ModelFileError": "models.user_models", "load_user_model": "models.user_models",
     # deeper lessons (issue H / 10)
-    "grad_cam": "gradcam", "receptive_field": "receptive", "receptive_fields": "receptive",
-    "ReceptiveField": "receptive", "conv_by_hand": "by_hand", "ConvByHand": "by_hand",
-    "epsilon_sweep": "ensemble",
+    "grad_cam": "inspect.gradcam", "receptive_field": "inspect.receptive", "receptive_fields": "inspect.receptive",
+    "ReceptiveField": "inspect.receptive", "conv_by_hand": "inspect.by_hand", "ConvByHand": "inspect.by_hand",
+    "epsilon_sweep": "attacks.ensemble",
     # a whole class on one server (issue 12): identical runs shared, distinct runs batched
-    "Scheduler": "scheduler", "paint": "scheduler", "default_scheduler": "scheduler",
-    "SharedRuns": "shared_runs", "run_key": "shared_runs",
+    "Scheduler": "serving.scheduler", "paint": "serving.scheduler", "default_scheduler": "serving.scheduler",
+    "SharedRuns": "serving.runs", "run_key": "serving.runs",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -48,7 +48,7 @@ def page_runs(model, target: int, steps: int = DEFAULT_STEPS, compare: bool = Tr
 
 
 def quick_picks() -> list[int]:
-    from .imagenet import SIAMESE_CAT, TABBY, ZEBRA
+    from .data.imagenet import SIAMESE_CAT, TABBY, ZEBRA
 
     return [SIAMESE_CAT, TABBY, ZEBRA]
 
@@ -56,8 +56,8 @@ def quick_picks() -> list[int]:
 def warm(model=None, classes=None, steps: int = DEFAULT_STEPS, report=print) -> dict:
     """Paint the page's default runs for ``classes`` (default: the quick picks) on ``model`` (default:
     MobileNetV2) into the process's run cache; returns timings."""
-    from . import scheduler
-    from .zoo import load_model
+    from .serving import scheduler
+    from .models.zoo import load_model
 
     start = time.perf_counter()
     model = load_model(DEFAULT_MODEL) if model is None else model
@@ -148,8 +148,8 @@ def main(argv=None) -> int:
     parser.add_argument("--classes", default="", help="comma-separated ImageNet class indices (default: quick picks)")
     args = parser.parse_args(argv)
     from . import runtime
-    from .shared_runs import CACHE_DIR_ENV
-    from .zoo import load_model
+    from .serving.runs import CACHE_DIR_ENV
+    from .models.zoo import load_model
 
     runtime.configure()
     if not os.environ.get(CACHE_DIR_ENV):

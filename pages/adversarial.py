@@ -8,9 +8,10 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import explorer
-from explorer import attacks, classifier, shared_attacks, zoo
+from explorer.attacks import single as attacks, shared as shared_attacks
+from explorer.models import classifier, zoo
 from explorer.plain_numbers import plain_probability, probability_ticks
-from explorer.shared_runs import content_key
+from explorer.serving.runs import content_key
 from ui import attack_sections, links, present
 from ui.models import GEOMETRY_NOTE, choices, model_select, title_of, top5
 from ui.photo import photo_input, sample_param

@@ -8,8 +8,8 @@ import pandas as pd
 import streamlit as st
 
 import explorer
-from explorer import graph as g
-from explorer import zoo
+from explorer.inspect import graph as g
+from explorer.models import zoo
 from explorer.plain_numbers import plain_number
 from ui import links
 from ui.graph_plot import graph_figure

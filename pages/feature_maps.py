@@ -15,11 +15,12 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from explorer import classifier, features, zoo
-from explorer.images import png_bytes
+from explorer.models import classifier, zoo
+from explorer.inspect import features
+from explorer.data.images import png_bytes
 from explorer.plain_numbers import plain_number
-from explorer.shared_runs import content_key, run_key
-from explorer.shared_values import shared_values
+from explorer.serving.runs import content_key, run_key
+from explorer.serving.values import shared_values
 from ui import feature_sections as sections
 from ui import links, present
 from ui.models import GEOMETRY_NOTE, choices, model_select, title_of, top5

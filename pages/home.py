@@ -3,7 +3,8 @@
 import pandas as pd
 import streamlit as st
 
-from explorer import weights, zoo
+from explorer import weights
+from explorer.models import zoo
 from ui import present
 from ui.upload_model import upload_model
 from ui.shell import require_shell

@@ -7,7 +7,8 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import explorer
-from explorer import classifier, optvis, warm, zoo
+from explorer.models import classifier, zoo
+from explorer import optvis, warm
 from explorer.optvis import recipe
 from explorer.plain_numbers import plain_probability
 from ui import links, present, shared_frames

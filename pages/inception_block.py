@@ -7,8 +7,8 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import explorer
-from explorer import blocks, googlenet
-from explorer.images import fit_to
+from explorer.models import blocks, googlenet
+from explorer.data.images import fit_to
 from explorer.plain_numbers import plain_probability
 from ui.models import load_with_notice
 from ui import links, present

@@ -6,9 +6,9 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from explorer import blocks
+from explorer.models import blocks
 from explorer.plain_numbers import plain_number, plain_times
-from explorer.images import fit_to
+from explorer.data.images import fit_to
 from ui import links, present
 from ui.models import cached_model
 from ui.photo import photo_input

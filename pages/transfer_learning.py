@@ -10,10 +10,11 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 import explorer
-from explorer import datasets, transfer
+from explorer.data import datasets
+from explorer import transfer
 from explorer.transfer import shared as transfer_shared
-from explorer.images import SUPPORTED_TYPES
-from explorer.samples import SAMPLES
+from explorer.data.images import SUPPORTED_TYPES
+from explorer.data.samples import SAMPLES
 from ui import links, present
 from ui.capture import class_capture
 from ui.models import GEOMETRY_NOTE, model_select, title_of, user_models

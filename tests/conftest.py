@@ -92,7 +92,7 @@ def make_tiny_classifier(class_names=3, size: int = 32, seed: int = 0, activatio
     """
     import keras
 
-    from explorer.classifier import describe
+    from explorer.models.classifier import describe
 
     names = None if isinstance(class_names, int) else list(class_names)
     keras.utils.set_random_seed(seed)

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 import explorer
-from explorer import attacks
-from explorer.classifier import clone, describe
+from explorer.attacks import single as attacks
+from explorer.models.classifier import clone, describe
 from tests.conftest import needs_fixtures
 
 
@@ -244,7 +244,7 @@ def test_epsilon_sweep_curve_for_one_photo(mobilenet_small, dog_photo):
     assert not points[0].success and points[0].steps == 0 and points[-1].success
     probs = [p.probability for p in points]
     assert probs[0] < 0.01 and probs == sorted(probs) and probs[-1] > 0.2
-    from explorer.ensemble import success_rate
+    from explorer.attacks.ensemble import success_rate
 
     assert success_rate(points) == pytest.approx(sum(p.success for p in points) / 3)
 

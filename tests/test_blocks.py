@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import explorer
-from explorer import blocks, googlenet
+from explorer.models import blocks, googlenet
 
 
 def test_inception_3a_shapes_and_parameters_by_hand():

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import explorer
-from explorer.by_hand import conv_by_hand, first_conv
+from explorer.inspect.by_hand import conv_by_hand, first_conv
 from tests.conftest import needs_fixtures
 
 

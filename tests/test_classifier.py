@@ -5,8 +5,11 @@ import numpy as np
 import pytest
 
 import explorer
-from explorer import attacks, classifier, features, transfer
-from explorer.datasets import augmented_copies
+from explorer.attacks import single as attacks
+from explorer.models import classifier
+from explorer.inspect import features
+from explorer import transfer
+from explorer.data.datasets import augmented_copies
 from tests.conftest import needs_fixtures
 
 
@@ -90,7 +93,7 @@ def test_zoo_models_and_multi_head_models(tiny_classifier):
     googlenet = explorer.load_model("googlenet", weights=None)
     assert explorer.num_classes(googlenet) == 1000 and len(explorer.class_names_of(googlenet)) == 1000
     assert classifier.metadata(googlenet).name == "googlenet"
-    assert not explorer.zoo.MODELS["googlenet"].pretrained and explorer.zoo.MODELS["vgg16"].pretrained
+    assert not explorer.models.zoo.MODELS["googlenet"].pretrained and explorer.models.zoo.MODELS["vgg16"].pretrained
     probs = explorer.predict(googlenet, np.zeros((50, 70, 3), np.uint8))
     assert probs.shape == (1000,)  # the main head of [main, aux1, aux2]
     assert explorer.input_size(googlenet) == (224, 224)

@@ -9,8 +9,8 @@ import pytest
 from PIL import Image
 
 import explorer
-from explorer import datasets
-from explorer.datasets import DatasetError, augmented_copies, dataset_warnings, load_dataset
+from explorer.data import datasets
+from explorer.data.datasets import DatasetError, augmented_copies, dataset_warnings, load_dataset
 
 
 def png(color, size=(64, 48)) -> bytes:

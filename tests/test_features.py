@@ -7,9 +7,15 @@ import numpy as np
 import pytest
 
 import explorer
-from explorer import features
-from explorer.features import activation_of, channel_grid, conv_layers, feature_maps_and_predictions, layer_shapes
-from explorer.classifier import view
+from explorer.inspect import features
+from explorer.inspect.features import (
+    activation_of,
+    channel_grid,
+    conv_layers,
+    feature_maps_and_predictions,
+    layer_shapes,
+)
+from explorer.models.classifier import view
 
 VGG16_CONVS = ["block1_conv1", "block1_conv2", "block2_conv1", "block2_conv2", "block3_conv1", "block3_conv2",
                "block3_conv3", "block4_conv1", "block4_conv2", "block4_conv3", "block5_conv1", "block5_conv2",
@@ -23,7 +29,7 @@ def vgg16():
 
 @pytest.fixture(scope="module")
 def photo():
-    from explorer.samples import sample_image
+    from explorer.data.samples import sample_image
 
     return sample_image("Cat (Chelsea)")
 

@@ -13,7 +13,7 @@ import pytest
 import tensorflow as tf
 
 import explorer
-from explorer import folding
+from explorer.models import folding
 
 
 def _randomise_batch_norms(model, seed=0):

@@ -6,9 +6,9 @@ import pytest
 import tensorflow as tf
 
 import explorer
-from explorer.classifier import describe, predict
-from explorer.gradcam import grad_cam_details, last_conv_layer
-from explorer.samples import SAMPLES_DIR
+from explorer.models.classifier import describe, predict
+from explorer.inspect.gradcam import grad_cam_details, last_conv_layer
+from explorer.data.samples import SAMPLES_DIR
 from tests.conftest import needs_fixtures
 
 GREY = 128

@@ -7,8 +7,9 @@ import pytest
 from keras import layers
 
 import explorer
-from explorer import blocks, graph as g
-from explorer.graph_drawing import drawing, overlapping_labels, short_shape
+from explorer.models import blocks
+from explorer.inspect import graph as g
+from explorer.inspect.graph_drawing import drawing, overlapping_labels, short_shape
 from tests.conftest import ROOT
 
 
@@ -167,7 +168,8 @@ def test_shape_text():
 
 def test_graph_code_reads_no_private_keras_internals():
     """Issue 11: only public Keras (get_config's inbound_nodes, model.layers) in the graph code."""
-    for path in ("explorer/graph.py", "explorer/graph_drawing.py", "explorer/blocks.py", "explorer/googlenet.py",
+    for path in ("explorer/inspect/graph.py", "explorer/inspect/graph_drawing.py", "explorer/models/blocks.py",
+                 "explorer/models/googlenet.py",
                  "ui/graph_plot.py", "pages/architectures.py", "pages/inception_block.py", "pages/residual_block.py"):
         text = (ROOT / path).read_text()
         for private in ("_inbound_nodes", "_keras_history", "._nodes", "_operations"):

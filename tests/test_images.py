@@ -15,8 +15,8 @@ import pytest
 from PIL import Image
 
 import explorer
-from explorer import images
-from explorer.images import ImageError, fit_to, image_note, load_image
+from explorer.data import images
+from explorer.data.images import ImageError, fit_to, image_note, load_image
 
 
 def _save(img: Image.Image, fmt: str, **kwargs) -> bytes:

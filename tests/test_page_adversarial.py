@@ -11,7 +11,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 import explorer
-from explorer import attacks
+from explorer.attacks import single as attacks
 from tests.conftest import ROOT, needs_fixtures
 from ui import attack_sections
 
@@ -150,7 +150,7 @@ def test_attack_fools_the_network_and_offers_a_png_that_still_fools_it():
     saved = at.session_state["adv_result"]["result"]
     again = np.asarray(Image.open(io.BytesIO(attacks.png_bytes(saved.image))))
     assert again.dtype == np.uint8 and np.array_equal(again, saved.image)
-    photo = attacks.shrink(explorer.samples.sample_image("Coffee cup"), 768)
+    photo = attacks.shrink(explorer.data.samples.sample_image("Coffee cup"), 768)
     assert np.abs(again.astype(int) - photo.astype(int)).max() <= 2
     model = explorer.load_model("mobilenet", alpha=0.25, input_shape=(128, 128, 3))
     assert int(np.argmax(attacks.predict(model, again))) == 282

@@ -178,7 +178,7 @@ def _number(text: str, label: str) -> float:
 @needs_fixtures
 def test_convolution_by_hand_sum_equals_the_tensor_value_shown():
     import explorer
-    from explorer.samples import sample_image
+    from explorer.data.samples import sample_image
     from ui.models import cached_model
 
     at = _open({"section": "Convolution by hand", "pixel_row": "40", "pixel_col": "61", "filter": "2"})
@@ -266,13 +266,13 @@ def test_vgg16_with_random_weights_still_shows_every_layer():
 def test_a_second_student_on_the_same_photo_and_layer_costs_no_picture_work(monkeypatch):
     """The photo as the network sees it and the layer's PNG are made once for the server: a class opening
     the page together (and every rerun after) reuses them instead of encoding them per session."""
-    import explorer.classifier
-    import explorer.images
+    import explorer.models.classifier
+    import explorer.data.images
 
     encoded, viewed = [], []
-    real_png, real_view = explorer.images.png_bytes, explorer.classifier.view
-    monkeypatch.setattr(explorer.images, "png_bytes", lambda *a, **k: encoded.append(1) or real_png(*a, **k))
-    monkeypatch.setattr(explorer.classifier, "view", lambda *a, **k: viewed.append(1) or real_view(*a, **k))
+    real_png, real_view = explorer.data.images.png_bytes, explorer.models.classifier.view
+    monkeypatch.setattr(explorer.data.images, "png_bytes", lambda *a, **k: encoded.append(1) or real_png(*a, **k))
+    monkeypatch.setattr(explorer.models.classifier, "view", lambda *a, **k: viewed.append(1) or real_view(*a, **k))
     # A photo of its own (an upload by content), so nothing another test made is reused.
     photo = np.random.default_rng(11).integers(0, 256, (150, 200, 3), dtype=np.uint8)
     upload = dict(fm_model="mobilenet_0.25", fm_photo_source="Upload", fm_photo_last_good=(photo, "upload: noise"))

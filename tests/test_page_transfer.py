@@ -3,7 +3,7 @@
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from explorer.datasets import augmented_copies
+from explorer.data.datasets import augmented_copies
 from tests.conftest import ROOT, needs_fixtures
 
 APP = str(ROOT / "streamlit_app.py")
@@ -92,7 +92,7 @@ def test_fine_tuning_on_the_demo_set_continues_the_curves():
 
 
 def _jpeg(name: str) -> bytes:
-    from explorer.samples import sample_path
+    from explorer.data.samples import sample_path
 
     return sample_path(name).read_bytes()
 
@@ -169,7 +169,7 @@ def test_the_default_new_photo_is_one_the_model_never_trained_on(tmp_path, fixtu
     # The held-out image is none of the training images.
     import numpy as np
 
-    from explorer.images import fit_to
+    from explorer.data.images import fit_to
     from explorer.transfer.training import split
 
     train_idx, val_idx = split(np.array([0] * 5 + [1] * 5), 0.2, 0)

@@ -4,7 +4,7 @@ import keras
 import pytest
 
 import explorer
-from explorer.receptive import receptive_field, receptive_fields
+from explorer.inspect.receptive import receptive_field, receptive_fields
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,8 @@ import pytest
 
 import explorer
 from explorer.optvis import PaintRun, render, step_runs
-from explorer.scheduler import Scheduler
-from explorer.shared_runs import SharedRuns
+from explorer.serving.scheduler import Scheduler
+from explorer.serving.runs import SharedRuns
 
 FAST = dict(preset="best looking", views=1)
 
@@ -149,7 +149,7 @@ def test_early_stop_ends_a_run_once_the_target_is_reached_and_the_image_settled(
 def test_two_workers_split_a_group_and_serve_every_run_in_turn(mobilenet_small, monkeypatch):
     """8 runs on 2 workers: batches of at most 4 (each worker its share), and the halves take turns, so
     every run gets its first step before any run of its group is done (no half waits for the other)."""
-    from explorer import shared_runs
+    from explorer.serving import runs as shared_runs
 
     order, lock = [], threading.Lock()
     publish = shared_runs.SharedRun.publish
@@ -186,7 +186,7 @@ def test_two_workers_split_a_group_and_serve_every_run_in_turn(mobilenet_small, 
 def test_a_group_bigger_than_a_batch_takes_turns_and_every_run_moves(mobilenet_small, monkeypatch):
     """More runs than a worker's batch holds: batches never exceed max_batch, and the runs rotate (each
     gets its first step before any of them is done), so no student's picture stands still."""
-    from explorer import shared_runs
+    from explorer.serving import runs as shared_runs
 
     order, publish = [], shared_runs.SharedRun.publish
 
@@ -212,7 +212,7 @@ def test_a_group_bigger_than_a_batch_takes_turns_and_every_run_moves(mobilenet_s
 def test_the_batch_limit_follows_the_device_and_the_environment(monkeypatch):
     import tensorflow as tf
 
-    from explorer import scheduler as sched
+    from explorer.serving import scheduler as sched
 
     monkeypatch.delenv(sched.MAX_BATCH_ENV, raising=False)
     gpu = bool(tf.config.list_physical_devices("GPU"))

@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 
 import explorer
-from explorer import attacks, shared_attacks
+from explorer.attacks import single as attacks, shared as shared_attacks
 from explorer.runtime import WorkQueue
-from explorer.shared_jobs import ABANDONED, SharedJobs
-from explorer.shared_runs import SharedRuns, run_key
+from explorer.serving.jobs import ABANDONED, SharedJobs
+from explorer.serving.runs import SharedRuns, run_key
 from explorer.transfer import shared as shared_training
 
 

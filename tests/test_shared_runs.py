@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from explorer.optvis import render
-from explorer.scheduler import Scheduler, ideal_image_key
-from explorer.shared_runs import RunCache, SharedRuns, content_key, model_fingerprint, run_key
+from explorer.serving.scheduler import Scheduler, ideal_image_key
+from explorer.serving.runs import RunCache, SharedRuns, content_key, model_fingerprint, run_key
 
 FAST = dict(preset="best looking", views=1)
 

@@ -7,8 +7,8 @@ import time
 import numpy as np
 import pytest
 
-from explorer import features
-from explorer.shared_values import SharedValues
+from explorer.inspect import features
+from explorer.serving.values import SharedValues
 
 
 def test_many_sessions_asking_at_once_compute_once():

@@ -6,7 +6,7 @@ import pytest
 
 import explorer
 from explorer import transfer
-from explorer.datasets import DatasetError, augmented_copies
+from explorer.data.datasets import DatasetError, augmented_copies
 from explorer.transfer import TransferResult, classifier_bytes, classify, load_backbone, load_classifier, split
 from tests.conftest import needs_fixtures
 

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 import explorer
-from explorer import user_models
-from explorer.classifier import class_names_of, metadata
-from explorer.user_models import ModelFileError, load_user_model
+from explorer.models import user_models
+from explorer.models.classifier import class_names_of, metadata
+from explorer.models.user_models import ModelFileError, load_user_model
 from tests.conftest import make_tiny_classifier
 
 SIDE = 32
@@ -59,9 +59,9 @@ def test_logits_get_a_softmax_and_the_input_range_is_rescaled(tmp_path):
     upload = io.BytesIO(keras_bytes(inner, tmp_path))
     upload.name = "logits.keras"  # like a Streamlit UploadedFile
     model = load_user_model(upload, input_range="0..1")
-    assert metadata(model).outputs == "logits" and explorer.classifier.input_range(model) == "0..1"
+    assert metadata(model).outputs == "logits" and explorer.models.classifier.input_range(model) == "0..1"
     assert class_names_of(model) == ["class 0", "class 1", "class 2", "class 3"]
-    assert not explorer.classifier.is_nested(model)  # built flat: feature maps reach every layer
+    assert not explorer.models.classifier.is_nested(model)  # built flat: feature maps reach every layer
     assert [layer.name for layer in model.layers if isinstance(layer, keras.layers.Conv2D)] == ["edges", "parts"]
     x = photos()
     expected = keras.ops.convert_to_numpy(keras.activations.softmax(inner(x / 255.0)))

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 import explorer
-from explorer import weights, zoo
+from explorer import weights
+from explorer.models import zoo
 from tests.conftest import needs_fixtures
 
 

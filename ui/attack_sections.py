@@ -12,7 +12,9 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from explorer import attacks, classifier, gradcam, shared_attacks, zoo
+from explorer.attacks import single as attacks, shared as shared_attacks
+from explorer.models import classifier, zoo
+from explorer.inspect import gradcam
 from explorer.plain_numbers import plain_probability
 from ui import present
 from ui.models import cached_model, second_opinion, title_of, top5

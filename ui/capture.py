@@ -15,7 +15,7 @@ from __future__ import annotations
 import streamlit as st
 
 import explorer
-from explorer import datasets
+from explorer.data import datasets
 from ui import present
 
 MIN_CLASSES = 2

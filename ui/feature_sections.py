@@ -16,11 +16,13 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import explorer
-from explorer import classifier, features, optvis
-from explorer.by_hand import conv_by_hand, first_conv
-from explorer.gradcam import grad_cam_details, last_conv_layer
+from explorer.models import classifier
+from explorer.inspect import features
+from explorer import optvis
+from explorer.inspect.by_hand import conv_by_hand, first_conv
+from explorer.inspect.gradcam import grad_cam_details, last_conv_layer
 from explorer.plain_numbers import plain_number, plain_probability, plain_times
-from explorer.receptive import receptive_field
+from explorer.inspect.receptive import receptive_field
 from ui import present
 from ui.runs import queued_run
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
-from explorer.graph import CATEGORIES, GraphLayout, LayerGraph
-from explorer.graph_drawing import drawing
+from explorer.inspect.graph import CATEGORIES, GraphLayout, LayerGraph
+from explorer.inspect.graph_drawing import drawing
 
 PALETTE = dict(zip(CATEGORIES, [
     "#7f7f7f", "#bcbd22", "#1f77b4", "#17becf", "#c7c7c7", "#98df8a", "#ff7f0e", "#ffbb78", "#d62728",

@@ -14,7 +14,9 @@ import numpy as np
 import streamlit as st
 
 import explorer
-from explorer import attacks, classifier, runtime, zoo
+from explorer.attacks import single as attacks
+from explorer.models import classifier, zoo
+from explorer import runtime
 from explorer.plain_numbers import plain_probability
 from ui import present
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import streamlit as st
 
 import explorer
-from explorer.images import SUPPORTED_TYPES, image_note
-from explorer.samples import SAMPLES, sample_image
+from explorer.data.images import SUPPORTED_TYPES, image_note
+from explorer.data.samples import SAMPLES, sample_image
 from ui import links, present
 
 SOURCES = ("Sample photo", "Upload", "Camera")

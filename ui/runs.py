@@ -67,7 +67,7 @@ since the last call: compare ``snapshot.version``); ``placeholder`` says
     With many sessions watching at once the ticks slow down (``every`` per 4 watchers): redrawing
     thirty pages costs the server's Python time that the runs themselves need.
     """
-    from explorer.shared_runs import shared_runs
+    from explorer.serving.runs import shared_runs
 
     try:
         while True:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from explorer.classifier import class_names_of, input_size, metadata
-from explorer.user_models import INPUT_RANGES, ModelFileError, load_user_model
+from explorer.models.classifier import class_names_of, input_size, metadata
+from explorer.models.user_models import INPUT_RANGES, ModelFileError, load_user_model
 from ui.models import user_models
 
 MAX_UPLOADED = 3

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import keras
 
-from ..classifier import main_output
-from ..features import _extractor
-from ..folding import folded
+from ..models.classifier import main_output
+from ..inspect.features import _extractor
+from ..models.folding import folded
 
 
 def network_for(model: keras.Model, layers: tuple[str, ...]) -> keras.Model:

@@ -16,8 +16,8 @@ import weakref
 import numpy as np
 import tensorflow as tf
 
-from ..features import conv_activations
-from ..classifier import input_size
+from ..inspect.features import conv_activations
+from ..models.classifier import input_size
 from ..runtime import Diverged
 from . import objectives as obj
 from .activations import network_for, split

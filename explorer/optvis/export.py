@@ -7,7 +7,7 @@ import io
 import numpy as np
 from PIL import Image
 
-from ..images import png_bytes  # noqa: F401  (re-exported: explorer.optvis.png_bytes)
+from ..data.images import png_bytes  # noqa: F401  (re-exported: explorer.optvis.png_bytes)
 
 
 def gif_bytes(frames, ms_per_frame: int = 150, hold_last_ms: int = 1500, size: int | None = None) -> bytes:

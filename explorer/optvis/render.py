@@ -23,8 +23,8 @@ from typing import Callable, NamedTuple, Sequence
 import numpy as np
 import tensorflow as tf
 
-from ..classifier import input_size, num_classes
-from ..classifier import predict as predict  # the app's one geometry; optvis.predict kept as a name
+from ..models.classifier import input_size, num_classes
+from ..models.classifier import predict as predict  # the app's one geometry; optvis.predict kept as a name
 from ..runtime import Diverged
 from . import objectives as obj
 from .activations import network_for, split

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import keras
 
-from ..classifier import ClassNames, describe, weights_label
+from ..models.classifier import ClassNames, describe, weights_label
 
 
 def head_layers(num_classes: int, dense_units: int = 0, dropout: float = 0.2) -> list[keras.layers.Layer]:

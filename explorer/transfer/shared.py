@@ -19,8 +19,8 @@ import itertools
 
 import numpy as np
 
-from ..shared_jobs import SharedJobs, shared_jobs
-from ..shared_runs import Subscription, content_key, model_fingerprint, run_key
+from ..serving.jobs import SharedJobs, shared_jobs
+from ..serving.runs import Subscription, content_key, model_fingerprint, run_key
 from . import training
 
 

@@ -18,10 +18,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from .. import classifier as clf
-from ..datasets import DatasetError, load_dataset
-from ..images import fit_to, load_image
-from ..zoo import VARIANTS, Variant, load_model
+from ..models import classifier as clf
+from ..data.datasets import DatasetError, load_dataset
+from ..data.images import fit_to, load_image
+from ..models.zoo import VARIANTS, Variant, load_model
 from . import head
 from .embeddings import augmented_views, batches, embedding_size, embedding_step, extract_embeddings
 

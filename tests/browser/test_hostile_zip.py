@@ -5,7 +5,7 @@ import zipfile
 
 import pytest
 
-from explorer.samples import SAMPLES, sample_path
+from explorer.data.samples import SAMPLES, sample_path
 from tests.browser.conftest import errors_on, screenshot, wait_for_app
 
 pytestmark = pytest.mark.browser

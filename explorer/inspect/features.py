@@ -24,7 +24,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from .classifier import as_uint8, call_flat, input_size, is_nested, view
+from ..models.classifier import as_uint8, call_flat, input_size, is_nested, view
 
 CONV_TYPES = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.SeparableConv2D)
 # Layers that only rescale or activate what a convolution produced (followed by activation_of).
@@ -172,8 +172,8 @@ def shared_feature_maps_and_predictions(model: keras.Model, image, layers=None):
 
     A class opening Feature maps together costs one forward pass and one copy of the maps, not thirty.
     """
-    from .shared_runs import run_key
-    from .shared_values import shared_values
+    from ..serving.runs import run_key
+    from ..serving.values import shared_values
 
     names = tuple(_extractor(model, layers).names)
     photo = as_uint8(image)

@@ -30,11 +30,19 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image
 
-from .classifier import (as_uint8, class_names_of, has_own_class_names, input_size, main_output, model_view, predict,
-                         shared_predict)
-from .folding import folded
-from .imagenet import class_index
-from .images import png_bytes  # noqa: F401  (png_bytes: part of this module's API)
+from ..models.classifier import (
+    as_uint8,
+    class_names_of,
+    has_own_class_names,
+    input_size,
+    main_output,
+    model_view,
+    predict,
+    shared_predict,
+)
+from ..models.folding import folded
+from ..data.imagenet import class_index
+from ..data.images import png_bytes  # noqa: F401  (png_bytes: part of this module's API)
 
 METHODS = {
     "lesson": "Lesson: plain gradient descent on the pixels, as in the lesson",

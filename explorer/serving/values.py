@@ -15,8 +15,8 @@ import os
 import threading
 from typing import Callable, TypeVar
 
-from .runtime import process_wide
-from .shared_runs import RunCache, freeze
+from ..runtime import process_wide
+from .runs import RunCache, freeze
 
 T = TypeVar("T")
 VALUES_MB_ENV = "CNN_EXPLORER_VALUES_MB"

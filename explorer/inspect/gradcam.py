@@ -19,8 +19,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from .attacks import target_index
-from .classifier import as_uint8, input_size, model_view
+from ..attacks.single import target_index
+from ..models.classifier import as_uint8, input_size, model_view
 from .features import _extractor, _walk
 
 _TINY = 1e-30

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-SAMPLES_DIR = Path(__file__).resolve().parent.parent / "assets" / "samples"
+SAMPLES_DIR = Path(__file__).resolve().parents[2] / "assets" / "samples"
 
 SAMPLES = {
     "Cat (Chelsea)": "cat_chelsea.jpg",

@@ -30,10 +30,10 @@ import itertools
 import threading
 from dataclasses import dataclass, field
 
-from . import runtime
-from .optvis.render import PaintRun, _check_options, step_runs
-from .runtime import Diverged
-from .shared_runs import SharedRun, SharedRuns, Subscription, run_key, shared_runs
+from .. import runtime
+from ..optvis.render import PaintRun, _check_options, step_runs
+from ..runtime import Diverged
+from .runs import SharedRun, SharedRuns, Subscription, run_key, shared_runs
 
 MAX_BATCH_ENV = "CNN_EXPLORER_MAX_BATCH"
 #: Runs one worker steps together at most, on a CPU and on a GPU (more take turns for a place).

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import keras
 
-from . import weights as _weights
+from .. import weights as _weights
 from .classifier import describe, input_size, weights_label  # noqa: F401  (input_size, weights_label: zoo API)
 from .googlenet import GoogLeNet
 from .preprocess import ImageNetPreprocess

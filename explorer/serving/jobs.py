@@ -36,9 +36,9 @@ import math
 import threading
 from typing import Any, Callable
 
-from . import runtime
-from .runtime import Cancelled, Diverged
-from .shared_runs import SharedRun, SharedRuns, Subscription, shared_runs
+from .. import runtime
+from ..runtime import Cancelled, Diverged
+from .runs import SharedRun, SharedRuns, Subscription, shared_runs
 
 ABANDONED = "Nobody is watching this run any more."
 

@@ -27,11 +27,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from .imagenet import NUM_CLASSES
-from .imagenet import class_names as imagenet_class_names
-from .images import ImageError, load_image
-from .shared_runs import run_key
-from .shared_values import shared_values
+from ..data.imagenet import NUM_CLASSES
+from ..data.imagenet import class_names as imagenet_class_names
+from ..data.images import ImageError, load_image
+from ..serving.runs import run_key
+from ..serving.values import shared_values
 
 GEOMETRY = "centre crop to the model's aspect, then resize"
 DEFAULT_SIZE = 224  # input size for models that take any size

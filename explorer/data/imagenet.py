@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .weights import cache_dir
+from ..weights import cache_dir
 
 NUM_CLASSES = 1000
 CLASS_INDEX_FILE = "imagenet_class_index.json"

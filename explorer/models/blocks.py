@@ -329,7 +329,7 @@ def replay(model: keras.Model, x, training: bool = False) -> dict:
 
     The wiring comes from the model's public, serialised config (:func:`explorer.graph.layer_parents`),
     so intermediate tensors can be watched by a ``tf.GradientTape``."""
-    from .graph import layer_parents
+    from ..inspect.graph import layer_parents
 
     parents = layer_parents(model)
     tensors = {model.layers[0].name: x}

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
-from . import attacks
-from .classifier import as_uint8, input_size, main_output, model_view
+from . import single as attacks
+from ..models.classifier import as_uint8, input_size, main_output, model_view
 
 _COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 

@@ -34,7 +34,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from .runtime import CancelToken, Diverged, process_wide, run_budget
+from ..runtime import CancelToken, Diverged, process_wide, run_budget
 
 CACHE_MB_ENV = "CNN_EXPLORER_CACHE_MB"
 CACHE_DIR_ENV = "CNN_EXPLORER_CACHE_DIR"  # set: finished runs are also kept on disk (warm-up, restarts, replicas)

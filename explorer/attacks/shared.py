@@ -14,10 +14,10 @@ done. Results are shared between sessions: read-only, never mutate them.
 
 from __future__ import annotations
 
-from . import attacks
-from .classifier import as_uint8
-from .shared_jobs import SharedJobs, shared_jobs
-from .shared_runs import Subscription, model_fingerprint, run_key
+from . import single as attacks
+from ..models.classifier import as_uint8
+from ..serving.jobs import SharedJobs, shared_jobs
+from ..serving.runs import Subscription, model_fingerprint, run_key
 
 
 def _models(model) -> list:

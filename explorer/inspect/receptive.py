@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import keras
 
-from .classifier import input_size
+from ..models.classifier import input_size
 
 # Layers that slide a window over the grid, layers that leave it, and models nested as layers.
 _CONV = {"Conv2D", "Conv2DTranspose", "DepthwiseConv2D", "SeparableConv2D", "Convolution2D"}

@@ -1,0 +1,1 @@
+"""Pictures and classes: hardened image loading, datasets, the sample photos, ImageNet's class index."""
