@@ -304,3 +304,55 @@ def run_budget() -> float:
 __all__ = ["env_int", "Cancelled", "CancelToken", "Diverged", "WorkQueue", "configure", "cpu_count",
            "heavy_slots", "heavy_work", "limit_malloc_arenas", "process_wide", "run_budget", "settle_heap",
            "work_queue"]
+
+
+import weakref  # noqa: E402  (WeakCache's own import: this part of the module is appended)
+
+
+class WeakCache:
+    """Values made once per live object (a model), held only as long as the object lives.
+
+    >>> _STEPS = WeakCache()
+    >>> step = _STEPS.get(model, lambda: compile_step(model))              # one value per model
+    >>> run = _MAPS.get(model, lambda: build(model, layers), key=layers)   # or one per (model, key)
+
+    The object is a weak key: when the last session drops a model, its compiled steps go with it (so a
+    value must not hold the object strongly; hold it with :func:`weakref.ref`, or return None for "the
+    object itself"). ``make()`` runs outside the cache's lock, so a slow compilation for one model never
+    holds up another; callers asking for the same object and key at once wait for the one ``make()``,
+    so an object never gets two values. If ``make()`` raises, nothing is stored and the next caller tries.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._values: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # obj -> {key: value}
+        self._making: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # obj -> {key: Lock}
+
+    def _found(self, obj, key):
+        per = self._values.get(obj)
+        return (True, per[key]) if per is not None and key in per else (False, None)
+
+    def get(self, obj, make: Callable[[], T], key=None) -> T:
+        """The value for ``(obj, key)``, made by ``make()`` on first use."""
+        with self._lock:
+            found, value = self._found(obj, key)
+            if found:
+                return value
+            making = self._making.setdefault(obj, {}).setdefault(key, threading.Lock())
+        with making:
+            with self._lock:
+                found, value = self._found(obj, key)
+            if found:
+                return value
+            value = make()
+            with self._lock:
+                self._values.setdefault(obj, {})[key] = value
+                self._making.get(obj, {}).pop(key, None)
+            return value
+
+    def __contains__(self, obj) -> bool:
+        with self._lock:
+            return bool(self._values.get(obj))
+
+
+__all__ += ["WeakCache"]
