@@ -26,7 +26,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import explorer  # noqa: E402
-from explorer.attacks import single as attacks  # noqa: E402
+from explorer.attacks import single as attacks, verdicts  # noqa: E402
 from explorer.data.samples import SAMPLES, sample_image  # noqa: E402
 
 EPSILON, STEPS = 1, 20
@@ -47,7 +47,7 @@ def attack_table(model, second, images, targets, method):
                 continue  # already that class: nothing to attack
             result = explorer.adversarial(model, image, target, epsilon=EPSILON, steps=STEPS, method=method,
                                           confidence=0.0)  # the first flip, not the default p >= 0.9
-            check = attacks.check_transfer(second, image, result.image, explorer.class_name(target))
+            check = verdicts.check_transfer(second, image, result.image, explorer.class_name(target))
             rows.append((name, target, result, check))
     return rows
 
@@ -64,7 +64,7 @@ def summarise(method: str, rows) -> None:
 
 def step_timing(model, image, repeats: int = 10) -> tuple[float, float]:
     """Seconds per attack step: the compiled step against the same Python function run eagerly."""
-    step = attacks._compiled(model)
+    step = attacks.compiled_step(model)
     x0 = tf.constant(image, tf.float32)
     args = (x0, tf.zeros_like(x0), tf.zeros_like(x0), tf.constant(explorer.TABBY), tf.constant(1.0),
             tf.constant(1.0), tf.constant(attacks.PGD_MOMENTUM), tf.constant(True))

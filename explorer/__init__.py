@@ -21,7 +21,7 @@ _EXPORTS = {
     "VARIANTS": "models.zoo",
     # what a classifier is: size, classes, names, metadata and the one predict geometry (issue 11)
     "input_size": "models.classifier", "num_classes": "models.classifier", "class_names_of": "models.classifier",
-    "predict": "models.classifier", "shared_predict": "models.classifier", "top_k": "models.classifier",
+    "predict": "models.classifier", "shared_predict": "attacks.verdicts", "top_k": "models.classifier",
     "metadata": "models.classifier",
     "describe": "models.classifier",
     "weights_label": "models.classifier",
@@ -42,14 +42,14 @@ _EXPORTS = {
     "TransferResult": "transfer", "train_classifier": "transfer",
     # ideal class images and adversarial examples (issue D)
     "IdealImage": "optvis", "ideal_image": "optvis",
-    "AdversarialResult": "attacks.single", "adversarial": "attacks.single",
+    "AdversarialResult": "attacks.single", "adversarial": "attacks.ensemble",
     # classroom reliability (issue E)
     "CancelToken": "runtime", "Cancelled": "runtime", "Diverged": "runtime", "heavy_work": "runtime",
     "ModelFileError": "models.user_models", "load_user_model": "models.user_models",
     # deeper lessons (issue H / 10)
     "grad_cam": "inspect.gradcam", "receptive_field": "inspect.receptive", "receptive_fields": "inspect.receptive",
     "ReceptiveField": "inspect.receptive", "conv_by_hand": "inspect.by_hand", "ConvByHand": "inspect.by_hand",
-    "epsilon_sweep": "attacks.ensemble",
+    "epsilon_sweep": "attacks.sweep",
     # a whole class on one server (issue 12): identical runs shared, distinct runs batched
     "Scheduler": "serving.scheduler", "paint": "serving.scheduler", "default_scheduler": "serving.scheduler",
     "SharedRuns": "serving.runs", "run_key": "serving.runs",

@@ -21,7 +21,8 @@ import os
 import sys
 import threading
 import time
-import weakref
+
+from .runtime import WeakCache
 
 WARM_ENV = "CNN_EXPLORER_WARM"
 PRECOMPILE_ENV = "CNN_EXPLORER_PRECOMPILE"  # "0": the page does not compile the Paint steps in the background
@@ -96,8 +97,7 @@ def compile_page_steps(model) -> float:
     return time.perf_counter() - start
 
 
-_compiled: "weakref.WeakSet" = weakref.WeakSet()
-_compile_lock = threading.Lock()
+_compiled = WeakCache()  # model -> True once its background compilation has started
 
 
 def compile_in_background(model) -> bool:
@@ -109,19 +109,23 @@ def compile_in_background(model) -> bool:
     """
     if os.environ.get(PRECOMPILE_ENV, "1") in ("0", "false", "no"):
         return False
-    with _compile_lock:
-        if model in _compiled:
-            return False
-        _compiled.add(model)
+    started = []
 
-    def run():
-        try:
-            compile_page_steps(model)
-        except Exception:  # noqa: BLE001  (a model the page cannot paint: its own run reports the error)
-            pass
+    def start() -> bool:
+        threading.Thread(target=_compile_quietly, args=(model,), name="explorer-compile",
+                         daemon=True).start()
+        started.append(True)
+        return True
 
-    threading.Thread(target=run, name="explorer-compile", daemon=True).start()
-    return True
+    _compiled.get(model, start)
+    return bool(started)
+
+
+def _compile_quietly(model) -> None:
+    try:
+        compile_page_steps(model)
+    except Exception:  # noqa: BLE001  (a model the page cannot paint: its own run reports the error)
+        pass
 
 
 _started = False

@@ -19,12 +19,12 @@ from explorer.models import classifier, zoo
 from explorer.inspect import features
 from explorer.data.images import png_bytes
 from explorer.plain_numbers import plain_number
-from explorer.serving.runs import content_key, run_key
-from explorer.serving.values import shared_values
+from explorer import serving
 from ui import feature_sections as sections
 from ui import links, present
 from ui.models import GEOMETRY_NOTE, choices, model_select, title_of, top5
 from ui.photo import photo_input, sample_param
+from ui.shared_views import shared_feature_maps_and_predictions, shared_seen_image
 from ui.shell import require_shell
 
 require_shell()
@@ -54,8 +54,8 @@ def keep_tab_widgets() -> None:
 def _png_uri(array: np.ndarray) -> str:
     """The picture as a PNG data URI, encoded once for the server per content: a class looking at the
     same layer of the same photo shares one encoding (it was a fifth of every rerun of this page)."""
-    return shared_values().get(run_key("png_uri", None, picture=array), lambda: "data:image/png;base64," +
-                               base64.b64encode(png_bytes(array, compress_level=1)).decode())
+    return serving.memo(serving.run_key("png_uri", None, picture=array), lambda: "data:image/png;base64," +
+                        base64.b64encode(png_bytes(array, compress_level=1)).decode())
 
 
 def compute(model, label: str, mode: str, photo: np.ndarray):
@@ -63,11 +63,11 @@ def compute(model, label: str, mode: str, photo: np.ndarray):
     (a class opening the page together shares one read-only copy), remembered by this session."""
     after = features.conv_activations(model)
     layers = tuple(after.values() if mode == MODES[0] else after.keys())
-    key = (label, id(model), mode, content_key(photo))
+    key = (label, id(model), mode, serving.content_key(photo))
     cached = st.session_state.get("fm_result")
     if cached is None or cached[0] != key:
         with st.spinner("Running the photo through the network (one pass for every layer)..."):
-            maps, probs = features.shared_feature_maps_and_predictions(model, photo, layers)
+            maps, probs = shared_feature_maps_and_predictions(model, photo, layers)
         st.session_state["fm_result"] = cached = (key, maps, probs)
     return cached[1], cached[2]
 
@@ -331,7 +331,7 @@ if any(conv != act for conv, act in after.items()):
                                     help="Modern CNNs follow each convolution with batch norm and an activation "
                                          "(ReLU): 'after activation' is what the next layer sees.") or MODES[0]
 
-seen = classifier.seen_image(model, photo_raw)
+seen = shared_seen_image(model, photo_raw)
 maps, probs = compute(model, model_label, mode, photo_raw)
 names = list(maps)
 with st.container():

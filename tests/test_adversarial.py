@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import explorer
-from explorer.attacks import single as attacks
+from explorer.attacks import single as attacks, verdicts
 from explorer.models.classifier import clone, describe
 from tests.conftest import needs_fixtures
 
@@ -190,12 +190,12 @@ def test_amplify_and_shrink():
 
 @needs_fixtures
 def test_transfer_check_on_a_second_network(mobilenet_v2, mobilenet_small, tiny, cat_photo):
-    check = attacks.check_transfer(mobilenet_small, cat_photo, cat_photo, "tiger cat")
+    check = verdicts.check_transfer(mobilenet_small, cat_photo, cat_photo, "tiger cat")
     assert check.known and check.target == 282
     assert check.probability_before == check.probability_after
     assert check.top_before[1] in {explorer.class_name(i) for i in explorer.CAT_CLASSES}
     assert check.fooled == (check.top_after[0] == 282)
-    unknown = attacks.check_transfer(tiny, cat_photo, cat_photo, "tiger cat")
+    unknown = verdicts.check_transfer(tiny, cat_photo, cat_photo, "tiger cat")
     assert not unknown.known and not unknown.fooled and unknown.probability_after is None
 
 
@@ -244,7 +244,7 @@ def test_epsilon_sweep_curve_for_one_photo(mobilenet_small, dog_photo):
     assert not points[0].success and points[0].steps == 0 and points[-1].success
     probs = [p.probability for p in points]
     assert probs[0] < 0.01 and probs == sorted(probs) and probs[-1] > 0.2
-    from explorer.attacks.ensemble import success_rate
+    from explorer.attacks.sweep import success_rate
 
     assert success_rate(points) == pytest.approx(sum(p.success for p in points) / 3)
 

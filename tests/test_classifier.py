@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import explorer
-from explorer.attacks import single as attacks
+from explorer.attacks import single as attacks, verdicts
 from explorer.models import classifier
 from explorer.inspect import features
 from explorer import transfer
@@ -140,12 +140,12 @@ def test_shared_predict_is_one_pass_per_model_and_photo_for_the_whole_server(tin
     monkeypatch.setattr(classifier, "predict", counted)
     monkeypatch.setattr(attacks, "predict", counted)  # the transfer check must not make passes of its own
 
-    first = classifier.shared_predict(model, photo)
+    first = verdicts.shared_predict(model, photo)
     np.testing.assert_array_equal(first, real(model, photo))
     assert not first.flags.writeable  # shared by every session: nobody may change it
-    assert classifier.shared_predict(twin, photo.copy()) is first
-    assert attacks.check_transfer(model, photo, photo, "b").probability_after == float(first[1])
+    assert verdicts.shared_predict(twin, photo.copy()) is first
+    assert verdicts.check_transfer(model, photo, photo, "b").probability_after == float(first[1])
     assert len(passes) == 1
-    assert not np.array_equal(classifier.shared_predict(other, photo), first)
-    classifier.shared_predict(model, 255 - photo)
+    assert not np.array_equal(verdicts.shared_predict(other, photo), first)
+    verdicts.shared_predict(model, 255 - photo)
     assert len(passes) == 3  # another network, another photo: each its own pass

@@ -16,6 +16,7 @@ from explorer.inspect.features import (
     layer_shapes,
 )
 from explorer.models.classifier import view
+from explorer.runtime import WeakCache
 
 VGG16_CONVS = ["block1_conv1", "block1_conv2", "block2_conv1", "block2_conv2", "block3_conv1", "block3_conv2",
                "block3_conv3", "block4_conv1", "block4_conv2", "block4_conv3", "block5_conv1", "block5_conv2",
@@ -46,11 +47,11 @@ def test_vgg16_every_conv_layer_in_order_with_its_shape(vgg16, photo):
 
 def test_one_cached_multi_output_model_per_model_and_layers(vgg16, photo):
     explorer.feature_maps(vgg16, photo, ["block1_conv1", "block5_conv3"])
-    ext = features._extractor(vgg16, ["block1_conv1", "block5_conv3"])
-    assert features._extractor(vgg16, ("block1_conv1", "block5_conv3")) is ext  # built once, reused
+    ext = features.extractor(vgg16, ["block1_conv1", "block5_conv3"])
+    assert features.extractor(vgg16, ("block1_conv1", "block5_conv3")) is ext  # built once, reused
     # one model: both maps and the predictions come out of the same graph
     assert len(ext.model.outputs) == 3 and ext.has_top
-    assert isinstance(features._EXTRACTORS, __import__("weakref").WeakKeyDictionary)
+    assert isinstance(features._EXTRACTORS, WeakCache)  # weak: a model that goes away takes it along
 
 
 def test_matches_a_separate_model_per_layer_and_the_model_prediction(mobilenet_small, cat_photo):

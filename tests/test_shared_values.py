@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 
-from explorer.inspect import features
+from ui import shared_views as features
 from explorer.serving.values import SharedValues
 
 

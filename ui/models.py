@@ -14,7 +14,7 @@ import numpy as np
 import streamlit as st
 
 import explorer
-from explorer.attacks import single as attacks
+from explorer.attacks import verdicts
 from explorer.models import classifier, zoo
 from explorer import runtime
 from explorer.plain_numbers import plain_probability
@@ -141,13 +141,13 @@ def second_opinion(label: str, key: str, default: str, original: np.ndarray, ima
                    exclude=()):
     """Pick a second network and judge ``original`` and ``image`` with it, matching ``class_name`` by name.
 
-    Returns ``(title, model, attacks.TransferCheck)``, or ``(title, None, None)`` if it cannot run.
+    Returns ``(title, model, verdicts.TransferCheck)``, or ``(title, None, None)`` if it cannot run.
     """
     choice, model = model_select(label, key, default, variants=zoo.VARIANTS, exclude=exclude, user=True)
     title = title_of(choice)
     if model is None:
         return title, None, None
-    return title, model, attacks.check_transfer(model, original, image, class_name)
+    return title, model, verdicts.check_transfer(model, original, image, class_name)
 
 
 USER_MODELS_KEY = "user_models"

@@ -1,2 +1,38 @@
-"""Adversarial examples: one network (:mod:`.single`), ensembles and epsilon sweeps (:mod:`.ensemble`),
-and the versions computed once for the whole class (:mod:`.shared`)."""
+"""Adversarial examples: one network (:mod:`.single`), several at once (:mod:`.ensemble`), the epsilon
+sweep (:mod:`.sweep`), verdicts made once for the server (:mod:`.verdicts`) and the attacks computed once
+for the whole class (:mod:`.shared`).
+
+Names are imported lazily from one export table, like :mod:`explorer`'s: ``explorer.attacks.DEFAULTS``,
+``explorer.attacks.adversarial`` (one model or a list), ``explorer.attacks.check_transfer`` ...
+"""
+
+from __future__ import annotations
+
+import importlib
+
+# public name -> submodule that defines it
+_EXPORTS = {
+    "DEFAULTS": "single", "METHODS": "single", "AdversarialResult": "single", "target_index": "single",
+    "amplify": "single", "shrink": "single", "png_bytes": "single",
+    "adversarial": "ensemble", "adversarial_ensemble": "ensemble",
+    "epsilon_sweep": "sweep", "SweepPoint": "sweep", "success_rate": "sweep",
+    "shared_predict": "verdicts", "check_transfer": "verdicts", "TransferCheck": "verdicts",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        try:  # a submodule, e.g. explorer.attacks.sweep
+            return importlib.import_module(f".{name}", __name__)
+        except ModuleNotFoundError:
+            raise AttributeError(f"module 'explorer.attacks' has no attribute '{name}'") from None
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_EXPORTS))

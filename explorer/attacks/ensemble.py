@@ -1,6 +1,7 @@
-"""Attacks that transfer: one perturbation against several networks at once, and the epsilon sweep.
+"""Attacks that transfer: one perturbation against several networks at once.
 
-``explorer.adversarial([m1, m2], image, target)`` lands in :func:`adversarial_ensemble`. Its loss is
+:func:`adversarial` is :func:`explorer.adversarial`: one model goes to :func:`explorer.attacks.single.adversarial`,
+a list of models (``explorer.adversarial([m1, m2], image, target)``) to :func:`adversarial_ensemble`. Its loss is
 the mean cross-entropy to the target over the models, each seeing the photo at its own input size
 through :func:`explorer.attacks.model_view` (all inside one compiled step). A perturbation that has to
 fool several different networks at once relies less on any one network's quirks, so it fools a network
@@ -10,32 +11,30 @@ The methods, budget, rounding and stopping rule are those of :func:`explorer.adv
 succeeds when *every* model's top-1 class for the saved uint8 photo is the target. The result's
 ``history`` is the mean target probability over the models; ``per_model_before`` / ``per_model_after``
 hold each model's probabilities.
-
-:func:`epsilon_sweep` runs one attack per budget on one photo: the success / p(target) curve.
 """
 
 from __future__ import annotations
 
 import time
 import weakref
-from dataclasses import dataclass
 
 import numpy as np
 import tensorflow as tf
 
 from . import single as attacks
-from ..models.classifier import as_uint8, input_size, main_output, model_view
+from ..models.classifier import as_uint8, class_names_of, input_size, main_output, model_view
+from ..runtime import WeakCache
 
-_COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_COMPILED = WeakCache()
 
 
 def _targets(models, target) -> list[int]:
     """The target's index in every model, matched by class name (ImageNet models share indices)."""
     first = attacks.target_index(models[0], target)
-    name = attacks.class_names_of(models[0])[first].lower()
+    name = class_names_of(models[0])[first].lower()
     out = []
     for model in models:
-        names = [n.lower() for n in attacks.class_names_of(model)]
+        names = [n.lower() for n in class_names_of(model)]
         if name not in names:
             raise ValueError(f"Model '{model.name}' has no class named '{name}': every model in an ensemble "
                              "must know the target class.")
@@ -43,15 +42,11 @@ def _targets(models, target) -> list[int]:
     return out
 
 
-def _compiled(models):
-    key = tuple(id(m) for m in models)
-    per_first = _COMPILED.setdefault(models[0], {})
-    entry = per_first.get(key)
-    if entry is None or any(ref() is not m for ref, m in zip(entry[0], models)):
-        refs = tuple(weakref.ref(m) for m in models)
-        entry = (refs, *_compile(refs, [input_size(m) for m in models]))
-        per_first[key] = entry
-    return entry[1], entry[2]
+def compiled_steps(models):
+    """``(step, forward)`` of an ensemble, compiled once per list of models (kept with the first model,
+    keyed by weak references to the others: a model made later in a freed one's place is another key)."""
+    refs = tuple(weakref.ref(m) for m in models)
+    return _COMPILED.get(models[0], lambda: _compile(refs, [input_size(m) for m in models]), key=refs[1:])
 
 
 def _compile(refs, sizes):
@@ -73,10 +68,10 @@ def _compile(refs, sizes):
             tape.watch(delta)
             rounded = delta + tf.stop_gradient(tf.round(delta) - delta)  # straight-through rounding
             probs, p_target = all_probs((original + rounded)[None], targets)
-            loss = tf.reduce_mean(-tf.math.log(tf.maximum(p_target, attacks._TINY)))
+            loss = tf.reduce_mean(-tf.math.log(tf.maximum(p_target, attacks.TINY)))
         grad = tape.gradient(loss, delta)
         grad = tf.where(tf.math.is_finite(grad), grad, 0.0)
-        velocity = momentum * velocity + grad / (tf.reduce_mean(tf.abs(grad)) + attacks._TINY)
+        velocity = momentum * velocity + grad / (tf.reduce_mean(tf.abs(grad)) + attacks.TINY)
         update = tf.where(signed, tf.sign(velocity), grad)
         low = tf.maximum(-epsilon, -original)
         high = tf.minimum(epsilon, 255.0 - original)
@@ -93,7 +88,7 @@ def _compile(refs, sizes):
 
 
 def _all_win(probs: list, targets: list[int], confidence: float) -> bool:
-    return all(attacks._wins(np.asarray(p), t, confidence) for p, t in zip(probs, targets))
+    return all(attacks.wins(np.asarray(p), t, confidence) for p, t in zip(probs, targets))
 
 
 def adversarial_ensemble(models, image, target, epsilon: float = attacks.DEFAULTS["epsilon"],
@@ -114,7 +109,7 @@ def adversarial_ensemble(models, image, target, epsilon: float = attacks.DEFAULT
     original = as_uint8(image)
     targets = _targets(models, target)
 
-    step_fn, forward = _compiled(models)
+    step_fn, forward = compiled_steps(models)
     history, losses, before = [], [], []
 
     def judge(image) -> list:
@@ -128,7 +123,7 @@ def adversarial_ensemble(models, image, target, epsilon: float = attacks.DEFAULT
         losses.append(loss)
         adv = None
         if callback is not None:
-            adv = attacks._rounded(original, delta)
+            adv = attacks.rounded(original, delta)
             callback(k, adv, {"probability": history[-1], "probabilities": each, "loss": loss, "linf": linf,
                               "l2": l2})
         return attacks.confirmed(_all_win(probs, targets, confidence), original, delta, adv,
@@ -137,7 +132,7 @@ def adversarial_ensemble(models, image, target, epsilon: float = attacks.DEFAULT
     start = time.perf_counter()
     delta = attacks.descend(step_fn, original, targets, budget, method, step_size, steps, visit)
     seconds = time.perf_counter() - start
-    adv = attacks._rounded(original, delta)
+    adv = attacks.rounded(original, delta)
     after = judge(adv)
     change = adv.astype(np.float64) - original
     return attacks.AdversarialResult(
@@ -147,34 +142,12 @@ def adversarial_ensemble(models, image, target, epsilon: float = attacks.DEFAULT
         notes=notes, per_model_before=before, per_model_after=after, targets=targets)
 
 
-@dataclass
-class SweepPoint:
-    """One budget of an epsilon sweep."""
-
-    epsilon: int
-    success: bool  # every attacked model's top-1 is the target
-    probability: float  # mean p(target) over the attacked models for the saved uint8 photo
-    probabilities: list[float]  # each model's p(target)
-    steps: int
-
-
-def epsilon_sweep(model_or_models, image, target, epsilons=(0, 1, 2, 4, 8, 16),
-                  steps: int = attacks.DEFAULTS["steps"], method: str = attacks.DEFAULTS["method"],
-                  callback=None, **kwargs) -> list[SweepPoint]:
-    """A small Foolbox-style curve for one photo: attack once per budget in ``epsilons`` (pixel levels)
-    and record whether it succeeded and p(target). ``success_rate(points)`` summarises it. Each attack is
-    :func:`explorer.adversarial` with the same defaults (``kwargs``: ``confidence``, ``step_size``).
-    ``callback(done, total, point)`` is called after each budget (a progress bar)."""
-    points = []
-    for eps in epsilons:
-        result = attacks.adversarial(model_or_models, image, target, epsilon=eps, steps=steps, method=method, **kwargs)
-        each = [float(p[t]) for p, t in zip(result.per_model_after, result.targets)]
-        points.append(SweepPoint(result.epsilon, result.success, float(np.mean(each)), each, result.steps))
-        if callback is not None:
-            callback(len(points), len(epsilons), points[-1])
-    return points
-
-
-def success_rate(points: list[SweepPoint]) -> float:
-    """Fraction of the sweep's budgets at which the attack succeeded."""
-    return sum(p.success for p in points) / len(points) if points else 0.0
+def adversarial(model, image, target, epsilon: float = attacks.DEFAULTS["epsilon"],
+                steps: int = attacks.DEFAULTS["steps"], method: str = attacks.DEFAULTS["method"], callback=None, *,
+                step_size: float | None = None,
+                confidence: float = attacks.DEFAULTS["confidence"]) -> attacks.AdversarialResult:
+    """:func:`explorer.adversarial`: :func:`explorer.attacks.single.adversarial` for one model (see there),
+    :func:`adversarial_ensemble` for a list of models (mean cross-entropy over the models, each seeing
+    the photo at its own input size)."""
+    attack = adversarial_ensemble if isinstance(model, (list, tuple)) else attacks.adversarial
+    return attack(model, image, target, epsilon, steps, method, callback, step_size=step_size, confidence=confidence)

@@ -33,16 +33,15 @@ from PIL import Image
 from ..models.classifier import (
     as_uint8,
     class_names_of,
-    has_own_class_names,
     input_size,
     main_output,
     model_view,
     predict,
-    shared_predict,
+    target_index,
 )
 from ..models.folding import folded
-from ..data.imagenet import class_index
 from ..data.images import png_bytes  # noqa: F401  (png_bytes: part of this module's API)
+from ..runtime import WeakCache
 
 METHODS = {
     "lesson": "Lesson: plain gradient descent on the pixels, as in the lesson",
@@ -61,7 +60,8 @@ MAX_STEPS = 10_000
 # parrot -> tabby) and in 12-26 on the sample photos (the cosine step schedule needs ~40 planned steps
 # for the hardest one, the coffee cup).
 DEFAULTS = types.MappingProxyType({"epsilon": 2, "steps": 40, "method": "pgd", "confidence": 0.9})
-_TINY = 1e-30
+#: The smallest probability a loss takes the log of (a broken model's 0 must not give -inf).
+TINY = 1e-30
 
 
 @dataclass
@@ -103,33 +103,16 @@ class AdversarialResult:
         return self.image.astype(np.int16) - self.original.astype(np.int16)
 
 
-def target_index(model, target) -> int:
-    """Index of ``target`` (an index or a class name) among the model's classes."""
-    names = class_names_of(model)
-    if isinstance(target, (int, np.integer)):
-        if not 0 <= int(target) < len(names):
-            raise ValueError(f"Target class must be 0..{len(names) - 1} for this model, got {target}.")
-        return int(target)
-    if not has_own_class_names(model) and len(names) == 1000:  # ImageNet: names, synonyms, ids
-        return class_index(target)
-    wanted = str(target).strip().lower()
-    for i, name in enumerate(names):
-        if name.lower() == wanted:
-            return i
-    raise ValueError(f"This model has no class named '{target}'. Its classes: {', '.join(names[:20])}.")
+_COMPILED = WeakCache()
 
 
-# One compiled step per model, reused for every photo size, method,
-# budget and target (all are tensor arguments). Weak keys: a model that goes away takes them along.
-_COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+def compiled_step(model):
+    """The model's compiled attack step, made once per model and reused for every photo size, method,
+    budget and target (all are tensor arguments).
 
-
-def _compiled(model):
-    if model not in _COMPILED:
-        # The gradient loop runs on the batch-norm-folded copy (the same function, a sixth faster);
-        # every verdict shown is the model's own (``predict``).
-        _COMPILED[model] = _compile(weakref.ref(folded(model)), input_size(model))
-    return _COMPILED[model]
+    The gradient loop runs on the batch-norm-folded copy (the same function, a sixth faster); every
+    verdict shown is the model's own (``predict``)."""
+    return _COMPILED.get(model, lambda: _compile(weakref.ref(folded(model)), input_size(model)))
 
 
 def _compile(model_ref, size):
@@ -144,10 +127,10 @@ def _compile(model_ref, size):
             tape.watch(delta)
             rounded = delta + tf.stop_gradient(tf.round(delta) - delta)  # straight-through rounding
             probs = main_output(model_ref()(model_view((original + rounded)[None], size), training=False))[0]
-            loss = -tf.math.log(tf.maximum(probs[target], _TINY))
+            loss = -tf.math.log(tf.maximum(probs[target], TINY))
         grad = tape.gradient(loss, delta)
         grad = tf.where(tf.math.is_finite(grad), grad, 0.0)  # a broken model must not poison the photo
-        velocity = momentum * velocity + grad / (tf.reduce_mean(tf.abs(grad)) + _TINY)
+        velocity = momentum * velocity + grad / (tf.reduce_mean(tf.abs(grad)) + TINY)
         update = tf.where(signed, tf.sign(velocity), grad)
         low = tf.maximum(-epsilon, -original)
         high = tf.minimum(epsilon, 255.0 - original)
@@ -189,14 +172,12 @@ def adversarial(model, image, target, epsilon: float = DEFAULTS["epsilon"], step
     with the current uint8 image and ``metrics`` (``probability``, ``loss``, ``linf``, ``l2``,
     ``top_class``, ``top_probability``).
 
-    ``model`` may also be a list of models: the ensemble attack of :func:`explorer.ensemble.adversarial_ensemble`
-    (mean cross-entropy over the models, each seeing the photo at its own input size).
+    One model only: :func:`explorer.adversarial` (:func:`explorer.attacks.ensemble.adversarial`) also takes
+    a list of models, the ensemble attack.
     """
     if isinstance(model, (list, tuple)):
-        from .ensemble import adversarial_ensemble  # lazy: ensemble builds on this module
-
-        return adversarial_ensemble(model, image, target, epsilon, steps, method, callback, step_size=step_size,
-                                    confidence=confidence)
+        raise TypeError("A list of models is an ensemble attack: call explorer.adversarial "
+                        "(explorer.attacks.ensemble.adversarial) with it.")
     budget, steps, step_size, confidence, notes = attack_settings(method, epsilon, steps, step_size, confidence)
     original = as_uint8(image)
     target = target_index(model, target)
@@ -210,22 +191,22 @@ def adversarial(model, image, target, epsilon: float = DEFAULTS["epsilon"], step
         losses.append(loss)
         adv = None
         if callback is not None:
-            adv = _rounded(original, delta)
+            adv = rounded(original, delta)
             top = int(np.argmax(probs))
             callback(k, adv, {"probability": history[-1], "loss": loss, "linf": linf, "l2": l2, "top_class": top,
                               "top_probability": float(probs[top])})
-        return confirmed(_wins(probs, target, confidence), original, delta, adv,
-                         lambda x: _wins(predict(model, x), target, confidence), k, notes)
+        return confirmed(wins(probs, target, confidence), original, delta, adv,
+                         lambda x: wins(predict(model, x), target, confidence), k, notes)
 
     start = time.perf_counter()
-    delta = descend(_compiled(model), original, target, budget, method, step_size, steps, visit)
+    delta = descend(compiled_step(model), original, target, budget, method, step_size, steps, visit)
     seconds = time.perf_counter() - start
-    adv = _rounded(original, delta)
+    adv = rounded(original, delta)
     probs_after = predict(model, adv)
     change = adv.astype(np.float64) - original
     return AdversarialResult(
         image=adv, original=original, target=target, method=method, epsilon=budget, history=history,
-        losses=losses, success=bool(_wins(probs_after, target, confidence)), linf=float(np.abs(change).max()),
+        losses=losses, success=bool(wins(probs_after, target, confidence)), linf=float(np.abs(change).max()),
         l2=float(np.sqrt((change ** 2).sum())), probs_before=before[0], probs_after=probs_after,
         seconds=seconds, notes=notes)
 
@@ -234,7 +215,7 @@ def descend(step_fn, original: np.ndarray, targets, budget: int, method: str, st
             visit) -> tf.Tensor:
     """The attack loop shared by one model and ensembles: score, then step, ``steps`` times at most.
 
-    ``step_fn`` is a compiled step (``_compiled`` here or in :mod:`explorer.ensemble`); ``visit(k, probs,
+    ``step_fn`` is a compiled step (:func:`compiled_step` here or the ensemble's); ``visit(k, probs,
     loss, linf, l2, delta)`` sees every scored image (step 0 is the photo) and returns True to stop.
     Returns the final perturbation ``delta`` (float pixel levels).
     """
@@ -258,7 +239,7 @@ def confirmed(won: bool, original, delta, adv, wins_afresh, k: int, notes: list)
     afresh (``wins_afresh(image)``); ``adv`` is that image if already rounded."""
     if not won:
         return False
-    adv = _rounded(original, delta) if adv is None else adv
+    adv = rounded(original, delta) if adv is None else adv
     if wins_afresh(adv):
         return True
     notes.append(f"Step {k}: the rounded image scored differently in a fresh forward pass; kept going.")
@@ -293,11 +274,13 @@ def _step_size(method: str, first: float, k: int, steps: int) -> float:
     return last + 0.5 * (first - last) * (1.0 + math.cos(math.pi * k / (steps - 1)))
 
 
-def _wins(probs: np.ndarray, target: int, confidence: float) -> bool:
+def wins(probs: np.ndarray, target: int, confidence: float) -> bool:
+    """The target is the top-1 class with probability at least ``confidence``."""
     return int(np.argmax(probs)) == target and probs[target] >= confidence
 
 
-def _rounded(original: np.ndarray, delta) -> np.ndarray:
+def rounded(original: np.ndarray, delta) -> np.ndarray:
+    """The photo plus the perturbation ``delta`` in whole pixel levels: the uint8 image an attack saves."""
     return (original.astype(np.int16) + np.rint(delta.numpy()).astype(np.int16)).clip(0, 255).astype(np.uint8)
 
 
@@ -319,37 +302,3 @@ def shrink(image: np.ndarray, max_side: int) -> np.ndarray:
         return image
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     return np.asarray(Image.fromarray(image).resize(size, Image.Resampling.LANCZOS), dtype=np.uint8)
-
-
-@dataclass
-class TransferCheck:
-    """How a second model judges the original and the adversarial photo."""
-
-    known: bool  # the second model has a class with the target's name
-    target: int | None  # that class's index in the second model
-    fooled: bool  # the second model's top-1 for the adversarial photo is the target
-    probability_before: float | None
-    probability_after: float | None
-    top_before: tuple[int, str, float]
-    top_after: tuple[int, str, float]
-
-
-def check_transfer(model, original, adversarial_image, target_name: str) -> TransferCheck:
-    """Does the attack transfer? Judge both photos with another model, matching the target by name.
-
-    Each judgement is made once for the server (:func:`shared_predict`): every student's page shows this
-    check again at each rerun, and a class looking at the same result costs one pass, not thirty."""
-    names = class_names_of(model)
-    lowered = [n.lower() for n in names]
-    index = lowered.index(target_name.lower()) if target_name.lower() in lowered else None
-    before, after = shared_predict(model, original), shared_predict(model, adversarial_image)
-
-    def top(probs):
-        i = int(np.argmax(probs))
-        return i, names[i], float(probs[i])
-
-    return TransferCheck(
-        known=index is not None, target=index, fooled=index is not None and int(np.argmax(after)) == index,
-        probability_before=None if index is None else float(before[index]),
-        probability_after=None if index is None else float(after[index]),
-        top_before=top(before), top_after=top(after))

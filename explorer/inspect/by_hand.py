@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
-from .features import _walk, activation_of, model_input
+from .features import activation_of, model_input, walk_layers
 
 
 @dataclass
@@ -54,14 +54,14 @@ class ConvByHand:
 
 def first_conv(model: keras.Model) -> keras.layers.Conv2D:
     """The model's first ``Conv2D`` layer (nested models included)."""
-    for layer in _walk(model):
+    for layer in walk_layers(model):
         if isinstance(layer, keras.layers.Conv2D):
             return layer
     raise ValueError(f"Model '{model.name}' has no Conv2D layer.")
 
 
 def _contains(model, layer) -> bool:
-    return any(sub is layer for sub in _walk(model))
+    return any(sub is layer for sub in walk_layers(model))
 
 
 def _source_layer(model: keras.Model, nested) -> tuple[str, bool]:
@@ -114,7 +114,7 @@ def conv_by_hand(model: keras.Model, image, position: tuple[int, int] | None = N
     model's input as on the Feature maps page. ``position``: (row, col) in the convolution's output
     (default: the centre). ``channel``: the output channel whose kernel is shown.
     """
-    conv = first_conv(model) if layer is None else next((lay for lay in _walk(model) if lay.name == layer), None)
+    conv = first_conv(model) if layer is None else next((lay for lay in walk_layers(model) if lay.name == layer), None)
     if not isinstance(conv, keras.layers.Conv2D):
         raise ValueError(f"Layer '{layer}' is not a Conv2D layer of model '{model.name}'.")
     cfg = conv.get_config()

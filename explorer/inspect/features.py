@@ -17,36 +17,36 @@ per-channel colour scale), writing one channel at a time into a preallocated uin
 from __future__ import annotations
 
 import functools
-import weakref
 from dataclasses import dataclass
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from ..models.classifier import as_uint8, call_flat, input_size, is_nested, view
+from ..models.classifier import call_flat, input_size, is_nested, view
+from ..runtime import WeakCache
 
 CONV_TYPES = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.SeparableConv2D)
 # Layers that only rescale or activate what a convolution produced (followed by activation_of).
 _POINTWISE = (keras.layers.BatchNormalization, keras.layers.Activation, keras.layers.ReLU,
               keras.layers.LeakyReLU, keras.layers.PReLU, keras.layers.ELU)
 
-# model -> {layers tuple: _Extractor}; weak, so cached models own their extractors.
-_EXTRACTORS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+# (model, layers tuple) -> Extractor; weak, so cached models own their extractors.
+_EXTRACTORS = WeakCache()
 
 
-def _walk(model: keras.Model):
+def walk_layers(model: keras.Model):
     """Every layer of a model in order, descending into nested models."""
     for layer in model.layers:
         if isinstance(layer, keras.Model):
-            yield from _walk(layer)
+            yield from walk_layers(layer)
         else:
             yield layer
 
 
 def conv_layers(model: keras.Model) -> list[str]:
     """Names of the model's convolutional layers in order (nested models included)."""
-    return [layer.name for layer in _walk(model) if isinstance(layer, CONV_TYPES)]
+    return [layer.name for layer in walk_layers(model) if isinstance(layer, CONV_TYPES)]
 
 
 def _consumers(model: keras.Model) -> dict[int, list]:
@@ -93,7 +93,9 @@ def conv_activations(model: keras.Model) -> dict[str, str]:
 
 
 @dataclass
-class _Extractor:
+class Extractor:
+    """One multi-output model per (model, layers): the layers' maps, then the model's own outputs."""
+
     names: tuple[str, ...]
     model: keras.Model  # outputs: one per name, then the wrapped model's outputs
     run: object  # compiled forward pass
@@ -107,7 +109,7 @@ def _probabilities_output(outputs):
     return first if len(first.shape) == 2 else None
 
 
-def _build(model: keras.Model, names: tuple[str, ...]) -> _Extractor:
+def _build(model: keras.Model, names: tuple[str, ...]) -> Extractor:
     if is_nested(model):
         pixels = keras.Input(model.inputs[0].shape[1:], name="pixels")
         record: dict = {}
@@ -129,22 +131,21 @@ def _build(model: keras.Model, names: tuple[str, ...]) -> _Extractor:
     extra = [probs] if probs is not None else []
     multi = keras.Model(inputs, maps + extra, name=f"{model.name}_feature_maps")
     run = tf.function(lambda x: multi(x, training=False), reduce_retracing=True)
-    return _Extractor(names, multi, run, input_size(model), probs is not None)
+    return Extractor(names, multi, run, input_size(model), probs is not None)
 
 
-def _extractor(model: keras.Model, layers) -> _Extractor:
+def extractor(model: keras.Model, layers=None) -> Extractor:
+    """The cached :class:`Extractor` of ``model`` for ``layers`` (a name or names; None: every conv layer),
+    built once per model and layers and reused (gradient and activation loops build on it too)."""
     names = tuple(conv_layers(model) if layers is None else ([layers] if isinstance(layers, str) else layers))
     if not names:
         raise ValueError(f"Model '{model.name}' has no convolutional layers to show.")
-    per_model = _EXTRACTORS.setdefault(model, {})
-    if names not in per_model:
-        if not is_nested(model):
-            known = {layer.name for layer in model.layers}
-            missing = [n for n in names if n not in known]
-            if missing:
-                raise ValueError(f"Model '{model.name}' has no layer(s) named {', '.join(missing)}.")
-        per_model[names] = _build(model, names)
-    return per_model[names]
+    if not is_nested(model):
+        known = {layer.name for layer in model.layers}
+        missing = [n for n in names if n not in known]
+        if missing:
+            raise ValueError(f"Model '{model.name}' has no layer(s) named {', '.join(missing)}.")
+    return _EXTRACTORS.get(model, lambda: _build(model, names), key=names)
 
 
 def model_input(model: keras.Model, image) -> np.ndarray:
@@ -158,27 +159,12 @@ def model_input(model: keras.Model, image) -> np.ndarray:
 
 def feature_maps_and_predictions(model: keras.Model, image, layers=None):
     """``(feature_maps(model, image, layers), probabilities or None)`` from the same single pass."""
-    ext = _extractor(model, layers)
+    ext = extractor(model, layers)
     outs = ext.run(tf.constant(model_input(model, image)))
     outs = outs if isinstance(outs, (list, tuple)) else [outs]
     maps = {name: out[0].numpy() for name, out in zip(ext.names, outs)}
     probs = outs[len(ext.names)][0].numpy() if ext.has_top else None
     return maps, probs
-
-
-def shared_feature_maps_and_predictions(model: keras.Model, image, layers=None):
-    """:func:`feature_maps_and_predictions`, computed once for every session of the server that asks for
-    the same model (by content), photo (by content) and layers; the arrays are read-only and shared.
-
-    A class opening Feature maps together costs one forward pass and one copy of the maps, not thirty.
-    """
-    from ..serving.runs import run_key
-    from ..serving.values import shared_values
-
-    names = tuple(_extractor(model, layers).names)
-    photo = as_uint8(image)
-    key = run_key("feature_maps", model, layers=names, photo=photo)
-    return shared_values().get(key, lambda: feature_maps_and_predictions(model, photo, names))
 
 
 def feature_maps(model: keras.Model, image, layers=None) -> dict[str, np.ndarray]:
@@ -193,7 +179,7 @@ def feature_maps(model: keras.Model, image, layers=None) -> dict[str, np.ndarray
 
 def layer_shapes(model: keras.Model, layers=None) -> list[tuple[str, int, int, int]]:
     """``(name, height, width, channels)`` of each layer's output for the model's input size."""
-    ext = _extractor(model, layers)
+    ext = extractor(model, layers)
     spec = ext.model.compute_output_spec(keras.KerasTensor((1, *ext.size, 3)))
     spec = spec if isinstance(spec, (list, tuple)) else [spec]
     return [(name, *map(int, s.shape[1:4])) for name, s in zip(ext.names, spec)]

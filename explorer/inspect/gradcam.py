@@ -19,20 +19,20 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ..attacks.single import target_index
-from ..models.classifier import as_uint8, input_size, model_view
-from .features import _extractor, _walk
+from ..models.classifier import as_uint8, input_size, model_view, target_index
+from ..runtime import WeakCache
+from .features import extractor, walk_layers
 
 _TINY = 1e-30
 
-# model -> {layer name: compiled function}; weak, so a model that goes away takes its functions along.
-_COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+# (model, layer name) -> compiled function; weak, so a model that goes away takes its functions along.
+_COMPILED = WeakCache()
 
 
 def last_conv_layer(model: keras.Model) -> str:
     """The last layer (nested models included) whose output is a 4-D feature map (batch, H, W, C)."""
     name = None
-    for layer in _walk(model):
+    for layer in walk_layers(model):
         try:
             shape = layer.output.shape
         except (AttributeError, ValueError):
@@ -45,7 +45,7 @@ def last_conv_layer(model: keras.Model) -> str:
 
 
 def _compile(model: keras.Model, layer: str):
-    ext = _extractor(model, (layer,))
+    ext = extractor(model, (layer,))
     if not ext.has_top:
         raise ValueError(f"Model '{model.name}' has no class output, so there is no class to explain.")
     extractor_ref = weakref.ref(ext.model)
@@ -96,9 +96,6 @@ def grad_cam_details(model: keras.Model, image, target=None, layer: str | None =
     photo = as_uint8(image)
     layer = last_conv_layer(model) if layer is None else layer
     cls = -1 if target is None else target_index(model, target)
-    per_model = _COMPILED.setdefault(model, {})
-    if layer not in per_model:
-        per_model[layer] = _compile(model, layer)
-    run, _ = per_model[layer]
+    run, _ = _COMPILED.get(model, lambda: _compile(model, layer), key=layer)
     cam, probs, cls = run(tf.constant(photo, tf.float32), tf.constant(cls, tf.int32))
     return cam.numpy().astype(np.float32), probs.numpy(), int(cls)

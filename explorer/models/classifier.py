@@ -27,11 +27,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ..data.imagenet import NUM_CLASSES
+from ..data.imagenet import NUM_CLASSES, class_index
 from ..data.imagenet import class_names as imagenet_class_names
 from ..data.images import ImageError, load_image
-from ..serving.runs import run_key
-from ..serving.values import shared_values
+from ..runtime import WeakCache
 
 GEOMETRY = "centre crop to the model's aspect, then resize"
 DEFAULT_SIZE = 224  # input size for models that take any size
@@ -133,6 +132,22 @@ def has_own_class_names(model) -> bool:
     return metadata(model).class_names is not None
 
 
+def target_index(model, target) -> int:
+    """Index of ``target`` (an index or a class name) among the model's classes."""
+    names = class_names_of(model)
+    if isinstance(target, (int, np.integer)):
+        if not 0 <= int(target) < len(names):
+            raise ValueError(f"Target class must be 0..{len(names) - 1} for this model, got {target}.")
+        return int(target)
+    if not has_own_class_names(model) and len(names) == 1000:  # ImageNet: names, synonyms, ids
+        return class_index(target)
+    wanted = str(target).strip().lower()
+    for i, name in enumerate(names):
+        if name.lower() == wanted:
+            return i
+    raise ValueError(f"This model has no class named '{target}'. Its classes: {', '.join(names[:20])}.")
+
+
 def input_range(model) -> str:
     """The pixel range the original network was trained on (the model itself always takes 0..255)."""
     return metadata(model).input_range
@@ -180,30 +195,22 @@ def view(model, image) -> np.ndarray:
 
 
 def seen_image(model, image) -> np.ndarray:
-    """What the model sees of a photo, as a uint8 picture to show next to its predictions.
-
-    Made once for the server per input size and photo (by content): a page shows it at every rerun of
-    every session, and each time cost a few eager TensorFlow ops. Read-only (shared)."""
-    photo, size = as_uint8(image), input_size(model)
-    return shared_values().get(run_key("seen_image", None, size=tuple(size), photo=photo),
-                               lambda: np.clip(np.rint(view(model, photo)[0]), 0, 255).astype(np.uint8))
+    """What the model sees of a photo, as a uint8 picture to show next to its predictions."""
+    return np.clip(np.rint(view(model, image)[0]), 0, 255).astype(np.uint8)
 
 
-# One compiled forward pass per model, reused for every photo size. Weak keys: a model that goes away
-# takes it along.
-_FORWARD: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+# One compiled forward pass per model, reused for every photo size.
+_FORWARD = WeakCache()
 
 
-def _forward(model):
-    if model not in _FORWARD:
-        model_ref, size = weakref.ref(model), input_size(model)
+def _compile_forward(model):
+    model_ref, size = weakref.ref(model), input_size(model)
 
-        @tf.function(input_signature=[tf.TensorSpec([None, None, 3], tf.float32)])
-        def forward(image):
-            return main_output(model_ref()(model_view(image[None], size), training=False))[0]
+    @tf.function(input_signature=[tf.TensorSpec([None, None, 3], tf.float32)])
+    def forward(image):
+        return main_output(model_ref()(model_view(image[None], size), training=False))[0]
 
-        _FORWARD[model] = forward
-    return _FORWARD[model]
+    return forward
 
 
 def predict(model, image) -> np.ndarray:
@@ -211,18 +218,8 @@ def predict(model, image) -> np.ndarray:
 
     The one geometry of the app (:func:`model_view`), compiled once per model.
     """
-    return _forward(model)(tf.constant(as_uint8(image), tf.float32)).numpy()
-
-
-def shared_predict(model, image) -> np.ndarray:
-    """:func:`predict`, computed once for the whole server per model (by content) and photo (by content).
-
-    For results every student looks at alike and every rerun shows again (a finished run's picture judged
-    by a second network, an attack's photo): thirty sessions cost one forward pass, not thirty per rerun.
-    The array is shared, so it is read-only.
-    """
-    photo = as_uint8(image)
-    return shared_values().get(run_key("predict", model, photo=photo), lambda: predict(model, photo))
+    forward = _FORWARD.get(model, lambda: _compile_forward(model))
+    return forward(tf.constant(as_uint8(image), tf.float32)).numpy()
 
 
 def top_k(model, probabilities, k: int = 5) -> list[tuple[int, str, float]]:

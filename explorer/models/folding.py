@@ -18,11 +18,10 @@ nested or subclassed model, an unusual layer) is used as it is.
 
 from __future__ import annotations
 
-import threading
-import weakref
-
 import keras
 import numpy as np
+
+from ..runtime import WeakCache
 
 #: The largest difference between the model's and the folded copy's outputs accepted at the check,
 #: relative to the outputs' largest magnitude (float32 rounding is about 1e-6 of it).
@@ -166,21 +165,21 @@ def _same_outputs(model, copy) -> bool:
     return True
 
 
-_FOLDED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-_LOCK = threading.Lock()
+_FOLDED = WeakCache()
+
+
+def _checked_copy(model: keras.Model):
+    """The folded copy if it matches ``model``, else None (the model as its own value: never freed)."""
+    try:
+        copy = fold_batch_norm(model)
+        if copy is not model and _same_outputs(model, copy):
+            return copy
+    except Exception:  # noqa: BLE001  (any model Keras cannot clone is simply used unfolded)
+        pass
+    return None
 
 
 def folded(model: keras.Model) -> keras.Model:
     """The folded copy of ``model`` for gradient loops (built and checked once per model; ``model``
     itself when nothing folds, or when the copy could not be built or did not match it)."""
-    with _LOCK:
-        if model in _FOLDED:
-            return _FOLDED[model] or model
-        try:
-            copy = fold_batch_norm(model)
-            if copy is not model and not _same_outputs(model, copy):
-                copy = model
-        except Exception:  # noqa: BLE001  (any model Keras cannot clone is simply used unfolded)
-            copy = model
-        _FOLDED[model] = copy if copy is not model else None  # (the model as its own value: never freed)
-        return copy
+    return _FOLDED.get(model, lambda: _checked_copy(model)) or model

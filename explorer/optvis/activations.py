@@ -14,7 +14,7 @@ from __future__ import annotations
 import keras
 
 from ..models.classifier import main_output
-from ..inspect.features import _extractor
+from ..inspect.features import extractor
 from ..models.folding import folded
 
 
@@ -23,7 +23,7 @@ def network_for(model: keras.Model, layers: tuple[str, ...]) -> keras.Model:
     probabilities]``."""
     if not layers:
         return folded(model)
-    ext = _extractor(model, layers)
+    ext = extractor(model, layers)
     if not ext.has_top:
         raise ValueError(f"Model '{model.name}' has no class output; ideal images need a classifier.")
     return ext.model

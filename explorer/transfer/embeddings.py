@@ -23,6 +23,8 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image
 
+from ..runtime import WeakCache
+
 
 def augment(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """One random view of an HxWx3 uint8 image, same size: flip, rotation up to 10 degrees, zoom 5-25 %."""
@@ -61,7 +63,7 @@ def batches(images: np.ndarray, batch_size: int = 32, copies: int = 0, seed: int
     return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
-_STEPS: "weakref.WeakKeyDictionary[keras.Model, object]" = weakref.WeakKeyDictionary()
+_STEPS = WeakCache()
 
 
 def embedding_step(backbone: keras.Model):
@@ -70,8 +72,10 @@ def embedding_step(backbone: keras.Model):
     The step is cached while the backbone lives, so training again does not trace it again (it holds
     the backbone weakly, so the cache never keeps a model alive).
     """
-    if backbone in _STEPS:
-        return _STEPS[backbone]
+    return _STEPS.get(backbone, lambda: _compile_step(backbone))
+
+
+def _compile_step(backbone: keras.Model):
     model = weakref.ref(backbone)
     height, width = backbone.input_shape[1:3]
 
@@ -83,7 +87,6 @@ def embedding_step(backbone: keras.Model):
             vectors = tf.reduce_mean(vectors, axis=(1, 2))
         return vectors
 
-    _STEPS[backbone] = step
     return step
 
 
