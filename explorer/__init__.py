@@ -44,15 +44,15 @@ _EXPORTS = {
     "IdealImage": "optvis", "ideal_image": "optvis",
     "AdversarialResult": "attacks.single", "adversarial": "attacks.ensemble",
     # classroom reliability (issue E)
-    "CancelToken": "runtime", "Cancelled": "runtime", "Diverged": "runtime", "heavy_work": "runtime",
+    "CancelToken": "serving.queue", "Cancelled": "runtime", "Diverged": "runtime", "heavy_work": "serving.queue",
     "ModelFileError": "models.user_models", "load_user_model": "models.user_models",
     # deeper lessons (issue H / 10)
     "grad_cam": "inspect.gradcam", "receptive_field": "inspect.receptive", "receptive_fields": "inspect.receptive",
     "ReceptiveField": "inspect.receptive", "conv_by_hand": "inspect.by_hand", "ConvByHand": "inspect.by_hand",
     "epsilon_sweep": "attacks.sweep",
     # a whole class on one server (issue 12): identical runs shared, distinct runs batched
-    "Scheduler": "serving.scheduler", "paint": "serving.scheduler", "default_scheduler": "serving.scheduler",
-    "SharedRuns": "serving.runs", "run_key": "serving.runs",
+    "Scheduler": "serving.batching", "paint": "optvis.batching", "default_scheduler": "serving.batching",
+    "SharedRuns": "serving.runs", "run_key": "serving.keys",
 }
 
 __all__ = sorted(_EXPORTS)

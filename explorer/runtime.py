@@ -1,14 +1,10 @@
-"""Sharing one small server between a classroom: TF threads, a queue for heavy work, cancellation.
+"""Sharing one small server between a classroom: TF threads, heap and the limits of heavy work.
 
 One Streamlit process serves every student; each session runs its script in its own thread, and all of
-them share TensorFlow's thread pools and the CPU. Three tools keep that fair:
-
-- :func:`configure` sets TensorFlow's thread pools once, at app start (before the first op runs).
-- :func:`heavy_work` is a first-come-first-served queue for long runs (training, optimisation): at most
-  :func:`heavy_slots` run at once, the others wait and are told their place in the queue. Quick work
-  (one forward pass for feature maps) does not need it.
-- :class:`CancelToken` lets a long loop stop early: when the user presses Stop, or when the run's time
-  budget is spent (so one session cannot hold a slot forever).
+them share TensorFlow's thread pools and the CPU. :func:`configure` sets TensorFlow's thread pools once,
+at app start (before the first op runs); :func:`heavy_slots` and :func:`run_budget` say how many long runs
+may go at once and for how long (the queue and the cancel token that apply them are in
+:mod:`explorer.serving.queue`); :class:`Cancelled` and :class:`Diverged` are how a long run ends early.
 
 Environment overrides (for the teacher's server): ``CNN_EXPLORER_THREADS`` (intra-op threads),
 ``CNN_EXPLORER_HEAVY_SLOTS`` (concurrent heavy runs), ``CNN_EXPLORER_MAX_RUN_SECONDS`` (time budget of
@@ -17,16 +13,14 @@ one heavy run).
 
 from __future__ import annotations
 
-import collections
-import functools
 import ctypes
+import functools
 import gc
 import os
 import sys
 import threading
 import time
-from contextlib import contextmanager
-from typing import Callable, Iterator, TypeVar
+from typing import Callable, TypeVar
 
 T = TypeVar("T")
 
@@ -163,108 +157,6 @@ def configure(intra_op: int | None = None, inter_op: int | None = None) -> dict:
         return dict(_configured, applied=applied)
 
 
-class CancelToken:
-    """A flag a long loop checks between steps; cancelled by :meth:`cancel` or after ``max_seconds``.
-
-    >>> token = CancelToken(max_seconds=60)
-    >>> for step in range(steps):
-    ...     token.raise_if_cancelled()   # or: if token.cancelled: break
-    """
-
-    def __init__(self, max_seconds: float | None = None):
-        self._event = threading.Event()
-        self._deadline = None if max_seconds is None else time.monotonic() + float(max_seconds)
-        self.max_seconds = max_seconds
-        self.reason: str | None = None
-
-    def cancel(self, reason: str = "Stopped.") -> None:
-        if not self._event.is_set():
-            self.reason = reason
-            self._event.set()
-
-    @property
-    def cancelled(self) -> bool:
-        if not self._event.is_set() and self._deadline is not None and time.monotonic() >= self._deadline:
-            self.cancel(f"Stopped after {self.max_seconds:g} s, the time limit for one run on this shared server.")
-        return self._event.is_set()
-
-    def raise_if_cancelled(self) -> None:
-        if self.cancelled:
-            raise Cancelled(self.reason)
-
-    def wait(self, seconds: float) -> bool:
-        """Sleep up to ``seconds``, waking early when cancelled; returns :attr:`cancelled`."""
-        if self._deadline is not None:
-            seconds = min(seconds, max(0.0, self._deadline - time.monotonic()))
-        self._event.wait(seconds)
-        return self.cancelled
-
-
-class WorkQueue:
-    """First-come-first-served slots for heavy work, shared by every session of the process."""
-
-    def __init__(self, slots: int):
-        if slots < 1:
-            raise ValueError("A work queue needs at least one slot.")
-        self.slots = slots
-        self._cond = threading.Condition()
-        self._waiting: collections.deque = collections.deque()
-        self._running = 0
-
-    @property
-    def running(self) -> int:
-        return self._running
-
-    @property
-    def waiting(self) -> int:
-        return len(self._waiting)
-
-    def _position(self, ticket) -> int:
-        return self._waiting.index(ticket) + 1
-
-    @contextmanager
-    def slot(self, on_wait: Callable[[int], None] | None = None, cancel: CancelToken | None = None,
-             poll: float = 0.25) -> Iterator[None]:
-        """Hold one slot for the ``with`` block; wait in line first if all are taken.
-
-        ``on_wait(position)`` is called (outside the lock) whenever this run's place in the line changes,
-        1 meaning next. Raises :class:`Cancelled` if ``cancel`` fires while waiting. The slot is freed
-        however the block ends (exception, Streamlit rerun, cancellation).
-        """
-        ticket = object()
-        told = None
-        with self._cond:
-            self._waiting.append(ticket)
-        try:
-            while True:
-                with self._cond:
-                    if self._waiting[0] is ticket and self._running < self.slots:
-                        self._waiting.popleft()
-                        self._running += 1
-                        self._cond.notify_all()
-                        break
-                    position = self._position(ticket)
-                if position != told and on_wait is not None:
-                    on_wait(position)  # may raise (e.g. Streamlit stopping the script): handled below
-                told = position
-                if cancel is not None and cancel.cancelled:
-                    raise Cancelled(cancel.reason)
-                with self._cond:
-                    self._cond.wait(poll)
-        except BaseException:
-            with self._cond:
-                if ticket in self._waiting:
-                    self._waiting.remove(ticket)
-                    self._cond.notify_all()
-            raise
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._running -= 1
-                self._cond.notify_all()
-
-
 def process_wide(make: Callable[[], T]) -> Callable[[], T]:
     """Decorator: the getter of one object per process, made by ``make()`` on first use (thread-safe,
     made once however many sessions ask at the same moment) and returned ever after."""
@@ -281,29 +173,13 @@ def process_wide(make: Callable[[], T]) -> Callable[[], T]:
     return get
 
 
-@process_wide
-def work_queue() -> WorkQueue:
-    """The process-wide queue for heavy work (created on first use with :func:`heavy_slots` slots)."""
-    return WorkQueue(heavy_slots())
-
-
-def heavy_work(on_wait: Callable[[int], None] | None = None, cancel: CancelToken | None = None):
-    """Context manager around one long run (training, optimisation) so the server stays responsive.
-
-    >>> with heavy_work(on_wait=lambda n: box.info(f"Waiting for a free slot: {n} ahead of you")):
-    ...     train(...)
-    """
-    return work_queue().slot(on_wait=on_wait, cancel=cancel)
-
-
 def run_budget() -> float:
     """Seconds one heavy run may take on this server (``CNN_EXPLORER_MAX_RUN_SECONDS``, default 300)."""
     return float(env_int(MAX_SECONDS_ENV, int(DEFAULT_MAX_SECONDS)))
 
 
-__all__ = ["env_int", "Cancelled", "CancelToken", "Diverged", "WorkQueue", "configure", "cpu_count",
-           "heavy_slots", "heavy_work", "limit_malloc_arenas", "process_wide", "run_budget", "settle_heap",
-           "work_queue"]
+__all__ = ["env_int", "Cancelled", "Diverged", "configure", "cpu_count", "heavy_slots", "limit_malloc_arenas",
+           "process_wide", "run_budget", "settle_heap"]
 
 
 import weakref  # noqa: E402  (WeakCache's own import: this part of the module is appended)

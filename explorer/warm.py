@@ -57,13 +57,13 @@ def quick_picks() -> list[int]:
 def warm(model=None, classes=None, steps: int = DEFAULT_STEPS, report=print) -> dict:
     """Paint the page's default runs for ``classes`` (default: the quick picks) on ``model`` (default:
     MobileNetV2) into the process's run cache; returns timings."""
-    from .serving import scheduler
     from .models.zoo import load_model
+    from .optvis.batching import paint
 
     start = time.perf_counter()
     model = load_model(DEFAULT_MODEL) if model is None else model
     loaded = time.perf_counter()
-    subs = [scheduler.paint(model, **kwargs)
+    subs = [paint(model, **kwargs)
             for target in (classes or quick_picks()) for kwargs in page_runs(model, target, steps)]
     for sub in subs:
         with sub:

@@ -61,7 +61,8 @@ def test_page_paints_compares_saves_and_checks_on_a_second_model():
 
     # What the page submitted is what `python -m explorer.warm` precomputes (same keys), and it is cached.
     import explorer
-    from explorer.serving import scheduler, runs as shared_runs
+    from explorer.optvis import batching as scheduler
+    from explorer.serving import runs as shared_runs
     from explorer import warm
 
     model = explorer.load_model("mobilenet", alpha=0.25, input_shape=(128, 128, 3))
@@ -104,7 +105,8 @@ def test_extreme_settings_run_without_crashing():
 def test_a_run_that_blows_up_shows_a_clear_error_and_the_last_good_image(monkeypatch):
     import explorer
     from explorer import optvis
-    from explorer.serving import scheduler, runs as shared_runs
+    from explorer.optvis import batching as scheduler
+    from explorer.serving import runs as shared_runs
 
     partial = optvis.IdealImage(image=np.full((128, 128, 3), 99, np.uint8), history=[0.1, 0.2], losses=[3.0, 2.0],
                                 frames=[], target=284, probability=0.2)
@@ -242,7 +244,8 @@ def test_a_run_waiting_for_its_turn_redraws_its_curves_only_when_they_move(monke
     import itertools
     import time
 
-    from explorer.serving import scheduler, runs as shared_runs
+    from explorer.optvis import batching as scheduler
+    from explorer.serving import runs as shared_runs
 
     real_step, real_snapshot, counter = scheduler.step_runs, shared_runs.SharedRun.snapshot, itertools.count(1)
 

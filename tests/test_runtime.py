@@ -10,6 +10,7 @@ import time
 import pytest
 
 from explorer import runtime
+from explorer.serving import queue as heavy
 from tests.conftest import ROOT
 
 
@@ -53,7 +54,7 @@ def _until(condition, timeout=5.0):
 
 
 def test_queue_bounds_concurrency_and_serves_in_order():
-    queue = runtime.WorkQueue(slots=2)
+    queue = heavy.WorkQueue(slots=2)
     gates = [threading.Event() for _ in range(5)]
     log, positions = [], {}
     threads = []
@@ -81,7 +82,7 @@ def test_queue_bounds_concurrency_and_serves_in_order():
 
 
 def test_a_failing_run_frees_its_slot():
-    queue = runtime.WorkQueue(slots=1)
+    queue = heavy.WorkQueue(slots=1)
     with pytest.raises(ZeroDivisionError):
         with queue.slot():
             1 / 0
@@ -91,8 +92,8 @@ def test_a_failing_run_frees_its_slot():
 
 
 def test_cancel_while_waiting_leaves_the_line():
-    queue = runtime.WorkQueue(slots=1)
-    token = runtime.CancelToken()
+    queue = heavy.WorkQueue(slots=1)
+    token = heavy.CancelToken()
     result = {}
 
     def wait_then_give_up():
@@ -115,7 +116,7 @@ def test_cancel_while_waiting_leaves_the_line():
 
 def test_an_interrupted_waiter_does_not_block_the_line():
     """Streamlit stops a script by raising inside st.* calls, e.g. in the on_wait message."""
-    queue = runtime.WorkQueue(slots=1)
+    queue = heavy.WorkQueue(slots=1)
 
     class StopScript(BaseException):
         pass
@@ -133,7 +134,7 @@ def test_an_interrupted_waiter_does_not_block_the_line():
 
 
 def test_cancel_token_by_hand_and_by_time_budget():
-    token = runtime.CancelToken()
+    token = heavy.CancelToken()
     assert not token.cancelled
     token.raise_if_cancelled()
     token.cancel("Stop pressed.")
@@ -142,7 +143,7 @@ def test_cancel_token_by_hand_and_by_time_budget():
     with pytest.raises(runtime.Cancelled, match="Stop pressed"):
         token.raise_if_cancelled()
 
-    budget = runtime.CancelToken(max_seconds=0.05)
+    budget = heavy.CancelToken(max_seconds=0.05)
     assert not budget.cancelled
     t0 = time.monotonic()
     assert budget.wait(5.0) is True
@@ -151,10 +152,10 @@ def test_cancel_token_by_hand_and_by_time_budget():
 
 
 def test_heavy_work_uses_one_shared_queue():
-    assert runtime.work_queue() is runtime.work_queue()
-    with runtime.heavy_work():
-        assert runtime.work_queue().running == 1
-    assert runtime.work_queue().running == 0
+    assert heavy.work_queue() is heavy.work_queue()
+    with heavy.heavy_work():
+        assert heavy.work_queue().running == 1
+    assert heavy.work_queue().running == 0
 
 
 def test_diverged_is_the_one_divergence_error_and_keeps_the_partial_result():

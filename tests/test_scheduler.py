@@ -10,10 +10,16 @@ import pytest
 
 import explorer
 from explorer.optvis import PaintRun, render, step_runs
-from explorer.serving.scheduler import Scheduler
+from explorer.optvis.batching import paint
+from explorer.serving.batching import Scheduler
 from explorer.serving.runs import SharedRuns
 
 FAST = dict(preset="best looking", views=1)
+
+
+def _paint(sched, *args, **kwargs):
+    """explorer.paint on a private scheduler."""
+    return paint(*args, via=sched, **kwargs)
 
 
 def _scheduler(grace=30.0):
@@ -49,7 +55,7 @@ def test_a_batch_paints_what_each_run_paints_alone(mobilenet_small):
 
 
 def test_distinct_concurrent_runs_share_steps_and_keep_their_own_settings(mobilenet_small, scheduler):
-    subs = [scheduler.paint(mobilenet_small, target, steps=steps, seed=seed, **FAST)
+    subs = [_paint(scheduler, mobilenet_small, target, steps=steps, seed=seed, **FAST)
             for target, steps, seed in [(281, 6, 0), (340, 10, 1), (284, 8, 2)]]
     for sub in subs:
         _finish(sub)
@@ -60,9 +66,9 @@ def test_distinct_concurrent_runs_share_steps_and_keep_their_own_settings(mobile
 
 def test_one_run_diverging_or_cancelled_leaves_the_others_in_its_batch_alone(mobilenet_small, scheduler):
     sgd = dict(param="fourier", optimizer="sgd", views=1)
-    good = scheduler.paint(mobilenet_small, 281, steps=12, learning_rate=0.5, **sgd)
-    bad = scheduler.paint(mobilenet_small, 340, steps=12, learning_rate=1e38, **sgd)
-    stopped = scheduler.paint(mobilenet_small, 284, steps=200, learning_rate=0.5, **sgd)
+    good = _paint(scheduler, mobilenet_small, 281, steps=12, learning_rate=0.5, **sgd)
+    bad = _paint(scheduler, mobilenet_small, 340, steps=12, learning_rate=1e38, **sgd)
+    stopped = _paint(scheduler, mobilenet_small, 284, steps=200, learning_rate=0.5, **sgd)
     while stopped.run.snapshot().step < 3:
         stopped.run.wait_finished(0.02)
     stopped.run.token.cancel("Stopped.")
@@ -80,7 +86,7 @@ def test_one_run_diverging_or_cancelled_leaves_the_others_in_its_batch_alone(mob
 def test_a_closed_tab_frees_its_slot(mobilenet_small):
     sched = _scheduler(grace=0.0)
     try:
-        watcher = sched.paint(mobilenet_small, 281, steps=500, **FAST)
+        watcher = _paint(sched, mobilenet_small, 281, steps=500, **FAST)
         while watcher.run.snapshot().step < 2:
             watcher.run.wait_finished(0.02)
         watcher.close()  # the student closed the tab: nobody watches any more
@@ -90,8 +96,8 @@ def test_a_closed_tab_frees_its_slot(mobilenet_small):
         assert watcher.run.key not in sched.shared.cache  # a cancelled run is not kept
 
         # while another student still watches, one leaving changes nothing
-        a = sched.paint(mobilenet_small, 340, steps=6, **FAST)
-        b = sched.paint(mobilenet_small, 340, steps=6, **FAST)
+        a = _paint(sched, mobilenet_small, 340, steps=6, **FAST)
+        b = _paint(sched, mobilenet_small, 340, steps=6, **FAST)
         a.close()
         assert _finish(b).state == "done"
     finally:
@@ -101,9 +107,9 @@ def test_a_closed_tab_frees_its_slot(mobilenet_small):
 def test_a_refresh_during_a_run_does_not_start_a_second_copy(mobilenet_small):
     sched = _scheduler(grace=2.0)
     try:
-        old_tab = sched.paint(mobilenet_small, 281, steps=40, **FAST)
+        old_tab = _paint(sched, mobilenet_small, 281, steps=40, **FAST)
         old_tab.close()  # the page reloads: the old session leaves first...
-        new_tab = sched.paint(mobilenet_small, 281, steps=40, **FAST)  # ...and the new one asks again
+        new_tab = _paint(sched, mobilenet_small, 281, steps=40, **FAST)  # ...and the new one asks again
         assert new_tab.run is old_tab.run and _finish(new_tab).state == "done"
         assert sched.shared.started == 1
     finally:
@@ -111,10 +117,10 @@ def test_a_refresh_during_a_run_does_not_start_a_second_copy(mobilenet_small):
 
 
 def test_runs_join_a_batch_between_steps(mobilenet_small, scheduler):
-    first = scheduler.paint(mobilenet_small, 281, steps=30, **FAST)
+    first = _paint(scheduler, mobilenet_small, 281, steps=30, **FAST)
     while first.run.snapshot().step < 3:
         first.run.wait_finished(0.02)
-    late = scheduler.paint(mobilenet_small, 340, steps=5, **FAST)
+    late = _paint(scheduler, mobilenet_small, 340, steps=5, **FAST)
     assert _finish(late).state == "done" and _finish(first).state == "done"
     assert scheduler.batches[:3] == [1, 1, 1] and 2 in scheduler.batches and scheduler.batches[-1] == 1
 
@@ -122,7 +128,7 @@ def test_runs_join_a_batch_between_steps(mobilenet_small, scheduler):
 def test_many_threads_asking_at_once_get_one_run(mobilenet_small, scheduler):
     subs = []
     threads = [threading.Thread(target=lambda: subs.append(
-        scheduler.paint(mobilenet_small, 281, steps=4, seed=7, **FAST))) for _ in range(8)]
+        _paint(scheduler, mobilenet_small, 281, steps=4, seed=7, **FAST))) for _ in range(8)]
     for t in threads:
         t.start()
     for t in threads:
@@ -135,8 +141,8 @@ def test_many_threads_asking_at_once_get_one_run(mobilenet_small, scheduler):
 
 def test_early_stop_ends_a_run_once_the_target_is_reached_and_the_image_settled(mobilenet_small, scheduler):
     calm = dict(preset="best looking", views=1, jitter=4, scale=0.1, rotation=5)
-    early = scheduler.paint(mobilenet_small, 340, steps=150, early_stop=True, **calm)
-    full = scheduler.paint(mobilenet_small, 340, steps=60, **calm)  # same batch, no early stop
+    early = _paint(scheduler, mobilenet_small, 340, steps=150, early_stop=True, **calm)
+    full = _paint(scheduler, mobilenet_small, 340, steps=60, **calm)  # same batch, no early stop
     for sub in (early, full):
         _finish(sub)
     result = early.run.result
@@ -166,8 +172,8 @@ def test_two_workers_split_a_group_and_serve_every_run_in_turn(mobilenet_small, 
     scheduler = Scheduler(SharedRuns(cache_mb=64, orphan_grace=30), workers=2, use_slots=False)
     steps = 20
     try:
-        subs = [scheduler.paint(mobilenet_small, 281 + i, steps=steps, seed=i, **FAST) for i in range(4)]
-        subs += [scheduler.paint(mobilenet_small, 281 + i, steps=steps, seed=i, **other) for i in range(4)]
+        subs = [_paint(scheduler, mobilenet_small, 281 + i, steps=steps, seed=i, **FAST) for i in range(4)]
+        subs += [_paint(scheduler, mobilenet_small, 281 + i, steps=steps, seed=i, **other) for i in range(4)]
         with lock:
             order.append("all submitted")
         for sub in subs:
@@ -198,7 +204,7 @@ def test_a_group_bigger_than_a_batch_takes_turns_and_every_run_moves(mobilenet_s
     monkeypatch.setattr(shared_runs.SharedRun, "publish", recording)
     scheduler = Scheduler(SharedRuns(cache_mb=64, orphan_grace=30), workers=1, max_batch=2, use_slots=False)
     with scheduler._cond:  # hold the worker back until all five are in
-        subs = [scheduler.paint(mobilenet_small, 281 + i, steps=6, seed=i, **FAST) for i in range(5)]
+        subs = [_paint(scheduler, mobilenet_small, 281 + i, steps=6, seed=i, **FAST) for i in range(5)]
     try:
         for sub in subs:
             assert _finish(sub).state == "done"
@@ -212,7 +218,7 @@ def test_a_group_bigger_than_a_batch_takes_turns_and_every_run_moves(mobilenet_s
 def test_the_batch_limit_follows_the_device_and_the_environment(monkeypatch):
     import tensorflow as tf
 
-    from explorer.serving import scheduler as sched
+    from explorer.serving import batching as sched
 
     monkeypatch.delenv(sched.MAX_BATCH_ENV, raising=False)
     gpu = bool(tf.config.list_physical_devices("GPU"))

@@ -14,9 +14,10 @@ import pytest
 
 import explorer
 from explorer.attacks import single as attacks, shared as shared_attacks
-from explorer.runtime import WorkQueue
-from explorer.serving.jobs import ABANDONED, SharedJobs
-from explorer.serving.runs import SharedRuns, run_key
+from explorer.serving.jobs import SharedJobs
+from explorer.serving.keys import run_key
+from explorer.serving.queue import ABANDONED, WorkQueue
+from explorer.serving.runs import SharedRuns
 from explorer.transfer import shared as shared_training
 
 

@@ -9,10 +9,18 @@ import numpy as np
 import pytest
 
 from explorer.optvis import render
-from explorer.serving.scheduler import Scheduler, ideal_image_key
-from explorer.serving.runs import RunCache, SharedRuns, content_key, model_fingerprint, run_key
+from explorer.optvis.batching import ideal_image_key, paint
+from explorer.serving.batching import Scheduler
+from explorer.serving.cache import RunCache
+from explorer.serving.keys import content_key, model_fingerprint, run_key
+from explorer.serving.runs import SharedRuns
 
 FAST = dict(preset="best looking", views=1)
+
+
+def _paint(sched, *args, **kwargs):
+    """explorer.paint on a private scheduler."""
+    return paint(*args, via=sched, **kwargs)
 
 
 @pytest.fixture
@@ -80,10 +88,10 @@ def test_cache_evicts_least_recently_used_and_never_passes_its_limit():
 def test_two_sessions_one_computation_then_an_instant_replay(mobilenet_small, scheduler):
     steps = 8
     before = dict(render.STEP_CALLS)
-    first = scheduler.paint(mobilenet_small, 281, steps=steps, seed=1, **FAST)
+    first = _paint(scheduler, mobilenet_small, 281, steps=steps, seed=1, **FAST)
     while first.run.snapshot().step < 2:  # the second student presses the button a little later
         first.run.wait_finished(0.02)
-    second = scheduler.paint(mobilenet_small, 281, steps=steps, seed=1, **FAST)
+    second = _paint(scheduler, mobilenet_small, 281, steps=steps, seed=1, **FAST)
     assert second.run is first.run
     joined = next(second.updates(0.05))
     assert joined.step >= 2 and len(joined.history) == joined.step  # from the current frame, curves so far
@@ -94,7 +102,7 @@ def test_two_sessions_one_computation_then_an_instant_replay(mobilenet_small, sc
     assert not result.image.flags.writeable  # shared: frozen
 
     calls = dict(render.STEP_CALLS)
-    third = scheduler.paint(mobilenet_small, 281, steps=steps, seed=1, preset="best looking", views=1.0)
+    third = _paint(scheduler, mobilenet_small, 281, steps=steps, seed=1, preset="best looking", views=1.0)
     snaps = _finish(third)
     assert third.run.cached and len(snaps) == 1 and third.run.result is result
     assert snaps[0].history == result.history and snaps[0].step == steps
@@ -103,11 +111,11 @@ def test_two_sessions_one_computation_then_an_instant_replay(mobilenet_small, sc
 
 
 def test_a_cancelled_run_is_not_cached(mobilenet_small, scheduler):
-    sub = scheduler.paint(mobilenet_small, 282, steps=200, **FAST)
+    sub = _paint(scheduler, mobilenet_small, 282, steps=200, **FAST)
     sub.run.token.cancel("Stopped.")
     _finish(sub)
     assert sub.run.state == "cancelled" and len(scheduler.shared.cache) == 0
-    again = scheduler.paint(mobilenet_small, 282, steps=200, **FAST)
+    again = _paint(scheduler, mobilenet_small, 282, steps=200, **FAST)
     assert again.run is not sub.run and not again.run.cached
     again.run.token.cancel()
     _finish(again)

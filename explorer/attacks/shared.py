@@ -1,4 +1,4 @@
-"""Adversarial attacks and epsilon sweeps computed once for the whole class (through :mod:`explorer.shared_jobs`).
+"""Adversarial attacks and epsilon sweeps computed once for the whole class (through :func:`explorer.serving.submit`).
 
 In a lesson most students attack the same sample photo with the same settings. :func:`attack` keys the
 run by every input of :func:`explorer.adversarial` (each attacked model's content fingerprint, the photo
@@ -6,7 +6,7 @@ by content, the target, and the budget, steps, method, step size and confidence 
 them), so the same request from a second student joins the attack in progress and a later one replays
 it from the cache. :func:`sweep` does the same for :func:`explorer.epsilon_sweep`.
 
-Both return a :class:`~explorer.shared_runs.Subscription`: ``sub.run.snapshot()`` holds the live
+Both return a :class:`~explorer.serving.runs.Subscription`: ``sub.run.snapshot()`` holds the live
 state (``image``: the adversarial photo so far, ``history``: p(target) per step, ``log``: every step's
 metrics), ``sub.run.result`` the :class:`explorer.AdversarialResult` (or the sweep's points) once
 done. Results are shared between sessions: read-only, never mutate them.
@@ -15,9 +15,12 @@ done. Results are shared between sessions: read-only, never mutate them.
 from __future__ import annotations
 
 from . import single as attacks
-from ..models.classifier import as_uint8
-from ..serving.jobs import SharedJobs, shared_jobs
-from ..serving.runs import Subscription, model_fingerprint, run_key
+from .ensemble import adversarial
+from .sweep import epsilon_sweep
+from ..models.classifier import as_uint8, target_index
+from .. import serving
+from ..serving.jobs import SharedJobs
+from ..serving import Subscription, model_fingerprint, run_key
 
 
 def _models(model) -> list:
@@ -42,7 +45,7 @@ def attack_key(model, image, target, epsilon=attacks.DEFAULTS["epsilon"], steps=
     if not models:
         raise ValueError("Give at least one model to attack.")
     budget, steps, step_size, confidence, _ = attacks.attack_settings(method, epsilon, steps, step_size, confidence)
-    target = attacks.target_index(models[0], target)
+    target = target_index(models[0], target)
     prints = _fingerprints(models)
     if prints is None:
         return None
@@ -60,10 +63,10 @@ def attack(model, image, target, epsilon=attacks.DEFAULTS["epsilon"], steps=atta
     key = attack_key(model, photo, target, epsilon, steps, method, step_size=step_size, confidence=confidence)
 
     def work(publish, token):
-        return attacks.adversarial(model, photo, target, epsilon=epsilon, steps=steps, method=method,
+        return adversarial(model, photo, target, epsilon=epsilon, steps=steps, method=method,
                                    callback=publish, step_size=step_size, confidence=confidence)
 
-    return (jobs or shared_jobs()).submit(key, work)
+    return serving.submit(key, work, via=jobs)
 
 
 def sweep_key(model, image, target, epsilons, steps=attacks.DEFAULTS["steps"], method=attacks.DEFAULTS["method"],
@@ -75,7 +78,7 @@ def sweep_key(model, image, target, epsilons, steps=attacks.DEFAULTS["steps"], m
     if prints is None:
         return None
     return run_key("attack_sweep", models=prints, ensemble=isinstance(model, (list, tuple)), photo=as_uint8(image),
-                   target=attacks.target_index(models[0], target), epsilons=[int(e) for e in epsilons],
+                   target=target_index(models[0], target), epsilons=[int(e) for e in epsilons],
                    steps=int(steps), method=method, step_size=step_size, confidence=float(confidence))
 
 
@@ -84,8 +87,6 @@ def sweep(model, image, target, epsilons, steps=attacks.DEFAULTS["steps"], metho
     """Watch :func:`explorer.epsilon_sweep` for these inputs, computed once for every session asking the
     same. Each finished budget is published: ``metrics = {"point": SweepPoint, "total": n}``, so
     ``snapshot.log`` holds the points so far; the result is the list of points."""
-    from .ensemble import epsilon_sweep  # lazy: ensemble builds on attacks
-
     photo = as_uint8(image)
     epsilons = [int(e) for e in epsilons]
     key = sweep_key(model, photo, target, epsilons, steps, method, step_size=step_size, confidence=confidence)
@@ -97,7 +98,7 @@ def sweep(model, image, target, epsilons, steps=attacks.DEFAULTS["steps"], metho
         return epsilon_sweep(model, photo, target, epsilons=epsilons, steps=steps, method=method, callback=tell,
                              step_size=step_size, confidence=confidence)
 
-    return (jobs or shared_jobs()).submit(key, work)
+    return serving.submit(key, work, via=jobs)
 
 
 def sweep_points(snapshot) -> list:

@@ -3,7 +3,8 @@
 - :mod:`.objectives`: losses that add and scale like numbers (class CE, total variation, L2, ...)
 - :mod:`.param`: image parameterisations (plain pixels, decorrelated-colour Fourier space)
 - :mod:`.transform`: random jitter, scale and rotation (transformation robustness)
-- :mod:`.render`: the compiled step and :func:`ideal_image`
+- :mod:`.render`: the compiled step and :class:`PaintRun`; :mod:`.ideal`: :func:`ideal_image`;
+  :mod:`.diverse`: several images pushed apart; :mod:`.batching`: ideal images through the shared scheduler
 - :mod:`.export`: PNG and animated GIF
 """
 
@@ -20,6 +21,7 @@ from .objectives import (
     neuron,
     total_variation,
 )
+from .ideal import ideal_image
 from .param import Fourier, Pixels, parameterisation
 from .render import (
     DEFAULTS,
@@ -31,7 +33,6 @@ from .render import (
     StepOutput,
     StepState,
     compiled_step,
-    ideal_image,
     lesson_learning_rate,
     options_for,
     predict,

@@ -18,13 +18,13 @@ import tensorflow as tf
 
 from ..inspect.features import conv_activations
 from ..models.classifier import input_size
-from ..runtime import Diverged
+from ..runtime import Diverged, WeakCache
 from . import objectives as obj
 from .activations import network_for, split
 from .param import parameterisation
 from .render import Hyper, IdealImage, StepState, compiled_step, final_probability
 
-_GRAMS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_GRAMS = WeakCache()  # model -> {layer: compiled Gram features}
 
 
 def default_layer(model, objective: obj.Objective | None) -> str:
@@ -38,17 +38,19 @@ def default_layer(model, objective: obj.Objective | None) -> str:
 
 
 def _gram_fn(model, layer: str):
-    per_model = _GRAMS.setdefault(model, {})
-    if layer not in per_model:
-        net_ref = weakref.ref(network_for(model, (layer,)))
+    """The compiled Gram features of ``layer`` for a batch of images (made once per model and layer)."""
+    return _GRAMS.get(model, lambda: _build_grams(model, layer), key=layer)
 
-        @tf.function(reduce_retracing=True)
-        def grams(images):
-            activations, _ = split(net_ref()(images, training=False), (layer,))
-            return obj.gram_features(activations[layer])
 
-        per_model[layer] = grams
-    return per_model[layer]
+def _build_grams(model, layer: str):
+    net_ref = weakref.ref(network_for(model, (layer,)))  # the cache must not keep a discarded model alive
+
+    @tf.function(reduce_retracing=True)
+    def grams(images):
+        activations, _ = split(net_ref()(images, training=False), (layer,))
+        return obj.gram_features(activations[layer])
+
+    return grams
 
 
 def similarity(model, images, layer: str) -> float:

@@ -1,15 +1,15 @@
-"""Gradient ascent on an image: the compiled step and the :func:`ideal_image` loop that drives it.
+"""Gradient ascent on an image: the compiled step, and :class:`PaintRun`, one run between steps.
 
 One ``tf.function`` step does everything on the graph side: parameterisation -> random robustness
 views -> model -> objective -> gradient -> optimiser update -> the new image as uint8. Hyperparameters
 (learning rate, weights, transform sizes, the seed) are tensor arguments, so one trace serves every
 slider position; traces are cached per model and structure (parameterisation, optimiser, views).
 
-The step works on a *stack* of runs (continuous batching, :mod:`explorer.scheduler`): each run brings
+The step works on a *stack* of runs (continuous batching, :mod:`explorer.optvis.batching`): each run brings
 its own state, target, hyperparameters (:class:`Hyper`, one value per run) and seed, and gets its own
 loss, probability and finiteness flag back (:class:`StepOutput`), so a run can join or leave between
-steps and one run's NaN never touches the others. :func:`ideal_image` is the same machinery with a
-stack of one (:class:`PaintRun` holds one run's state between steps, :func:`step_runs` steps several).
+steps and one run's NaN never touches the others. :func:`explorer.optvis.ideal.ideal_image` is the same
+machinery with a stack of one (:class:`PaintRun` holds one run's state between steps, :func:`step_runs` steps several).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import tensorflow as tf
 
 from ..models.classifier import input_size, num_classes
 from ..models.classifier import predict as predict  # the app's one geometry; optvis.predict kept as a name
-from ..runtime import Diverged
+from ..runtime import Diverged, WeakCache
 from . import objectives as obj
 from .activations import network_for, split
 from .param import NAMES as PARAM_NAMES
@@ -109,7 +109,8 @@ def options_for(preset: str | None = None, **overrides) -> dict:
     return out
 
 
-def _check_options(options: dict) -> dict:
+def check_options(options: dict) -> dict:
+    """The full, checked option dict of ``options`` (preset expanded); ``ValueError`` for a bad one."""
     options = dict(options)
     preset = options.pop("preset", None)
     unknown = set(options) - set(DEFAULTS)
@@ -193,7 +194,7 @@ def _weighted(weight: tf.Tensor, term: Callable, images: tf.Tensor) -> tf.Tensor
     return tf.cond(tf.reduce_any(weight != 0), lambda: weight * term(images), lambda: tf.zeros_like(weight))
 
 
-_STEPS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_STEPS = WeakCache()  # model -> {structure: compiled step}
 #: Compiled-step calls so far (all models): tests count them to prove identical runs are computed once.
 STEP_CALLS = {"steps": 0, "runs": 0}
 
@@ -208,11 +209,13 @@ def compiled_step(model, param, optimizer: str, views: int, robust: bool, object
     gradient of the summed loss is every run's own gradient. A custom ``objective`` sees the whole stack
     in its :class:`~explorer.optvis.Context` and is meant for a stack of one.
     """
+    if objective is not None:
+        return _build_step(model, param, optimizer, views, robust, objective)
     key = (param.name, param.shape, optimizer, views, robust)
-    per_model = _STEPS.setdefault(model, {})
-    if objective is None and key in per_model:
-        return per_model[key]
+    return _STEPS.get(model, lambda: _build_step(model, param, optimizer, views, robust, None), key=key)
 
+
+def _build_step(model, param, optimizer: str, views: int, robust: bool, objective: obj.Objective | None):
     layers = tuple(sorted(objective.layers)) if objective is not None else ()
     model_ref = weakref.ref(network_for(model, layers))  # the cache must not keep a discarded model alive
     per_run_shape = (-1,) + (1,) * len(param.shape)  # broadcasts a (runs,) value over a run's parameters
@@ -256,8 +259,6 @@ def compiled_step(model, param, optimizer: str, views: int, robust: bool, object
         return StepOutput(StepState(new_raw, m, v), image_u8, losses, ce, tv, l2, tf.reduce_mean(p_views, axis=1),
                           finite)
 
-    if objective is None:
-        per_model[key] = step
     return step
 
 
@@ -287,17 +288,15 @@ def _find_layer(model, name: str):
 class PaintRun:
     """One ideal-image run between compiled steps: its options, optimiser state, curves and frames.
 
-    :func:`ideal_image` steps one of these until it is done; :mod:`explorer.scheduler` steps many at once
+    :func:`~.ideal.ideal_image` steps one of these until it is done; the scheduler steps many at once
     with :func:`step_runs` (runs with the same ``model`` and :attr:`structure` share one compiled step).
     Checks its arguments like :func:`ideal_image` (``ValueError`` / ``TypeError``).
     """
 
     def __init__(self, model, target: int | None, steps: int = 200, seed: int = 0, **options):
-        steps = int(steps)
-        if not 1 <= steps <= MAX_STEPS:
-            raise ValueError(f"steps must be 1..{MAX_STEPS}, got {steps}.")
-        o = _check_options(options)
-        target = _checked_target(model, target, o)
+        steps = checked_steps(steps)
+        o = check_options(options)
+        target = checked_target(model, target, o)
         h, w = input_size(model)
         self.model, self.target, self.steps, self.seed, self.options = model, target, steps, int(seed), o
         self.param = parameterisation(o["param"], h, w)
@@ -346,6 +345,11 @@ class PaintRun:
             self.result.status = "settled"
         return {"probability": p, "loss": loss, "ce": ce, "tv": tv, "l2": l2, "seconds": self.seconds}
 
+    @property
+    def image(self) -> np.ndarray:
+        """The latest image (uint8)."""
+        return self.result.image
+
     def _settled(self, image: np.ndarray) -> bool:
         self._recent = (self._recent + [image])[-(EARLY_STOP_WINDOW + 1):]
         if len(self._recent) <= EARLY_STOP_WINDOW or min(self.result.history[-EARLY_STOP_WINDOW:]) < EARLY_STOP_P:
@@ -390,47 +394,15 @@ def step_runs(runs: Sequence[PaintRun]) -> list:
     return [r.record(out, i, images[i], numbers[i], bool(finite[i]), seconds) for i, r in enumerate(runs)]
 
 
-def ideal_image(model, target: int | None = None, steps: int = 200, seed: int = 0, callback: Callable | None = None,
-                **options) -> IdealImage:
-    """Paint the image ``model`` finds most like class ``target``: gradient descent on ``-log p(target)``
-    plus regularisers, starting from noise.
-
-    ``model`` is any classifier taking RGB pixels 0..255 and giving probabilities (zoo or user-trained).
-    Options (see :data:`DEFAULTS`): ``preset`` (a name from :data:`PRESETS`, overridden by the other
-    options), ``param`` ('pixels' | 'fourier'), ``optimizer`` ('sgd' | 'adam'), ``learning_rate``, ``ce_weight``,
-    ``tv_weight``, ``l2_weight``, ``jitter`` (px), ``scale`` (fraction), ``rotation`` (degrees), ``views``,
-    ``frame_every``, ``objective``, ``early_stop`` (stop once the target is reached and the image has
-    settled: ``result.status == 'settled'``), ``images``, ``diversity``, ``diversity_layer``.
-
-    ``target=None`` optimises ``objective`` alone (e.g. ``optvis.channel("block_13_expand_relu", 7)``):
-    ``history`` then holds the objective's score (minus its loss) and ``probability`` is None.
-    ``images=n`` with ``diversity=w > 0`` paints n images at once, each pushed away from the others'
-    Gram features at ``diversity_layer`` (Lucid's diversity objective); ``result.images`` holds all n.
-
-    ``callback(step, image, metrics)`` runs after every step with the new uint8 image and a dict
-    (``probability``, ``loss``, ``ce``, ``tv``, ``l2``, ``seconds``); returning ``False`` cancels the run
-    (``result.status == 'cancelled'``). Raises :class:`explorer.Diverged` (``.result``: the run so far) on
-    NaN/inf, ``ValueError`` on bad options.
-    """
-    o = _check_options(options)
-    if o["images"] > 1:
-        from .diverse import ideal_images  # lazy: diverse builds on this module
-
-        steps = int(steps)
-        if not 1 <= steps <= MAX_STEPS:
-            raise ValueError(f"steps must be 1..{MAX_STEPS}, got {steps}.")
-        return ideal_images(model, _checked_target(model, target, o), steps, seed, callback, o)
-    run = PaintRun(model, target, steps, seed, **options)
-    while not run.done:
-        (metrics,) = step_runs([run])
-        if isinstance(metrics, Diverged):
-            raise metrics
-        if callback is not None and callback(run.step, run.result.image, metrics) is False:
-            return run.finish("cancelled")
-    return run.finish()
+def checked_steps(steps) -> int:
+    """``steps`` as an int, or ValueError outside 1..:data:`MAX_STEPS`."""
+    steps = int(steps)
+    if not 1 <= steps <= MAX_STEPS:
+        raise ValueError(f"steps must be 1..{MAX_STEPS}, got {steps}.")
+    return steps
 
 
-def _checked_target(model, target, o: dict) -> int | None:
+def checked_target(model, target, o: dict) -> int | None:
     """The target as a class index (None: the objective alone), or ValueError."""
     if target is None:
         if o["objective"] is None:

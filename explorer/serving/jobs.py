@@ -1,19 +1,19 @@
-"""Any keyed heavy job computed once for every session: attacks, sweeps, transfer training.
+"""The thread executor: any keyed heavy call computed once for every session (attacks, sweeps, training).
 
-The ideal-image runs go through :mod:`explorer.scheduler` (they are batched step by step). Other heavy
-work (an attack, an epsilon sweep, training a classifier) is one long function call; :class:`SharedJobs`
-runs such a call once for all sessions that ask for the same key, with the books kept by
-:mod:`explorer.shared_runs`:
+Work a batcher steps together (ideal images) goes through :mod:`.batching`. Other heavy work (an attack,
+an epsilon sweep, training a classifier) is one long function call; :class:`SharedJobs` runs such a call
+once for all sessions that ask for the same key, with the books kept by :mod:`.runs`
+(:func:`explorer.serving.submit` picks the executor):
 
-- ``submit(key, work)`` returns a :class:`~explorer.shared_runs.Subscription`. The first request for a
+- ``submit(key, work)`` returns a :class:`~.runs.Subscription`. The first request for a
   key starts ``work(publish, token)`` on a background thread; a second request while it runs *joins* it
   and sees its live state from the current step on (with the whole curve so far in ``snapshot.log``);
   a finished run is replayed from the cache at once; ``key=None`` is never shared.
 - ``work`` calls ``publish(step, image_or_None, metrics)`` after each step and returns the result. The
-  ``token`` it gets is cancelled by the run's time budget, by :meth:`SharedRun.token.cancel`, and once
-  nobody has watched the run for the orphan grace (a closed tab, Stop): ``publish`` then raises
+  ``token`` it gets (the run's :class:`~.queue.CancelToken`) is cancelled by the run's time budget, by
+  ``run.token.cancel()`` (Stop), and once nobody has watched the run for the orphan grace (a closed tab): ``publish`` then raises
   :class:`explorer.Cancelled`, so a work function that publishes needs no check of its own.
-- The work holds one heavy-work slot (:func:`explorer.runtime.work_queue`) for its whole run, so
+- The work holds one heavy-work slot (:func:`.queue.work_queue`) for its whole run, so
   training, attacks and the scheduler's batched steps take turns; while it waits, its place in line is
   the run's ``position`` (a page shows "2 runs are ahead of yours"). Its time budget
   (``max_seconds``, default :func:`explorer.runtime.run_budget`) starts when it gets the slot.
@@ -22,7 +22,7 @@ runs such a call once for all sessions that ask for the same key, with the books
   exception as the error, never cached), any other exception (``'failed'``, never cached). A failing
   job ends its own run only; the next job runs as usual.
 
->>> sub = shared_jobs().submit(run_key("attack", ...), lambda publish, token: attack(..., publish))
+>>> sub = serving.submit(run_key("attack", ...), lambda publish, token: attack(..., publish))
 >>> for snap in sub.updates(0.4): show(snap.image, snap.log)
 >>> sub.run.result, sub.run.error
 """
@@ -38,58 +38,24 @@ from typing import Any, Callable
 
 from .. import runtime
 from ..runtime import Cancelled, Diverged
+from .queue import CancelToken, WorkQueue, work_queue
 from .runs import SharedRun, SharedRuns, Subscription, shared_runs
-
-ABANDONED = "Nobody is watching this run any more."
 
 #: ``publish(step, image_or_None, metrics)``: report one step of a job (raises Cancelled once cancelled).
 Publish = Callable[[int, Any, dict], None]
-#: ``work(publish, token) -> result``: the heavy computation of a job.
-Work = Callable[[Publish, "RunToken"], Any]
-
-
-class RunToken:
-    """The cancel token a job's work checks: its run's token (Stop, time budget), also cancelled once
-    nobody has watched the run for the orphan grace. Same interface as :class:`explorer.CancelToken`."""
-
-    def __init__(self, run: SharedRun):
-        self.run = run
-
-    @property
-    def cancelled(self) -> bool:
-        if not self.run.token.cancelled and self.run.abandoned():
-            self.run.token.cancel(ABANDONED)
-        return self.run.token.cancelled
-
-    @property
-    def reason(self) -> str | None:
-        return self.run.token.reason
-
-    @property
-    def max_seconds(self) -> float | None:
-        return self.run.token.max_seconds
-
-    def cancel(self, reason: str = "Stopped.") -> None:
-        self.run.token.cancel(reason)
-
-    def raise_if_cancelled(self) -> None:
-        if self.cancelled:
-            raise Cancelled(self.reason)
-
-    def wait(self, seconds: float) -> bool:
-        self.run.token.wait(seconds)
-        return self.cancelled
+#: ``work(publish, token) -> result``: the heavy computation of a job (``token``: its run's CancelToken).
+Work = Callable[[Publish, CancelToken], Any]
 
 
 class SharedJobs:
     """Runs keyed jobs once for all sessions, each on its own thread holding a heavy-work slot.
 
-    ``shared`` keeps the books (default: the process-wide :func:`explorer.shared_runs.shared_runs`, the
+    ``shared`` keeps the books (default: the process-wide :func:`.runs.shared_runs`, the
     same books as the scheduler's); ``queue`` is the heavy-work queue (default: the process-wide one;
     None with ``use_slots=False``: no slot at all, for tests).
     """
 
-    def __init__(self, shared: SharedRuns | None = None, queue: runtime.WorkQueue | None = None,
+    def __init__(self, shared: SharedRuns | None = None, queue: WorkQueue | None = None,
                  use_slots: bool = True):
         self.shared = shared if shared is not None else shared_runs()
         self.queue = queue
@@ -132,21 +98,21 @@ class SharedJobs:
         for thread in threads.values():
             thread.join(timeout)
 
-    def _slot(self, run: SharedRun, token: RunToken):
+    def _slot(self, run: SharedRun):
         if not self.use_slots:
             return contextlib.nullcontext()
-        queue = self.queue if self.queue is not None else runtime.work_queue()
-        return queue.slot(on_wait=run.set_position, cancel=token)
+        queue = self.queue if self.queue is not None else work_queue()
+        return queue.slot(on_wait=run.set_position, cancel=run.token)
 
     def _run(self, run: SharedRun, work: Work, budget: float) -> None:
-        token = RunToken(run)
+        token = run.token
 
         def publish(step: int, image=None, metrics: dict | None = None) -> None:
             token.raise_if_cancelled()
             run.publish(step, image, metrics or {})
 
         try:
-            with self._slot(run, token):
+            with self._slot(run):
                 token.raise_if_cancelled()  # nobody watched while it waited in line
                 run.begin(budget)
                 result = work(publish, token)
@@ -167,15 +133,10 @@ class SharedJobs:
 
 @runtime.process_wide
 def shared_jobs() -> SharedJobs:
-    """The process-wide :class:`SharedJobs` (over :func:`explorer.shared_runs.shared_runs`)."""
+    """The process-wide :class:`SharedJobs` (over :func:`.runs.shared_runs`)."""
     jobs = SharedJobs()
     atexit.register(jobs.shutdown)  # stop mid-step work before TensorFlow is torn down
     return jobs
 
 
-def submit(key, work: Work, max_seconds: float | None = None, persist: bool = True) -> Subscription:
-    """:meth:`SharedJobs.submit` on the process-wide jobs."""
-    return shared_jobs().submit(key, work, max_seconds, persist)
-
-
-__all__ = ["ABANDONED", "Publish", "RunToken", "SharedJobs", "Work", "shared_jobs", "submit"]
+__all__ = ["Publish", "SharedJobs", "Work", "shared_jobs"]

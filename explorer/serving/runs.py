@@ -1,255 +1,44 @@
 """Heavy runs computed once and shared by every session of the server: keys, live subscriptions, a cache.
 
 In a lesson most students press the same button with the same settings. Each heavy run is keyed by its
-full inputs (:func:`run_key`: the model's content fingerprint, the class, every option, the seed, the
+full inputs (:func:`~.keys.run_key`: the model's content fingerprint, the class, every option, the seed, the
 steps; photos and uploaded models by the bytes of their content), and :class:`SharedRuns` keeps
 
 - the runs in progress, by key: a second request for the same key *subscribes* to the run already
   going and sees its live frames from the current one on (refreshing the page mid-run does not start a
   second copy either);
-- the finished runs, in a bounded LRU cache (:class:`RunCache`, a size limit in MB): the same request
+- the finished runs, in a bounded LRU cache (:class:`~.cache.RunCache`, a size limit in MB): the same request
   later replays at once (frames, curves, result).
 
 A run's subscribers are counted: when the last one leaves (the student closed the tab, pressed Stop or
 changed a setting) and nobody comes back within ``orphan_grace`` seconds, the run is cancelled and its
 slot freed. Results are shared between sessions, so they are frozen (read-only arrays): never mutate
-them. The computation itself is done elsewhere (:mod:`explorer.scheduler` for ideal images,
-:mod:`explorer.shared_jobs` for attacks, sweeps and transfer training); this module only keeps the
-books. A run keeps every published step's metrics (:attr:`SharedRun.log`), so a session that joins
+them. The computation itself is done elsewhere (:mod:`.batching` for work a batcher steps together,
+:mod:`.jobs` for one long call on a thread; :func:`explorer.serving.submit` picks); this module only
+keeps the books. A run keeps every published step's metrics (:attr:`SharedRun.log`), so a session that joins
 mid-run draws the whole curve so far. Everything lives in this process; README *Several replicas* says how it would move to Redis.
 """
 
 from __future__ import annotations
 
-import collections
 import dataclasses
-import hashlib
 import os
-import pickle
-import tempfile
 import threading
 import time
-import weakref
 from typing import Callable, Iterator
 
 import numpy as np
 
-from ..runtime import CancelToken, Diverged, process_wide, run_budget
+from ..runtime import Diverged, process_wide, run_budget
+from .cache import RunCache
+from .keys import content_key, freeze, run_key  # noqa: F401  (content_key, run_key: also reached from here)
+from .queue import CancelToken
 
 CACHE_MB_ENV = "CNN_EXPLORER_CACHE_MB"
 CACHE_DIR_ENV = "CNN_EXPLORER_CACHE_DIR"  # set: finished runs are also kept on disk (warm-up, restarts, replicas)
 DEFAULT_CACHE_MB = 256  # in memory; the disk copy may hold 4 times as much
 FINISHED = ("done", "failed", "cancelled")
 ORPHAN_GRACE_S = 5.0  # a run nobody watches any more is cancelled after this long (a refresh comes back sooner)
-
-_FINGERPRINTS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-_fingerprint_lock = threading.Lock()
-
-
-def content_key(data) -> str:
-    """A short hex digest of bytes or an array's content (dtype and shape included): equal only for
-    identical content, so one student's upload is never shown to another unless the bytes are the same."""
-    digest = hashlib.sha256()
-    if isinstance(data, np.ndarray):
-        arr = np.ascontiguousarray(data)
-        digest.update(f"{arr.dtype.str}{arr.shape}".encode())
-        digest.update(arr.data)
-    else:
-        digest.update(bytes(data))
-    return digest.hexdigest()[:32]
-
-
-def model_fingerprint(model) -> str:
-    """Content key of a Keras model: its architecture and every weight (cached per model object, weakly).
-
-    Two copies of the same zoo model, or two students uploading the same ``.keras`` file, get the same
-    fingerprint; a fine-tuned copy gets another one.
-    """
-    with _fingerprint_lock:
-        known = _FINGERPRINTS.get(model)
-    if known is not None:
-        return known
-    digest = hashlib.sha256(_architecture(model).encode())
-    for weight in model.weights:
-        digest.update(content_key(np.asarray(weight.numpy())).encode())
-    value = digest.hexdigest()[:32]
-    with _fingerprint_lock:
-        _FINGERPRINTS[model] = value
-    return value
-
-
-def _layers(model) -> list:
-    out = []
-    for layer in getattr(model, "layers", []):
-        out.append(layer)
-        out.extend(_layers(layer))
-    return out
-
-
-def _architecture(model) -> str:
-    """The model's JSON with its automatic layer names (``dense_3``, ``functional_7``) replaced by their
-    order, so two loads of the same model read the same."""
-    text = model.to_json()
-    names = list(dict.fromkeys([model.name] + [layer.name for layer in _layers(model)]))
-    for i, name in sorted(enumerate(names), key=lambda item: -len(item[1])):
-        text = text.replace(f'"{name}"', f'"#{i}"')
-    return text
-
-
-def _freeze_value(value):
-    if isinstance(value, np.ndarray):
-        return ("array", content_key(value))
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return ("bytes", content_key(value))
-    if isinstance(value, dict):
-        return tuple(sorted((k, _freeze_value(v)) for k, v in value.items()))
-    if isinstance(value, (list, tuple)):
-        return tuple(_freeze_value(v) for v in value)
-    if isinstance(value, float) and value.is_integer():
-        return int(value)  # 1.0 and 1 are the same setting
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    raise TypeError(f"Cannot key a run on a {type(value).__name__}.")
-
-
-def run_key(kind: str, model=None, **inputs) -> tuple:
-    """The full-inputs key of a heavy run: ``kind`` (e.g. ``'ideal_image'``), the model's fingerprint and
-    every input; arrays and bytes (photos, uploads) by content. ``TypeError`` for inputs that cannot be
-    keyed (such as a custom objective function): such runs are not shared."""
-    return (kind, None if model is None else model_fingerprint(model), _freeze_value(inputs))
-
-
-def nbytes(value) -> int:
-    """Rough memory held by a result: its arrays, plus 8 bytes a number (for the cache's size limit)."""
-    if isinstance(value, np.ndarray):
-        return int(value.nbytes)
-    if isinstance(value, (bytes, bytearray, str)):  # a str: a PNG data URI, say (ASCII: a byte a character)
-        return len(value)
-    if isinstance(value, dict):
-        return sum(nbytes(v) for v in value.values()) + 64
-    if isinstance(value, (list, tuple)):
-        return sum(nbytes(v) for v in value) + 8 * len(value)
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return sum(nbytes(getattr(value, f.name)) for f in dataclasses.fields(value)) + 64
-    if isinstance(value, BaseException):
-        return nbytes(getattr(value, "result", None)) + 256
-    if hasattr(value, "count_params"):  # a Keras model: its weights (float32), counted even when shared
-        try:
-            return 4 * int(value.count_params())
-        except (ValueError, AttributeError, TypeError):
-            return 8
-    return 8
-
-
-def freeze(value):
-    """Make a shared result's arrays read-only (in place) and return it: sessions must not mutate it."""
-    if isinstance(value, np.ndarray):
-        value.flags.writeable = False
-    elif isinstance(value, dict):
-        for v in value.values():
-            freeze(v)
-    elif isinstance(value, (list, tuple)):
-        for v in value:
-            freeze(v)
-    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
-        for f in dataclasses.fields(value):
-            freeze(getattr(value, f.name))
-    elif isinstance(value, BaseException):
-        freeze(getattr(value, "result", None))
-    return value
-
-
-class RunCache:
-    """Finished runs by key, least recently used first out once their total size passes ``limit_mb``.
-
-    With a ``directory``, every value kept is also written there (one pickle per key, written atomically;
-    the folder is bounded to 4 x ``limit_mb``, oldest files out) and a key missing in memory is looked
-    up there: ``python -m explorer.warm`` fills it before class, a restarted server keeps its results,
-    and replicas on one machine share them. Pickles are code: the folder must be the server's own.
-    """
-
-    def __init__(self, limit_mb: float, directory: str | os.PathLike | None = None):
-        self.limit_bytes = int(float(limit_mb) * 1e6)
-        self._items: collections.OrderedDict = collections.OrderedDict()
-        self._lock = threading.Lock()
-        self.size_bytes = 0
-        self.hits = self.misses = self.evictions = 0
-        self.directory = None
-        if directory is not None:
-            self.directory = os.path.abspath(os.path.expanduser(os.fspath(directory)))
-            os.makedirs(self.directory, exist_ok=True)
-
-    def _path(self, key) -> str:
-        return os.path.join(self.directory, hashlib.sha256(repr(key).encode()).hexdigest()[:40] + ".pkl")
-
-    def _load(self, key):
-        try:
-            with open(self._path(key), "rb") as f:
-                stored_key, value = pickle.load(f)
-            os.utime(self._path(key))  # recently used
-        except (OSError, pickle.PickleError, EOFError, ValueError, TypeError, AttributeError):
-            return None
-        return freeze(value) if stored_key == key else None
-
-    def _store(self, key, value) -> None:
-        try:
-            fd, tmp = tempfile.mkstemp(dir=self.directory, suffix=".tmp")
-            with os.fdopen(fd, "wb") as f:
-                pickle.dump((key, value), f, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, self._path(key))
-            files = [os.path.join(self.directory, n) for n in os.listdir(self.directory) if n.endswith(".pkl")]
-            stats = sorted(((os.stat(p).st_mtime, os.stat(p).st_size, p) for p in files), reverse=True)
-            total = 0
-            for _, size, path in stats:
-                total += size
-                if total > 4 * self.limit_bytes:
-                    os.remove(path)
-        except (OSError, pickle.PickleError, TypeError, AttributeError):
-            pass  # a full or read-only disk costs the disk copy only
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def __contains__(self, key) -> bool:
-        return key in self._items
-
-    def get(self, key):
-        """The cached value (and mark it recently used), or None."""
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                self.hits += 1
-                return self._items[key][0]
-        value = self._load(key) if self.directory else None
-        if value is None:
-            self.misses += 1
-            return None
-        self.hits += 1
-        self.put(key, value, persist=False)
-        return value
-
-    def put(self, key, value, persist: bool = True) -> bool:
-        """Keep ``value`` (evicting the least recently used); False if it alone is over the limit."""
-        size = nbytes(value)
-        if persist and self.directory and size <= self.limit_bytes:
-            self._store(key, value)
-        with self._lock:
-            if key in self._items:
-                self.size_bytes -= self._items.pop(key)[1]
-            if size > self.limit_bytes:
-                return False
-            self._items[key] = (value, size)
-            self.size_bytes += size
-            while self.size_bytes > self.limit_bytes:
-                _, (_, dropped) = self._items.popitem(last=False)
-                self.size_bytes -= dropped
-                self.evictions += 1
-            return True
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-            self.size_bytes = 0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -271,13 +60,13 @@ class SharedRun:
     """One heavy run, watched by any number of sessions through :class:`Subscription`.
 
     The computing side calls :meth:`publish` after each step and :meth:`finish` once; it checks
-    :attr:`token` (cancelled by the time budget, or when nobody has watched for ``orphan_grace``).
+    :attr:`token` (cancelled by Stop, by the time budget, or once nobody has watched for ``orphan_grace``).
     """
 
     def __init__(self, key, orphan_grace: float = ORPHAN_GRACE_S, max_seconds: float | None = None,
                  on_finish: Callable[["SharedRun"], None] | None = None):
         self.key = key
-        self.token = CancelToken(max_seconds=run_budget() if max_seconds is None else max_seconds)
+        self.token = CancelToken(run_budget() if max_seconds is None else max_seconds, abandoned=self.abandoned)
         self.orphan_grace = float(orphan_grace)
         self.state = "queued"
         self.step = 0
@@ -325,10 +114,7 @@ class SharedRun:
             if self.state != "queued":
                 return
             if max_seconds is not None:
-                waited = self.token
-                self.token = CancelToken(max_seconds=max_seconds)
-                if waited.cancelled:  # Stop or shutdown while it waited: it stays cancelled
-                    self.token.cancel(waited.reason)
+                self.token.start_clock(max_seconds)  # Stop while it waited: it stays cancelled
             self.state, self.position = "running", 0
             self.version += 1
             self._cond.notify_all()
@@ -517,5 +303,4 @@ def shared_runs() -> SharedRuns:
     return SharedRuns(directory=os.environ.get(CACHE_DIR_ENV) or None)
 
 
-__all__ = ["RunCache", "SharedRun", "SharedRuns", "Snapshot", "Subscription", "content_key", "freeze",
-           "model_fingerprint", "nbytes", "run_key", "shared_runs"]
+__all__ = ["SharedRun", "SharedRuns", "Snapshot", "Subscription", "shared_runs"]

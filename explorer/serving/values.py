@@ -3,9 +3,9 @@
 When a class opens a page together, thirty sessions ask for the very same thing at once: the default
 photo's feature maps on the default model, say. :class:`SharedValues` computes each key once (a second
 request for a key being computed waits for it rather than computing it again), keeps the result in a
-:class:`~explorer.shared_runs.RunCache` (LRU, size limit in MB) and hands every session the same frozen
+:class:`~explorer.serving.cache.RunCache` (LRU, size limit in MB) and hands every session the same frozen
 (read-only) object: one copy in memory, however many students look at it. Keys come from
-:func:`~explorer.shared_runs.run_key` (models by fingerprint, photos by content), so one student's
+:func:`~explorer.serving.keys.run_key` (models by fingerprint, photos by content), so one student's
 upload is never shown to another unless the bytes are identical.
 """
 
@@ -16,7 +16,8 @@ import threading
 from typing import Callable, TypeVar
 
 from ..runtime import process_wide
-from .runs import RunCache, freeze
+from .cache import RunCache
+from .keys import freeze
 
 T = TypeVar("T")
 VALUES_MB_ENV = "CNN_EXPLORER_VALUES_MB"

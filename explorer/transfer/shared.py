@@ -1,4 +1,4 @@
-"""Transfer training computed once for the whole class (through :mod:`explorer.shared_jobs`).
+"""Transfer training computed once for the whole class (through :func:`explorer.serving.submit`).
 
 In a lesson every student may press Train on the built-in demo set with the same settings.
 :func:`train` keys the run by every input of :func:`explorer.transfer.train_classifier`: the backbone's
@@ -19,8 +19,9 @@ import itertools
 
 import numpy as np
 
-from ..serving.jobs import SharedJobs, shared_jobs
-from ..serving.runs import Subscription, content_key, model_fingerprint, run_key
+from .. import serving
+from ..serving.jobs import SharedJobs
+from ..serving import Subscription, content_key, model_fingerprint, run_key
 from . import training
 
 
@@ -84,7 +85,7 @@ def train(images_by_class, backbone="mobilenet_v2", seed: int = 0, jobs: SharedJ
 
         return training.train_classifier(images_by_class, backbone=backbone, seed=seed, callback=report, **settings)
 
-    return (jobs or shared_jobs()).submit(key, work, persist=False)  # a Keras model does not pickle faithfully
+    return serving.submit(key, work, via=jobs, persist=False)  # a Keras model does not pickle faithfully
 
 
 __all__ = ["dataset_key", "progress", "train", "training_key"]

@@ -1,25 +1,26 @@
-"""Continuous batching of ideal-image runs: distinct runs on one model share each compiled step.
+"""The batching executor: distinct runs of one group share each step (continuous batching).
 
 A gradient step on a batch of images costs far less per image than one step per image (MobileNetV2 on
 2 cores: 46 ms for 1, 309 ms for 16). So instead of letting runs take turns in a slot, the scheduler
-keeps every run in progress and, at each turn, steps all runs of one *group* (same model, same
-structure: parameterisation, optimiser, views) together with :func:`explorer.optvis.step_runs`:
+keeps every run in progress and, at each turn, steps all runs of one *group* together with the step of
+their type's registered :class:`Batcher` (ideal images: :mod:`explorer.optvis.batching`, which groups
+runs by model and structure):
 
-- runs join and leave between steps (continuous batching); each keeps its own hyperparameters, seed,
-  target and number of steps;
+- runs join and leave between steps (continuous batching); each keeps its own settings;
 - groups take turns (the one served longest ago goes next), so the plain-noise comparison and the
   regularised runs both move; with several workers (one per heavy-work slot) two groups step side by
   side, and a big group is split between the workers (each batched step keeps about one core busy);
-- each run has its own time budget and is cancelled when nobody watches it any more (tab closed, Stop);
-- one run's NaN ends that run only, with its own :class:`explorer.Diverged`.
+- each run has its own time budget and is cancelled when nobody watches it any more (its token);
+- one run's :class:`explorer.Diverged` ends that run only.
 
-Identical requests never reach the scheduler twice: :mod:`explorer.shared_runs` joins them to the run
-in progress or replays the cached result. Each batched step holds one of the heavy-work slots
-(:func:`explorer.runtime.work_queue`) so training and attacks still take turns with it.
+Identical requests never reach the scheduler twice: :mod:`.runs` joins them to the run in progress or
+replays the cached result. Each batched step holds one of the heavy-work slots (:func:`.queue.work_queue`)
+so training and attacks still take turns with it. This module imports no model code: a batchable item
+is anything with ``step`` (steps done), ``image`` (the latest picture or None), ``done`` and
+``finish(status=None) -> result``.
 
->>> sub = default_scheduler().paint(model, 281, steps=200)   # a Subscription
->>> for snap in sub.updates(0.4): show(snap.image, snap.history)
->>> sub.run.result, sub.run.error
+>>> register_batcher(PaintOrder, start=PaintOrder.begin, step=step_runs, group=lambda run: run.structure)
+>>> sub = default_scheduler().submit(key, PaintOrder(...))   # a Subscription
 """
 
 from __future__ import annotations
@@ -29,11 +30,12 @@ import contextlib
 import itertools
 import threading
 from dataclasses import dataclass, field
+from typing import Any, Callable, Hashable
 
 from .. import runtime
-from ..optvis.render import PaintRun, _check_options, step_runs
 from ..runtime import Diverged
-from .runs import SharedRun, SharedRuns, Subscription, run_key, shared_runs
+from .queue import work_queue
+from .runs import SharedRun, SharedRuns, Subscription, shared_runs
 
 MAX_BATCH_ENV = "CNN_EXPLORER_MAX_BATCH"
 #: Runs one worker steps together at most, on a CPU and on a GPU (more take turns for a place).
@@ -46,35 +48,49 @@ MAX_BATCH_CPU, MAX_BATCH_GPU = 4, 16
 
 def default_max_batch() -> int:
     """Runs per batched step at most: ``CNN_EXPLORER_MAX_BATCH``, else 16 with a GPU and 4 without."""
-    import tensorflow as tf
+    import tensorflow as tf  # only to ask for a GPU: this module imports no model code at load time
 
     default = MAX_BATCH_GPU if tf.config.list_physical_devices("GPU") else MAX_BATCH_CPU
     return runtime.env_int(MAX_BATCH_ENV, default)
 
 
-def ideal_image_key(model, target: int, steps: int, seed: int, options: dict) -> tuple | None:
-    """Full-inputs key of an ideal-image run; options are normalised (preset expanded, numbers as
-    numbers, the default frame interval made explicit), so equal settings spelled differently share.
-    None for a custom objective (a function cannot be compared: such runs are never shared)."""
-    o = _check_options(options)
-    if o.pop("objective") is not None:
-        return None
-    steps = int(steps)
-    o["frame_every"] = int(o["frame_every"] or max(1, steps // 20))
-    return run_key("ideal_image", model, target=int(target), steps=steps, seed=int(seed), options=o)
+@dataclass(frozen=True)
+class Batcher:
+    """How the scheduler runs requests of one type: ``start(request) -> item`` (when the run starts: a
+    joined or replayed request builds nothing), ``group(item)`` (items of equal groups may share a step)
+    and ``step(items) -> [metrics dict or Diverged per item]`` (one step for a batch of one group)."""
+
+    start: Callable[[Any], Any]
+    step: Callable[[list], list]
+    group: Callable[[Any], Hashable]
+
+
+_BATCHERS: dict[type, Batcher] = {}
+
+
+def register_batcher(kind: type, *, start: Callable[[Any], Any], step: Callable[[list], list],
+                     group: Callable[[Any], Hashable]) -> None:
+    """Requests of type ``kind`` are batched by the scheduler (see :class:`Batcher`)."""
+    _BATCHERS[kind] = Batcher(start, step, group)
+
+
+def batcher_for(request) -> Batcher | None:
+    """The batcher registered for ``request``'s type, or None (then it is not batchable)."""
+    return _BATCHERS.get(type(request))
 
 
 @dataclass(eq=False)
 class _Job:
     shared: SharedRun
-    paint: PaintRun
+    item: object
+    batcher: Batcher
     group: tuple
     order: int = field(default=0)
     stepped: int = field(default=-1)  # the turn it was last taken in (a split group serves its runs in turn)
 
 
 class Scheduler:
-    """Steps ideal-image runs in batches on ``workers`` threads (default: the heavy-work slots).
+    """Steps batchable work in batches on ``workers`` threads (default: the heavy-work slots).
 
     ``shared`` keeps the books (dedup, cache); ``use_slots`` makes every step hold a heavy-work slot.
     """
@@ -96,17 +112,20 @@ class Scheduler:
         self.batches: list[int] = []  # size of every batch stepped (recent ones): for benches and tests
 
     # submitting
-    def paint(self, model, target: int, steps: int = 200, seed: int = 0, **options) -> Subscription:
-        """Watch the ideal-image run for these inputs (as :func:`explorer.ideal_image` takes them):
-        replayed, joined or started. Bad options raise ``ValueError`` at once."""
-        key = ideal_image_key(model, target, steps, seed, options)
+    def submit(self, key, request, max_seconds: float | None = None, persist: bool = True) -> Subscription:
+        """Watch the run for ``key``: replayed, joined, or started from ``request`` (an object whose type
+        has a registered :class:`Batcher`; its ``start`` may raise, e.g. ``ValueError``: then nothing is
+        registered). The time budget (``max_seconds``, default :func:`explorer.runtime.run_budget`)
+        counts from the request: every step of a batch is shared, so there is no slot to wait for."""
+        batcher = batcher_for(request)
+        if batcher is None:
+            raise TypeError(f"No batcher is registered for {type(request).__name__}.")
 
         def start(run: SharedRun) -> None:
-            paint = PaintRun(model, target, steps, seed, **options)  # may raise: then nothing is registered
-            group = (id(model), paint.structure) if paint.structure is not None else (id(model), id(paint))
-            self._add(_Job(run, paint, group, next(self._order)))
+            item = batcher.start(request)
+            self._add(_Job(run, item, batcher, (type(request), batcher.group(item)), next(self._order)))
 
-        return self.shared.subscribe(key, start)
+        return self.shared.subscribe(key, start, max_seconds, persist=persist)
 
     def _add(self, job: _Job) -> None:
         with self._cond:
@@ -182,26 +201,23 @@ class Scheduler:
             live: list[_Job] = []
             try:
                 for job in batch:
-                    token = job.shared.token
-                    if job.shared.abandoned():
-                        token.cancel("Nobody is watching this run any more.")
-                    if token.cancelled or self._stopping:
-                        self._end(job, job.paint.finish("cancelled"), state="cancelled")
+                    if job.shared.token.cancelled or self._stopping:  # Stop, time budget, nobody watching
+                        self._end(job, job.item.finish("cancelled"), state="cancelled")
                     else:
                         live.append(job)
                 if not live:
                     continue
-                slot = runtime.work_queue().slot() if self.use_slots else contextlib.nullcontext()
+                slot = work_queue().slot() if self.use_slots else contextlib.nullcontext()
                 with slot:
-                    outcomes = step_runs([job.paint for job in live])
+                    outcomes = live[0].batcher.step([job.item for job in live])
                 self.batches = (self.batches + [len(live)])[-1000:]
                 for job, outcome in zip(live, outcomes):
                     if isinstance(outcome, Diverged):
                         self._end(job, outcome.result, outcome)
                         continue
-                    job.shared.publish(job.paint.step, job.paint.result.image, outcome)
-                    if job.paint.done:
-                        self._end(job, job.paint.finish())
+                    job.shared.publish(job.item.step, job.item.image, outcome)
+                    if job.item.done:
+                        self._end(job, job.item.finish())
             except Exception as exc:  # noqa: BLE001  (a model that fails: its runs end with the error)
                 for job in live:
                     if not job.shared.finished:
@@ -214,15 +230,11 @@ class Scheduler:
 
 @runtime.process_wide
 def default_scheduler() -> Scheduler:
-    """The process-wide scheduler (over :func:`explorer.shared_runs.shared_runs`)."""
+    """The process-wide scheduler (over :func:`.runs.shared_runs`)."""
     scheduler = Scheduler()
     atexit.register(scheduler.shutdown)  # stop mid-step work before TensorFlow is torn down
     return scheduler
 
 
-def paint(model, target: int, steps: int = 200, seed: int = 0, **options) -> Subscription:
-    """:meth:`Scheduler.paint` on the process-wide scheduler."""
-    return default_scheduler().paint(model, target, steps, seed, **options)
-
-
-__all__ = ["MAX_BATCH_CPU", "MAX_BATCH_GPU", "Scheduler", "default_max_batch", "default_scheduler", "ideal_image_key", "paint"]
+__all__ = ["Batcher", "MAX_BATCH_CPU", "MAX_BATCH_GPU", "Scheduler", "batcher_for", "default_max_batch",
+           "default_scheduler", "register_batcher"]
