@@ -7,8 +7,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import explorer
-from explorer.models import blocks, googlenet
-from explorer.data.images import fit_to
+from explorer.inspect import blocks
 from explorer.plain_numbers import plain_probability
 from ui.models import load_with_notice
 from ui import links, present
@@ -34,32 +33,21 @@ SLIDERS = [  # key, label, default (inception 3a)
     ("filters_5x5", "5x5 branch: 5x5 conv", 32),
     ("filters_pool_proj", "pool branch: 1x1 after max-pool", 32),
 ]
-IN_CHANNELS = 192
-
-
-@st.cache_resource(show_spinner=False)
-def stem():
-    return googlenet.stem_model(seed=0)
-
-
-@st.cache_resource(show_spinner=False, max_entries=16)
-def block(widths: tuple):
-    return blocks.inception_block_model((28, 28, IN_CHANNELS), seed=1, **dict(widths))
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def stem_features(photo: np.ndarray) -> np.ndarray:
-    return stem().predict(photo[None].astype("float32"), verbose=0)
+    return blocks.inception_stem(photo)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def block_outputs(widths: tuple, features: np.ndarray) -> dict:
-    return {k: np.asarray(v) for k, v in block(widths)(features, training=False).items()}
+    return blocks.inception_outputs(dict(widths), features)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def head_outputs(_model, photo: np.ndarray) -> list[np.ndarray]:
-    return [np.asarray(o) for o in _model(photo[None].astype("float32"), training=False)]
+def head_outputs(_model, model_key: str, photo: np.ndarray, label: int):
+    return blocks.googlenet_heads(_model, photo, label)
 
 
 def reset_widths():
@@ -78,7 +66,7 @@ links.default("incep_label", explorer.TABBY)
 left, right = st.columns([1, 2], gap="large")
 with left:
     photo, source = photo_input("inception_photo")
-    photo = fit_to(photo, (224, 224))
+    photo = blocks.square_photo(photo, 224)
     st.image(photo, caption=f"{source}, centre-cropped to 224x224", width=224)
     st.markdown("**Branch widths** (output channels)")
     widths = {k: st.slider(label, 1, 384, key=f"incep_{k}") for k, label, _ in SLIDERS}
@@ -119,9 +107,8 @@ with right:
                   title=f"The concatenation: channels {', '.join(map(str, picks))} are each branch's strongest")
 
 st.header("Why 1x1 reductions matter")
-hand = blocks.inception_params(IN_CHANNELS, **widths)
-naive = blocks.naive_params(IN_CHANNELS, **widths)
-keras_count = block(key).count_params()
+counts = blocks.inception_parameters(widths)
+hand, naive, keras_count = counts["by_hand"], counts["naive"], counts["keras"]
 rows = [{"design": "this Inception block (with 1x1 reductions)", "parameters": hand["total"]}]
 rows += [{"design": k, "parameters": v} for k, v in naive.items()]
 left, right = st.columns([3, 2])
@@ -143,21 +130,19 @@ st.header("GoogLeNet's three classifier heads")
 st.markdown(
     "GoogLeNet is 22 layers deep. To help gradients reach the early layers, two **auxiliary classifiers** "
     "branch off after inception 4a and 4d. During training their losses are added to the main loss, "
-    f"weighted by {googlenet.AUX_WEIGHT}: **loss = main + 0.3 · aux1 + 0.3 · aux2**. At test time only "
+    f"weighted by {blocks.AUX_WEIGHT}: **loss = main + 0.3 · aux1 + 0.3 · aux2**. At test time only "
     "the main head is used.")
 model = load_with_notice("googlenet", key="incep_googlenet")
 label = st.selectbox("True label of the photo", range(len(names)),
                      format_func=lambda i: f"{i}: {names[i]}", key="incep_label")
-heads = head_outputs(model, photo)
-total, parts = googlenet.googlenet_loss(np.array([label]), heads)
-parts = {k: float(v) for k, v in parts.items()}
+heads, total, parts = head_outputs(model, model.name, photo, label)
 cols = st.columns(4)
 for col, (head, probs) in zip(cols, zip(("main", "aux1", "aux2"), heads)):
     top = explorer.decode(probs[0], top=1)[0]
     col.metric(f"{head} loss", f"{parts[head]:.3f}",
                help=f"cross-entropy of the chance it gives {names[label]}: {plain_probability(float(probs[0][label]))}")
     col.caption(f"top guess: {top[1]} ({plain_probability(float(top[2]))})")
-cols[3].metric("total loss", f"{float(total):.3f}")
+cols[3].metric("total loss", f"{total:.3f}")
 cols[3].caption(f"= {parts['main']:.3f} + 0.3 · {parts['aux1']:.3f} + 0.3 · {parts['aux2']:.3f}")
 st.caption(f"Random weights: every head guesses about 1 in 1000, so each loss is near ln(1000) = {np.log(1000):.2f} "
            "and the total near 1.6 x that. Training would push all three down together.")

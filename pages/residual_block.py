@@ -6,9 +6,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from explorer.models import blocks
+from explorer.inspect import blocks
 from explorer.plain_numbers import plain_number, plain_times
-from explorer.data.images import fit_to
 from ui import links, present
 from ui.models import cached_model
 from ui.photo import photo_input
@@ -27,52 +26,28 @@ RANDOM_NOTE = ("Random weights (the shapes and the arithmetic are real; the filt
                "so look at how the tensors combine, not at what they detect.")
 
 
-@st.cache_resource(show_spinner=False, max_entries=8)
-def stem(channels: int, size: int):
-    return blocks.stem_model(channels, input_shape=(size, size, 3), seed=0)
-
-
-@st.cache_resource(show_spinner=False, max_entries=16)
-def residual_model(in_channels: int, filters: int, kind: str, stride: int, projection: bool):
-    return blocks.residual_block_model((56, 56, in_channels), filters, kind, stride, projection, seed=2)
-
-
-@st.cache_resource(show_spinner=False, max_entries=8)
-def inception_resnet_model(scale: float):
-    return blocks.inception_resnet_a_model((35, 35, 320), scale=scale, seed=3)
-
-
 @st.cache_data(show_spinner=False, max_entries=16)
 def run_block(kind_key: tuple, photo: np.ndarray, which: str) -> dict:
     if which == "residual":
-        in_channels = kind_key[0]
-        x = stem(in_channels, 224).predict(photo[None].astype("float32"), verbose=0)
-        out = residual_model(*kind_key)(x, training=False)
-    else:
-        x = stem(320, 140).predict(fit_to(photo, (140, 140))[None].astype("float32"), verbose=0)
-        out = inception_resnet_model(*kind_key)(x, training=False)
-    return {"x": x, **{k: np.asarray(v) for k, v in out.items()}}
+        return blocks.residual_outputs(*kind_key, photo)
+    return blocks.inception_resnet_outputs(*kind_key, photo)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def parameters(kind_key: tuple, which: str) -> dict:
+    if which == "residual":
+        return blocks.residual_parameters(*kind_key)
+    return blocks.inception_resnet_parameters(*kind_key)
 
 
 @st.cache_data(show_spinner="Building the three stacks and back-propagating once...", max_entries=32)
 def gradient_flow(depth: int, activation: str) -> pd.DataFrame:
-    return pd.DataFrame({
-        "layer": np.arange(depth + 1),
-        "plain": blocks.gradient_norms(blocks.plain_stack(depth, activation=activation)),
-        "plain + batch norm": blocks.gradient_norms(blocks.plain_stack(depth, activation=activation, normalised=True)),
-        "residual": blocks.gradient_norms(blocks.residual_stack(depth, activation=activation)),
-    })
+    return pd.DataFrame({"layer": np.arange(depth + 1), **blocks.gradient_flow(depth, activation)})
 
 
 @st.cache_data(show_spinner="Running ResNet-50 at both sizes...", max_entries=8)
 def gap_run(photo: np.ndarray, sizes: tuple) -> list[tuple]:
-    model = cached_model("resnet50", None, include_top=False)
-    rows = []
-    for h, w in sizes:
-        x = fit_to(photo, (h, w))[None].astype("float32")
-        features = np.asarray(model(x, training=False))
-        rows.append(((h, w), features.shape, features.mean(axis=(1, 2)).shape))
-    return rows
+    return blocks.pooled_shapes(cached_model("resnet50", None, include_top=False), photo, sizes)
 
 
 SIZES = ["160x160", "224x224", "299x299", "320x480", "480x320", "512x512"]
@@ -91,7 +66,7 @@ for key, value in [("res_kind", "basic"), ("res_shortcut", "identity"), ("res_st
     links.default(key, value)
 
 photo, source = photo_input("residual_photo")
-photo = fit_to(photo, (224, 224))
+photo = blocks.square_photo(photo, 224)
 links.share(LINKS, key="res_share")
 
 # --- 1. One residual block -------------------------------------------------------------------------
@@ -121,11 +96,11 @@ with right:
     for col, name in zip(cols, ["x (shortcut)", "F(x)", "F(x) + x", "relu(F(x) + x)"]):
         with col:
             show_channels(t[name], channels=channels, title=name)
-    hand = blocks.residual_params(in_channels, filters, kind, projection)
+    hand = parameters(key, "residual")
     st.markdown(
         f"**{kind.capitalize()} block, {'projection' if projection else 'identity'} shortcut, stride {stride}:** "
         f"{in_channels} channels in, {out_channels} out. Parameters by hand: F(x) {hand['F(x)']:,} + shortcut "
-        f"{hand['shortcut']:,} = **{hand['total']:,}**; Keras counts **{residual_model(*key).count_params():,}**. "
+        f"{hand['shortcut']:,} = **{hand['total']:,}**; Keras counts **{hand['keras']:,}**. "
         + ("The identity shortcut is free: it adds no parameter." if not projection else
            "The projection shortcut (1x1 conv + BatchNorm) matches the shapes so they can be added."))
 
@@ -194,11 +169,12 @@ st.markdown(
     "and adds it to the input: relu(x + scale · F(x)).")
 left, right = st.columns([2, 3], gap="large")
 scale = left.slider("Scale of F(x)", 0.0, 1.0, step=0.01, key="res_ir_scale")
-hand = blocks.inception_resnet_a_params(320)
+hand = parameters((scale,), "inception_resnet")
+keras_count = hand.pop("keras")
 # A markdown table: its numbers are never cut off by a narrow column (a dataframe's were).
 left.markdown("| part | parameters |\n|:--|--:|\n"
               + "\n".join(f"| {k} | **{v:,}** |" if k == "total" else f"| {k} | {v:,} |" for k, v in hand.items()))
-left.caption(f"Keras counts {inception_resnet_model(scale).count_params():,}.")
+left.caption(f"Keras counts {keras_count:,}.")
 with right:
     with st.spinner("Running the block..."):
         t = run_block((scale,), photo, "inception_resnet")

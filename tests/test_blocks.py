@@ -123,3 +123,51 @@ def test_global_average_pooling_takes_any_input_size():
     resnet = explorer.load_model("resnet50", weights=None, include_top=False, pooling="avg")
     shapes = blocks.gap_demo(resnet, sizes=((64, 64), (96, 160)))
     assert list(shapes.values()) == [(1, 2048), (1, 2048)]
+
+
+# --- the pages' computations (explorer.inspect.blocks): numbers in, arrays out -----------------------
+
+def test_inception_page_computations_on_a_photo():
+    from explorer.inspect import blocks as lesson
+
+    photo = np.random.default_rng(0).integers(0, 256, (180, 300, 3), dtype=np.uint8)
+    square = lesson.square_photo(photo, 224)
+    assert square.shape == (224, 224, 3) and square.dtype == np.uint8
+    features = lesson.inception_stem(photo)
+    assert features.shape == (1, 28, 28, 192)
+    outputs = lesson.inception_outputs(blocks.INCEPTION_3A, features)
+    assert {k: v.shape[1:] for k, v in outputs.items()} == {
+        "1x1": (28, 28, 64), "1x1 -> 3x3": (28, 28, 128), "1x1 -> 5x5": (28, 28, 32), "pool -> 1x1": (28, 28, 32),
+        "concatenated": (28, 28, 256)}
+    counts = lesson.inception_parameters(blocks.INCEPTION_3A)
+    assert counts["by_hand"]["total"] == counts["keras"] == 163_696
+    assert lesson.inception_stem(photo.copy()).tolist() == features.tolist()  # seeded: same photo, same maps
+
+
+def test_googlenet_heads_and_their_summed_loss():
+    from explorer.inspect import blocks as lesson
+
+    model = explorer.load_model("googlenet", weights=None)
+    photo = np.random.default_rng(1).integers(0, 256, (224, 224, 3), dtype=np.uint8)
+    heads, total, parts = lesson.googlenet_heads(model, photo, explorer.TABBY)
+    assert len(heads) == 3 and all(h.shape == (1, 1000) for h in heads)
+    assert total == pytest.approx(parts["main"] + lesson.AUX_WEIGHT * (parts["aux1"] + parts["aux2"]), rel=1e-5)
+
+
+def test_residual_page_computations_on_a_photo():
+    from explorer.inspect import blocks as lesson
+
+    photo = np.random.default_rng(2).integers(0, 256, (200, 260, 3), dtype=np.uint8)
+    t = lesson.residual_outputs(64, 64, "basic", 1, False, photo)
+    assert t["x"].shape == (1, 56, 56, 64) and t["relu(F(x) + x)"].shape == (1, 56, 56, 64)
+    np.testing.assert_allclose(t["F(x) + x"], t["F(x)"] + t["x (shortcut)"], rtol=1e-5, atol=1e-5)
+    counts = lesson.residual_parameters(64, 64, "basic", 1, False)
+    assert counts["total"] == counts["keras"] and counts["shortcut"] == 0
+    ir = lesson.inception_resnet_outputs(0.17, photo)
+    assert ir["x"].shape == (1, 35, 35, 320) and ir["relu(x + scale * F(x))"].shape == (1, 35, 35, 320)
+    ir_counts = lesson.inception_resnet_parameters(0.17)
+    assert ir_counts["total"] == ir_counts["keras"]
+    flow = lesson.gradient_flow(4, "relu")
+    assert set(flow) == {"plain", "plain + batch norm", "residual"} and all(len(v) == 5 for v in flow.values())
+    rows = lesson.pooled_shapes(blocks.stem_model(8, (None, None, 3)), photo, [(64, 64), (64, 96)])
+    assert [r[0] for r in rows] == [(64, 64), (64, 96)] and rows[0][2] == rows[1][2] == (1, 8)

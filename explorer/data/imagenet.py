@@ -81,7 +81,9 @@ def class_index(name_or_index) -> int:
 
 
 def decode(probs, top: int = 5, names: list[str] | None = None) -> list[tuple[int, str, float]]:
-    """Top-k ``(index, name, probability)`` for one probability vector (or a batch of one)."""
+    """Top-k ``(index, name, probability)`` for one probability vector (or a batch of one), best first
+    (ties: the lower index first). The one top-k of the package: :func:`explorer.top_k` is this with the
+    model's class names."""
     probs = np.asarray(probs, dtype=np.float64)
     if probs.ndim == 2:
         if probs.shape[0] != 1:
@@ -89,7 +91,7 @@ def decode(probs, top: int = 5, names: list[str] | None = None) -> list[tuple[in
         probs = probs[0]
     names = names if names is not None else (class_names() if probs.shape[-1] == NUM_CLASSES else None)
     top = max(1, min(int(top), probs.shape[-1]))
-    order = np.argsort(-probs)[:top]
+    order = np.argsort(-probs, kind="stable")[:top]
     return [(int(i), names[i] if names else f"class {i}", float(probs[i])) for i in order]
 
 

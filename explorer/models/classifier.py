@@ -27,7 +27,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ..data.imagenet import NUM_CLASSES, class_index
+from ..data.imagenet import NUM_CLASSES, class_index, decode
 from ..data.imagenet import class_names as imagenet_class_names
 from ..data.images import ImageError, load_image
 from ..runtime import WeakCache
@@ -196,7 +196,14 @@ def view(model, image) -> np.ndarray:
 
 def seen_image(model, image) -> np.ndarray:
     """What the model sees of a photo, as a uint8 picture to show next to its predictions."""
-    return np.clip(np.rint(view(model, image)[0]), 0, 255).astype(np.uint8)
+    return seen_at(image, input_size(model))
+
+
+def seen_at(image, size: tuple[int, int]) -> np.ndarray:
+    """A photo through the one geometry (:func:`model_view`) at ``size`` (height, width), as uint8 HxWx3:
+    what a network of that input size sees of it (transfer learning trains on exactly this)."""
+    pixels = tf.constant(as_uint8(image), tf.float32)[None]
+    return np.clip(np.rint(model_view(pixels, tuple(size)).numpy()[0]), 0, 255).astype(np.uint8)
 
 
 # One compiled forward pass per model, reused for every photo size.
@@ -223,11 +230,9 @@ def predict(model, image) -> np.ndarray:
 
 
 def top_k(model, probabilities, k: int = 5) -> list[tuple[int, str, float]]:
-    """``(index, class name, probability)`` of the ``k`` most probable classes, best first."""
-    probabilities = np.asarray(probabilities)
-    names = class_names_of(model)
-    order = np.argsort(-probabilities, kind="stable")[:k]
-    return [(int(i), names[i], float(probabilities[i])) for i in order]
+    """``(index, class name, probability)`` of the ``k`` most probable classes, best first
+    (:func:`explorer.decode` with the model's class names)."""
+    return decode(probabilities, k, class_names_of(model))
 
 
 def call_flat(model, inputs, record: dict | None = None):

@@ -20,7 +20,7 @@ import tensorflow as tf
 
 from ..models import classifier as clf
 from ..data.datasets import DatasetError, load_dataset
-from ..data.images import fit_to, load_image
+from ..data.images import load_image
 from ..models.zoo import VARIANTS, Variant, load_model
 from . import head
 from .embeddings import augmented_views, batches, embedding_size, embedding_step, extract_embeddings
@@ -112,7 +112,7 @@ def _images_and_labels(images_by_class, size: tuple[int, int]):
         if not items:
             raise DatasetError(f"Class '{name}' has no images.")
         for item in items:
-            images.append(fit_to(load_image(item), size))
+            images.append(clf.seen_at(load_image(item), size))  # the one geometry
             labels.append(label)
     return names, np.stack(images), np.asarray(labels)
 
