@@ -7,12 +7,12 @@ computer has."""
 import pandas as pd
 import streamlit as st
 
-import explorer
 from explorer.inspect import graph as g
 from explorer.models import zoo
 from explorer.plain_numbers import plain_number
 from ui import links
 from ui.graph_plot import graph_figure
+from ui.models import model_select
 from ui.shell import require_shell
 
 require_shell()
@@ -29,10 +29,10 @@ COLLAPSE_FROM = 60  # layers; smaller models show every layer by default
 
 
 @st.cache_data(show_spinner="Reading the layer graph (first time only)...", max_entries=16)
-def structure(name: str) -> g.LayerGraph:
-    """The layer graph of a zoo model. Structure needs no trained weights, so the model is built with
-    ``weights=None`` (the graph is the same whatever the weights)."""
-    return g.layer_graph(explorer.load_model(name, weights=None))
+def structure(name: str, _model) -> g.LayerGraph:
+    """The layer graph of a zoo model. Structure needs no trained weights, so the picker builds the model
+    with ``weights=None`` (the graph is the same whatever the weights)."""
+    return g.layer_graph(_model)
 
 
 @st.cache_data(max_entries=64)
@@ -47,10 +47,10 @@ links.restore(LINKS)
 links.default("arch_model", "mobilenet_v2")
 left, right = st.columns([1, 2])
 with left:
-    name = st.selectbox("Model", names, key="arch_model", format_func=lambda n: zoo.MODELS[n].title)
+    name, model = model_select("Model", "arch_model", "mobilenet_v2", structure_only=True)
     links.share(LINKS, key="arch_share")
 info = zoo.model_info(name)
-graph = structure(name)
+graph = structure(name, model)
 
 with right.container(border=True):
     st.subheader(f"{info.title} ({info.year})")

@@ -57,8 +57,15 @@ def choices(variants=zoo.MODEL_NAMES, exclude=(), user: bool = False) -> list[st
     return keys + ([USER_PREFIX + name for name in user_models()] if user else [])
 
 
+@st.cache_resource(show_spinner="Building the network (first time only)...", max_entries=2)
+def structure_model(name: str, **kwargs):
+    """A zoo model with random weights, for pages that show structure only (never looks for weight files)."""
+    return explorer.load_model(name, weights=None, **_freeze(kwargs))
+
+
 def model_select(label: str = "Model", key: str = "model", default="vgg16", *, variants=zoo.MODEL_NAMES,
-                 exclude=(), user: bool = False, include_top: bool = True, suggest_pretrained: bool = False):
+                 exclude=(), user: bool = False, include_top: bool = True, suggest_pretrained: bool = False,
+                 structure_only: bool = False):
     """The one model picker: returns ``(choice, model or None)``; :func:`title_of` names the choice.
 
     ``choice`` is a key of :data:`explorer.zoo.VARIANTS` or ``Yours: <name>``. ``default``: a key, or
@@ -67,9 +74,16 @@ def model_select(label: str = "Model", key: str = "model", default="vgg16", *, v
     own classifiers.
     When the ImageNet weights are missing (offline classroom), says which file is missing and offers
     random weights, clearly labelled; ``suggest_pretrained`` adds a button switching to a model whose
-    weights are here.
+    weights are here. ``structure_only``: for pages that show a network's structure, which needs no
+    trained weights: every model is built with ``weights=None`` and no weight file is looked for.
     """
     options = choices(variants, exclude, user)
+    if structure_only:
+        if st.session_state.get(key) not in options:
+            st.session_state[key] = default if default in options else options[0]
+        choice = st.selectbox(label, options, key=key, format_func=lambda c: zoo.VARIANTS[c].title)
+        spec = zoo.VARIANTS[choice]
+        return choice, structure_model(spec.model, **spec.kwargs(include_top))
     preferred = [default] if isinstance(default, str) else list(default)
     here = [k for k in preferred if k in options and zoo.VARIANTS[k].weights_available(include_top)]
     start = (here or [k for k in preferred if k in options] or options)[0]
