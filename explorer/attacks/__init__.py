@@ -23,16 +23,11 @@ __all__ = sorted(_EXPORTS)
 
 
 def __getattr__(name: str):
-    module = _EXPORTS.get(name)
-    if module is None:
-        try:  # a submodule, e.g. explorer.attacks.sweep
-            return importlib.import_module(f".{name}", __name__)
-        except ModuleNotFoundError:
-            raise AttributeError(f"module 'explorer.attacks' has no attribute '{name}'") from None
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value
+    if name not in _EXPORTS:  # submodules (explorer.attacks.sweep ...) are imported by name
+        raise AttributeError(f"module 'explorer.attacks' has no attribute '{name}'")
+    globals()[name] = value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
     return value
 
 
 def __dir__():
-    return sorted(set(globals()) | set(_EXPORTS))
+    return __all__
