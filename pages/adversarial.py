@@ -1,6 +1,5 @@
 """Adversarial example: change a photo by a pixel level or two until the network is sure it shows a cat."""
 
-import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -8,14 +7,14 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import explorer
-from explorer.attacks import single as attacks, shared as shared_attacks
+from explorer.attacks import single as attacks, shared as shared_attacks, verdicts
 from explorer.models import classifier, zoo
 from explorer.plain_numbers import plain_probability, probability_ticks
-from explorer.serving.runs import content_key
+from explorer.serving import content_key
 from ui import attack_sections, links, present
 from ui.models import GEOMETRY_NOTE, choices, model_select, title_of, top5
 from ui.photo import photo_input, sample_param
-from ui.runs import follow_runs, shared_note
+from ui.runs import watch
 from ui.shell import require_shell
 
 require_shell()
@@ -205,8 +204,6 @@ def run_attack(attack: Attack, frames: Frames, alert, status) -> None:
     status.progress(0.0, text=starting)
     several = len(attack.also) > 0
     label = f"p('{attack.target_name}')" + (f", mean of {len(attack.also) + 1} networks" if several else "")
-    drawn = {"at": 0.0, "version": None}
-
     def draw(snap):
         if not snap.log:
             status.progress(0.0, text=starting)
@@ -218,11 +215,9 @@ def run_attack(attack: Attack, frames: Frames, alert, status) -> None:
             text += (f"; it sees '{attack.names[metrics['top_class']]}' "
                      f"({plain_probability(metrics['top_probability'])})")
         status.progress(min(1.0, snap.step / max(attack.planned, 1)), text=text)
-        if snap.version != drawn["version"] and time.perf_counter() - drawn["at"] >= FRAME_SECONDS:
-            frames.draw(attack.photo, snap.image, snap.history, attack.target_name, attack.planned,
-                        attack.confidence, caption=f"Step {snap.step}: {plain_probability(metrics['probability'])}",
-                        label=label)
-            drawn.update(at=time.perf_counter(), version=snap.version)
+        frames.draw(attack.photo, snap.image, snap.history, attack.target_name, attack.planned,
+                    attack.confidence, caption=f"Step {snap.step}: {plain_probability(metrics['probability'])}",
+                    label=label)
 
     start = float(classifier.predict(attack.model, attack.photo)[attack.target])  # the pictures stay up meanwhile
     frames.draw(attack.photo, attack.photo, [start], attack.target_name, attack.planned, attack.confidence,
@@ -235,21 +230,20 @@ def run_attack(attack: Attack, frames: Frames, alert, status) -> None:
     except (ValueError, RuntimeError, explorer.WeightsUnavailable) as exc:
         alert.error(f"The attack could not run: {exc}", icon=":material/error:")
         return
-    [run] = follow_runs([(subscription, draw, status)], FRAME_SECONDS)
-    if run.state == "cancelled":
-        alert.error(f"The attack stopped: {run.error}", icon=":material/error:")
-    elif run.error is not None:
-        alert.error(f"The attack could not run: {run.error}", icon=":material/error:")
+    [done] = watch(subscription, draw, key="adv_outcome", place=alert, every=FRAME_SECONDS)
+    if done.error is not None:
+        alert.error(f"The attack could not run: {done.error}" if not done.stopped else done.error,
+                    icon=":material/error:")
     else:
         st.session_state["adv_result"] = {
-            "result": run.result, "signature": attack.signature, "model": attack.model_label,
+            "result": done.result, "signature": attack.signature, "model": attack.model_label,
             "names": attack.names, "network": attack.model, "attacked": attack.attacked,
             "attacked_keys": [attack.choice, *attack.also], "confidence": attack.confidence, "label": label,
-            "shared": shared_note(subscription)}
+            "shared": done.note}
 
 
 def show_not_attacked(attack: Attack, frames: Frames, before_slot, status) -> None:
-    probs = classifier.shared_predict(attack.model, attack.photo)  # a class opens this page on the same photo
+    probs = verdicts.shared_predict(attack.model, attack.photo)  # a class opens this page on the same photo
     frames.draw(attack.photo, attack.photo, [float(probs[attack.target])], attack.target_name, attack.planned,
                 attack.confidence, caption="Not attacked yet")
     with before_slot.container():

@@ -1,6 +1,5 @@
 """Ideal class image: start from noise and let gradient ascent paint what the network thinks a class is."""
 
-import time
 
 import numpy as np
 import plotly.graph_objects as go
@@ -13,7 +12,9 @@ from explorer.optvis import recipe
 from explorer.plain_numbers import plain_probability
 from ui import links, present, shared_frames
 from ui.models import choices, model_select, second_opinion, title_of, top5
-from ui.runs import follow_runs, queued_run, shared_note, stop_button
+from explorer.attacks import verdicts
+from explorer.optvis.batching import paint_several
+from ui.runs import watch
 from ui.shell import require_shell
 
 require_shell()
@@ -132,12 +133,11 @@ def _progress_text(label, step, steps, class_label, seen, clean, robust) -> str:
     return text
 
 
-def _watch(model, target, class_label, steps, seed, options, slots, label, width):
+def _follow(model, target, class_label, steps, seed, options, slots, label, width):
     """Ask the shared scheduler for a run (joined or replayed if anyone asked the same already);
-    returns (subscription, draw, placeholder) for ``follow_runs``, which animates it in ``slots``."""
+    returns (subscription, draw) for ``watch``, which animates it in ``slots``."""
     subscription = explorer.paint(model, target, steps=steps, seed=seed, **options)
     run = subscription.run
-    charted = {"step": None, "at": 0.0}
 
     def clean_probability(image) -> float:
         return float(explorer.predict(model, image)[target])
@@ -156,26 +156,12 @@ def _watch(model, target, class_label, steps, seed, options, slots, label, width
                                                  probability=clean)
         slots["progress"].progress(snap.step / steps, text=_progress_text(label, snap.step, steps, class_label,
                                                                           seen, clean, _robust(options)))
-        now = time.monotonic()
-        # Redrawn when the curves have moved: a run waiting for its turn in a big batch gets new versions
-        # (its place in line) with the same curves, and the same chart twice in one script run would be
-        # a duplicate element. The key names the step, so no two charts of a run can collide.
-        if snap.step != charted["step"] and now - charted["at"] >= CHART_EVERY_S:
-            figure = shared_frames.once(run, f"curves:{present.is_on()}", snap.step,
-                                        lambda: _curves(snap.history, snap.losses, label), max_age=CHART_EVERY_S)
-            slots["chart"].plotly_chart(figure, width="stretch", key=f"ideal_live_{label}_{snap.step}")
-            charted.update(step=snap.step, at=now)
+        # The key names the step (watch draws a step once), so no two charts of a run can collide.
+        figure = shared_frames.once(run, f"curves:{present.is_on()}", snap.step,
+                                    lambda: _curves(snap.history, snap.losses, label), max_age=CHART_EVERY_S)
+        slots["chart"].plotly_chart(figure, width="stretch", key=f"ideal_live_{label}_{snap.step}")
 
-    return subscription, draw, slots["progress"]
-
-
-def _outcome(run):
-    """(result, error message) of a finished shared run; a run stopped by the time budget keeps its result."""
-    if isinstance(run.error, explorer.Diverged):
-        return run.error.result, str(run.error)
-    if run.error is not None:
-        return None, str(run.error)
-    return run.result, None
+    return subscription, draw
 
 
 def _second_opinion(image, done) -> None:
@@ -184,7 +170,7 @@ def _second_opinion(image, done) -> None:
                                            done["class_label"], exclude=NOT_PAINTED)
     if check is None:
         return
-    probs = classifier.shared_predict(model2, image)  # the check above made it: no second pass
+    probs = verdicts.shared_predict(model2, image)  # the check above made it: no second pass
     top5(model2, probs, target=check.target)
     if not check.known:
         st.caption(f"{label2} has no class '{done['class_label']}', so it cannot judge this image.")
@@ -288,31 +274,32 @@ def _paint(model, label, names, target, steps, seed, compare, options):
     (joined or replayed when someone asked for the same already); the outcome is kept in the session."""
     for key in ("ideal_run", "ideal_several_run"):
         st.session_state.pop(key, None)
+    place = st.empty()  # Stop and the progress line, above the pictures
     columns = st.columns(2 if compare else 1)
     slots = [{"image": c.empty(), "progress": c.empty(), "chart": c.empty()} for c in columns]
     width = "stretch" if compare else present.px(PICTURE)  # two pictures share the column: each fills its half
-    stop_button("ideal_stop")
     watched, error = [], None
     try:
-        watched.append(_watch(model, target, names[target], steps, seed, options, slots[0], "regularised",
+        watched.append(_follow(model, target, names[target], steps, seed, options, slots[0], "regularised",
                               width))
         if compare:  # both at once: the comparison runs alongside (and is shared by the whole class)
             plain_options = optvis.options_for("plain noise", learning_rate=st.session_state["ideal_lesson_lr"],
                                                frame_every=max(1, steps // 20))
             plain_options.pop("steps")
-            watched.append(_watch(model, target, names[target], steps, seed, plain_options, slots[1],
+            watched.append(_follow(model, target, names[target], steps, seed, plain_options, slots[1],
                                   "plain noise", width))
     except ValueError as exc:
         for subscription, *_ in watched:
             subscription.close()
         watched, error = [], str(exc)
-    shared = shared_note(watched[0][0]) if watched else ""
-    runs = follow_runs(watched, UI_EVERY_S)
+    outcomes = (watch([sub for sub, _ in watched], [draw for _, draw in watched], key="ideal_watch", place=place,
+                      every=UI_EVERY_S) if watched else [])
+    shared = outcomes[0].note if outcomes else ""
     main, plain, plain_error = None, None, None
-    if runs:
-        main, error = _outcome(runs[0])
-    if len(runs) > 1 and main is not None and error is None:
-        plain, plain_error = _outcome(runs[1])
+    if outcomes:
+        main, error = outcomes[0].result, outcomes[0].error
+    if len(outcomes) > 1 and main is not None and error is None:
+        plain, plain_error = outcomes[1].result, outcomes[1].error
     st.session_state.pop("ideal_stopped", None)
     st.session_state["ideal_run"] = dict(main=main, plain=plain, error=error or plain_error, label=label,
                                          class_label=names[target], target=target, options=options, shared=shared)
@@ -327,27 +314,20 @@ def _paint_several(model, label, names, target, steps, seed, options):
     n, weight = int(st.session_state["ideal_images"]), float(st.session_state["ideal_diversity"])
     options = {k: v for k, v in options.items() if k != "early_stop"}
     options.update(images=n, diversity=weight)
-    picture, progress = st.empty(), st.empty()
-    stop_button("ideal_stop")
-    shown = {"at": 0.0}
-    result, error = None, None
-    with queued_run(progress) as token:
-        def callback(step, image, metrics):
-            now = time.monotonic()
-            if now - shown["at"] >= UI_EVERY_S or step == steps:
-                shown["at"] = now
-                picture.image(image, caption=f"image 1 of {n}: step {step}/{steps}", width=present.px(PICTURE))
-                progress.progress(step / steps, text=f"{n} images: step {step}/{steps} (mean p({names[target]}) "
-                                                     f"of the jittered copies the network saw: "
-                                                     f"{plain_probability(metrics['probability'])})")
-            return not token.cancelled
+    place, picture, progress = st.empty(), st.empty(), st.empty()
 
-        try:
-            result = explorer.ideal_image(model, target, steps=steps, seed=seed, callback=callback, **options)
-        except explorer.Diverged as exc:
-            result, error = exc.result, str(exc)
-        except ValueError as exc:
-            error = str(exc)
+    def draw(snap):
+        picture.image(snap.image, caption=f"image 1 of {n}: step {snap.step}/{steps}", width=present.px(PICTURE))
+        progress.progress(snap.step / steps, text=f"{n} images: step {snap.step}/{steps} (mean p({names[target]}) "
+                                                  f"of the jittered copies the network saw: "
+                                                  f"{plain_probability(snap.metrics['probability'])})")
+
+    try:
+        [done] = watch(paint_several(model, target, steps, seed, **options), draw, key="ideal_watch", place=place,
+                       every=UI_EVERY_S)
+        result, error = done.result, done.error
+    except ValueError as exc:
+        result, error = None, str(exc)
     probabilities = ([float(explorer.predict(model, image)[target]) for image in result.images or [result.image]]
                      if result is not None else [])
     st.session_state["ideal_several_run"] = dict(result=result, error=error, label=label, target=target,

@@ -19,7 +19,7 @@ from ui import links, present
 from ui.capture import class_capture
 from ui.models import GEOMETRY_NOTE, model_select, title_of, user_models
 from ui.photo import photo_input, sample_param, wrap_choices
-from ui.runs import follow_runs, shared_note, stop_button
+from ui.runs import watch
 from ui.shell import require_shell
 
 require_shell()
@@ -305,8 +305,6 @@ def _train(data, backbone, settings: dict, model_name: str, source: str, slots: 
     offered to the other pages. The result is shared: its model is only used, never trained further."""
     embedding = "Running the frozen backbone once per image..."
     slots.progress.progress(0.0, text=embedding)
-    charted = {"points": 0, "drawn": 0}
-
     def draw(snap):
         latest, live = transfer_shared.progress(snap)
         stage, step, total = latest.get("stage"), latest.get("step", 0), max(latest.get("total", 1), 1)
@@ -318,30 +316,25 @@ def _train(data, backbone, settings: dict, model_name: str, source: str, slots: 
             label = "Fine-tuning" if stage == "fine_tune" else "Training the head"
             slots.progress.progress(step / total, text=f"{label}: epoch {step} of {total}")
         points = len(live.get("loss", []))
-        if points != charted["points"]:  # a new epoch (a student who joins gets every epoch so far at once)
+        if points:  # a student who joins gets every epoch so far at once
             start = settings["epochs"] if points > settings["epochs"] else None
-            charted["points"], charted["drawn"] = points, charted["drawn"] + 1
-            slots.chart.plotly_chart(curves(live, start), width="stretch", key=f"tl_live_{charted['drawn']}")
+            slots.chart.plotly_chart(curves(live, start), width="stretch", key=f"tl_live_{snap.step}")
 
-    with slots.stop:
-        stop = stop_button("tl_stop")
     try:
         subscription = transfer_shared.train(data, backbone, seed=0, **settings)
     except (explorer.DatasetError, explorer.ImageError, ValueError, TypeError) as exc:
-        stop.empty()
         slots.progress.error(f"Training stopped: {exc}", icon=":material/error:")
         return
-    [run] = follow_runs([(subscription, draw, slots.progress)])
-    stop.empty()
-    if run.error is not None:
-        slots.progress.error(f"Training stopped: {run.error}", icon=":material/error:")
+    [done] = watch(subscription, draw, key="tl_outcome", place=slots.stop)
+    if done.error is not None:
+        slots.progress.error(f"Training stopped: {done.error}", icon=":material/error:")
         return
     slots.progress.empty()
-    STATE["tl_result"] = run.result
+    STATE["tl_result"] = done.result
     STATE["tl_result_name"] = model_name
     STATE["tl_result_source"] = source
-    STATE["tl_result_shared"] = shared_note(subscription)
-    user_models()[model_name] = run.result.model  # shared by every session that trained the same: never changed
+    STATE["tl_result_shared"] = done.note
+    user_models()[model_name] = done.result.model  # shared by every session that trained the same: never changed
 
 
 def _show_training(result) -> None:

@@ -12,13 +12,13 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from explorer.attacks import single as attacks, shared as shared_attacks
+from explorer.attacks import single as attacks, shared as shared_attacks, verdicts
 from explorer.models import classifier, zoo
 from explorer.inspect import gradcam
 from explorer.plain_numbers import plain_probability
 from ui import present
 from ui.models import cached_model, second_opinion, title_of, top5
-from ui.runs import follow_runs, shared_note
+from ui.runs import watch
 
 SWEEP_EPSILONS = (0, 1, 2, 3, 4, 6, 8)  # pixel levels tried by the sweep button
 # Heat colours from cold to hot (dark blue, cyan, yellow, red): Grad-CAM's usual look.
@@ -88,7 +88,7 @@ def judge_all(saved: dict) -> list[dict]:
     target_name = names[result.target]
     rows = []
     for key in judges():
-        check = attacks.check_transfer(load_judge(key), result.original, result.image, target_name)
+        check = verdicts.check_transfer(load_judge(key), result.original, result.image, target_name)
         rows.append({"network": zoo.VARIANTS[key].title, "attacked": key in saved["attacked_keys"],
                      "fooled": check.fooled, "before": check.probability_before,
                      "after": check.probability_after, "top": check.top_after[1]})
@@ -130,7 +130,7 @@ def verdict_table(saved: dict) -> None:
         label, model, check = second_opinion("Network", "adv_model2", "mobilenet_0.75", result.original,
                                              result.image, target_name)
         if check is not None:
-            top5(model, classifier.shared_predict(model, result.image), target=check.target,
+            top5(model, verdicts.shared_predict(model, result.image), target=check.target,
                  title=f"{label} sees the adversarial photo as")
 
 
@@ -206,16 +206,16 @@ def _run_sweep(attack, models, signature: tuple, alert, progress_slot) -> None:
         alert.error(f"The sweep could not run: {exc}", icon=":material/error:")
         progress_slot.empty()
         return
-    [run] = follow_runs([(subscription, draw, progress_slot)])
-    points = list(run.result) if run.state == "done" else shared_attacks.sweep_points(run.snapshot())
-    if run.state == "cancelled":
-        alert.info(f"Stopped after {len(points)} budget(s): {run.error}")
-    elif run.error is not None:
-        alert.error(f"The sweep could not run: {run.error}", icon=":material/error:")
+    [done] = watch(subscription, draw, key="adv_sweep_outcome", place=alert)
+    points = list(done.result) if done.result is not None else shared_attacks.sweep_points(done)
+    if done.stopped:
+        alert.info(f"{done.error} ({len(points)} budget(s) done)")
+    elif done.error is not None:
+        alert.error(f"The sweep could not run: {done.error}", icon=":material/error:")
     progress_slot.empty()
     if points:
         st.session_state["adv_sweep"] = {"signature": signature, "points": points, "target": attack.target_name,
-                                         "confidence": attack.confidence, "shared": shared_note(subscription)}
+                                         "confidence": attack.confidence, "shared": done.note}
 
 
 def attacked_titles(choice: str, also: list[str]) -> list[str]:

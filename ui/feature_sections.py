@@ -18,13 +18,13 @@ import streamlit as st
 import explorer
 from explorer.models import classifier
 from explorer.inspect import features
-from explorer import optvis
+from explorer.optvis.batching import paint_channel
 from explorer.inspect.by_hand import conv_by_hand, first_conv
 from explorer.inspect.gradcam import grad_cam_details, last_conv_layer
 from explorer.plain_numbers import plain_number, plain_probability, plain_times
 from explorer.inspect.receptive import receptive_field
 from ui import present
-from ui.runs import queued_run
+from ui.runs import watch
 
 CAM_CLASS = "fm_cam_class"
 RF_ROW, RF_COL = "fm_rf_row", "fm_rf_col"
@@ -107,10 +107,11 @@ def channel_wants(model, model_label: str, layer: str, channel: int) -> None:
                       icon=":material/brush:", type="primary",
                       help=f"Starts from noise and changes the picture in {WANT_STEPS} steps, so this channel "
                            "lights up as strongly as it can over the whole map.")
+    place = st.empty()  # Stop, above the picture
     progress = st.empty()
     picture = st.empty()
     if press:
-        result, error = _paint_channel(model, layer, channel, progress, picture)
+        result, error = _paint_channel(model, layer, channel, place, progress, picture)
         progress.empty()
         if error:
             st.error(error)
@@ -131,25 +132,19 @@ def channel_wants(model, model_label: str, layer: str, channel: int) -> None:
                           "page's best-looking recipe.")
 
 
-def _paint_channel(model, layer: str, channel: int, progress, picture):
-    """One short optimisation, animated in place; returns (result or None, error message or None)."""
-    def callback(step, image, metrics):
-        progress.progress(step / WANT_STEPS, text=f"Painting: step {step} of {WANT_STEPS}")
-        if step % 5 == 0 or step == WANT_STEPS:
-            picture.image(image, width="stretch", caption=f"Step {step} of {WANT_STEPS}")
+def _paint_channel(model, layer: str, channel: int, place, progress, picture):
+    """One short optimisation (computed once for the class), animated in place; returns (result or None,
+    error message or None)."""
+    def draw(snap):
+        progress.progress(snap.step / WANT_STEPS, text=f"Painting: step {snap.step} of {WANT_STEPS}")
+        picture.image(snap.image, width="stretch", caption=f"Step {snap.step} of {WANT_STEPS}")
 
     try:
-        with queued_run(progress) as token:
-            def guarded(step, image, metrics):
-                callback(step, image, metrics)
-                return not token.cancelled  # the server's time budget for one run
-
-            objective = optvis.channel(layer, int(channel))
-            return explorer.ideal_image(model, None, steps=WANT_STEPS, objective=objective, callback=guarded), None
-    except explorer.Diverged as exc:
-        return exc.result, str(exc)
-    except (explorer.Cancelled, ValueError) as exc:
+        [done] = watch(paint_channel(model, layer, channel, WANT_STEPS), draw, key="fm_channel_watch",
+                       place=place)
+    except ValueError as exc:
         return None, str(exc)
+    return done.result, done.error
 
 
 # ---------------------------------------------------------------- Receptive fields

@@ -1,46 +1,38 @@
-"""Long runs (training, optimisation) on a server shared by a whole class.
+"""One way to follow a long run on a page: :func:`watch`.
 
-``queued_run`` holds one of the process-wide heavy-work slots (``explorer.heavy_work``) for the run and,
-while the slots are busy, tells the student their place in line. ``follow_runs`` animates shared runs:
-the scheduler's ideal images (``explorer.paint``: identical runs computed once, distinct ones batched)
-and the keyed jobs of ``explorer.shared_jobs`` (attacks, sweeps, transfer training: computed once for
-the class); ``shared_note`` says in plain words when a result was joined or replayed.
-``stop_button`` is a visible Stop: clicking any widget during a run makes Streamlit stop the script at
-its next update, and the page keeps the last frame it drew.
+Every long run goes through ``explorer.serving.submit`` (or ``explorer.paint``), which returns a
+subscription; ``watch(subscription, draw, key=...)`` follows it until it ends. It owns what every run
+shows alike: a Stop button and the progress line in a place the page reserves above its picture (the
+time the run has taken, or its place in line while the server is busy), the redraw pace (``draw(snap)``
+is called only when the run has moved, at most every ``every`` seconds, slower when many watch), errors
+in plain words (a divergence's own message; "Stopped at step n" for a stopped run, whose picture so far
+is kept) and the outcome, stored in ``st.session_state[key]``. ``shared_note`` says in plain words when
+a result was joined or replayed.
 """
 
 from __future__ import annotations
 
-from contextlib import contextmanager
+import time
+from dataclasses import dataclass, field
 
 import streamlit as st
 
 import explorer
-from explorer import runtime
 
 
-@contextmanager
-def queued_run(placeholder=None):
-    """``with queued_run():`` around a long run; yields a CancelToken with this server's time budget."""
-    slot = placeholder if placeholder is not None else st.empty()
+@dataclass
+class Outcome:
+    """How a watched run ended: ``result`` (kept when stopped or diverged, if the run has one), ``error``
+    in plain words or None, ``stopped``, the last ``image`` and ``step`` seen, and its ``note``
+    (:func:`shared_note`)."""
 
-    def tell(position: int) -> None:
-        ahead = "1 run is" if position == 1 else f"{position} runs are"
-        slot.info(f"The server is busy: {ahead} ahead of yours. Yours starts by itself; keep this tab open.",
-                  icon=":material/hourglass_top:")
-
-    token = explorer.CancelToken(max_seconds=runtime.run_budget())
-    with explorer.heavy_work(on_wait=tell, cancel=token):
-        slot.empty()
-        yield token
-
-
-def stop_button(key: str):
-    """Show a Stop button for the run in progress; returns its placeholder (``.empty()`` it when done)."""
-    slot = st.empty()
-    slot.button("Stop", key=key, icon=":material/stop_circle:",
-                help="Stops the run now; what it has drawn so far stays on the page.")
-    return slot
+    result: object = None
+    error: str | None = None
+    stopped: bool = False
+    image: object = None
+    step: int = 0
+    note: str = ""
+    log: list = field(default_factory=list)
 
 
 def shared_note(subscription) -> str:
@@ -54,35 +46,85 @@ def shared_note(subscription) -> str:
     return ""
 
 
-def follow_runs(watched, every: float = 0.4):
-    """Follow shared runs (``explorer.paint`` or ``explorer.shared_jobs`` subscriptions) until all have
-    ended; returns their runs.
+def outcome(subscription) -> Outcome:
+    """The :class:`Outcome` of a subscription's run as it stands (finished, or stopped now)."""
+    run, snap = subscription.run, subscription.run.snapshot()
+    error, result = run.error, run.result
+    stopped = isinstance(error, explorer.Cancelled) or run.state == "cancelled" or not run.finished
+    if stopped:
+        words = f"Stopped at step {snap.step}."
+        if error is not None and str(error) not in ("", "Stopped."):
+            words = f"Stopped at step {snap.step}: {error}"
+        return Outcome(result, words, True, snap.image, snap.step, shared_note(subscription), snap.log)
+    if isinstance(error, explorer.Diverged):
+        return Outcome(error.result, str(error), False, snap.image, snap.step, shared_note(subscription), snap.log)
+    return Outcome(result, None if error is None else str(error), False, snap.image, snap.step,
+                   shared_note(subscription), snap.log)
 
-    ``watched`` is a list of ``(subscription, draw, placeholder)``: ``draw(snapshot)`` is called every
-    ``every`` seconds while the run is computed (the latest frame, curves so far; it may not have moved
-since the last call: compare ``snapshot.version``); ``placeholder`` says
-    when it waits for the server. Each tick writes to the page, so a closed tab or a Stop click ends this
-    script at once (Streamlit stops a script at its next write); the subscriptions are closed however
-    the script ends, and a run nobody watches any more is cancelled by the scheduler, freeing its place.
-    With many sessions watching at once the ticks slow down (``every`` per 4 watchers): redrawing
-    thirty pages costs the server's Python time that the runs themselves need.
+
+def _stop(subscriptions, key: str) -> None:
+    """The Stop button's callback (runs before the next script run): cancel what only this session
+    watches, and keep what was drawn so far under ``key``."""
+    outcomes = []
+    for sub in subscriptions:
+        if sub.run.subscribers <= 1:
+            sub.run.token.cancel("Stopped.")
+        outcomes.append(outcome(sub))
+        sub.close()
+    st.session_state[key] = outcomes
+
+
+def _status(place, snaps, started: float) -> None:
+    queued = [s for s in snaps if s.state == "queued"]
+    if queued:
+        ahead = max(s.position for s in queued)
+        ahead = "1 run is ahead of yours. " if ahead == 1 else (f"{ahead} runs are ahead of yours. " if ahead else "")
+        place.info(f"Starting: {ahead}Yours begins by itself as soon as the server has room; keep this tab open.",
+                   icon=":material/hourglass_top:")
+    else:
+        place.caption(f"Running for {time.monotonic() - started:.0f} s; step {max(s.step for s in snaps)}.")
+
+
+def watch(subscriptions, draw, *, key: str, place=None, every: float = 0.4) -> list[Outcome]:
+    """Follow one subscription (or a list, drawn side by side) until every run has ended.
+
+    ``draw`` (one callable, or one per subscription) gets each run's snapshot when it has moved;
+    ``place`` is where the Stop button and the progress line go (reserve it above the picture: default,
+    here); ``key`` is where the outcomes (one :class:`Outcome` per run, a list) are stored. Each tick
+    writes to the page, so a closed tab ends this script at once; the subscriptions are closed however
+    the script ends, and a run nobody watches any more is cancelled by the server, freeing its place.
     """
     from explorer.serving.runs import shared_runs
 
+    subs = list(subscriptions) if isinstance(subscriptions, (list, tuple)) else [subscriptions]
+    draws = list(draw) if isinstance(draw, (list, tuple)) else [draw] * len(subs)
+    box = (place if place is not None else st.empty()).container()
+    stop_slot, line = box.empty(), box.empty()
+    if not all(sub.run.finished for sub in subs):
+        stop_slot.button("Stop", key=f"{key}_stop", icon=":material/stop_circle:", on_click=_stop, args=(subs, key),
+                         help="Stops the run now; what it has drawn so far stays on the page.")
+    drawn: dict = {}
+    started = time.monotonic()
     try:
         while True:
-            pending = [(sub, draw, slot, sub.run.snapshot()) for sub, draw, slot in watched if not sub.run.finished]
+            snaps = [sub.run.snapshot() for sub in subs]
+            for i, snap in enumerate(snaps):
+                if snap.step > 0 and drawn.get(i) != snap.step:  # nothing to draw before the first step
+                    draws[i](snap)
+                    drawn[i] = snap.step
+            pending = [sub for sub in subs if not sub.run.finished]
             if not pending:
                 break
-            for sub, draw, slot, snap in pending:
-                if snap.state == "queued":
-                    ahead = (f"{snap.position} runs are ahead of yours. " if snap.position else "")
-                    slot.info(f"Starting: {ahead}Yours begins by itself as soon as the server has room; keep this "
-                              "tab open.", icon=":material/hourglass_top:")
-                else:
-                    draw(snap)
-            pending[0][0].run.wait_finished(every * max(1.0, shared_runs().watching() / 4))
+            _status(line, snaps, started)
+            pending[0].run.wait_finished(every * max(1.0, shared_runs().watching() / 4))
     finally:
-        for sub, *_ in watched:
+        for sub in subs:
             sub.close()
-    return [sub.run for sub, *_ in watched]
+    stop_slot.empty()
+    line.empty()
+    outcomes = [outcome(sub) for sub in subs]
+    st.session_state[key] = outcomes
+    return outcomes
+
+
+__all__ = ["Outcome", "outcome", "shared_note", "watch"]

@@ -66,4 +66,32 @@ def paint(model, target: int, steps: int = 200, seed: int = 0, *, via: serving.S
     return serving.submit(key, Painting(model, target, steps, seed, options), via=via)
 
 
-__all__ = ["Painting", "ideal_image_key", "paint"]
+
+
+def _thread_job(model, target, steps: int, seed: int, options: dict):
+    """``work(publish, token)`` painting with :func:`explorer.ideal_image` on a thread of its own."""
+    from .ideal import ideal_image
+
+    def work(publish, token):
+        return ideal_image(model, target, steps=steps, seed=seed, callback=publish, **options)
+
+    return work
+
+
+def paint_several(model, target: int, steps: int = 200, seed: int = 0, **options) -> serving.Subscription:
+    """Watch ``images=n`` ideal images pushed apart (:mod:`.diverse`: n images in lock step, one job)."""
+    key = serving.run_key("ideal_images", model, target=int(target), steps=int(steps), seed=int(seed),
+                          options=check_options(options))
+    return serving.submit(key, _thread_job(model, target, steps, seed, options))
+
+
+def paint_channel(model, layer: str, channel: int, steps: int) -> serving.Subscription:
+    """Watch the picture that makes ``channel`` of ``layer`` strongest (computed once for the class)."""
+    from . import objectives
+
+    key = serving.run_key("channel_image", model, layer=layer, channel=int(channel), steps=int(steps))
+    work = _thread_job(model, None, steps, 0, {"objective": objectives.channel(layer, int(channel))})
+    return serving.submit(key, work)
+
+
+__all__ = ["Painting", "ideal_image_key", "paint", "paint_channel", "paint_several"]
