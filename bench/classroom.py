@@ -48,7 +48,9 @@ CLASSES = [284, 281, 340, 207, 1, 417, 950, 130, 291, 323, 388, 409, 430, 466, 5
 
 def student(scheduler, model, target, steps, seed, options, results):
     """One student: submit, then follow the live updates as the page does, until the run ends."""
-    sub = scheduler.paint(model, target, steps=steps, seed=seed, **options)
+    from explorer.optvis.batching import paint
+
+    sub = paint(model, target, steps=steps, seed=seed, via=scheduler, **options)
     with sub:
         for snap in sub.updates(0.4):
             pass
@@ -67,7 +69,7 @@ def phase(model, targets, steps, seed, options, together: bool, max_batch: int |
           ) -> tuple[float, dict, list]:
     """Seconds for the runs of ``targets`` on a fresh scheduler (nothing replayed), submitted together
     or one after another, with their runs and the batch sizes stepped."""
-    from explorer.serving.scheduler import Scheduler
+    from explorer.serving.batching import Scheduler
     from explorer.serving.runs import SharedRuns
 
     # As the server's: one worker per heavy-work slot, the default batch limit unless one is given.
