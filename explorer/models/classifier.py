@@ -196,14 +196,17 @@ def view(model, image) -> np.ndarray:
 
 def seen_image(model, image) -> np.ndarray:
     """What the model sees of a photo, as a uint8 picture to show next to its predictions."""
-    return seen_at(image, input_size(model))
+    return _picture(view(model, image))
 
 
 def seen_at(image, size: tuple[int, int]) -> np.ndarray:
     """A photo through the one geometry (:func:`model_view`) at ``size`` (height, width), as uint8 HxWx3:
     what a network of that input size sees of it (transfer learning trains on exactly this)."""
-    pixels = tf.constant(as_uint8(image), tf.float32)[None]
-    return np.clip(np.rint(model_view(pixels, tuple(size)).numpy()[0]), 0, 255).astype(np.uint8)
+    return _picture(model_view(tf.constant(as_uint8(image), tf.float32)[None], tuple(size)).numpy())
+
+
+def _picture(batch: np.ndarray) -> np.ndarray:
+    return np.clip(np.rint(batch[0]), 0, 255).astype(np.uint8)
 
 
 # One compiled forward pass per model, reused for every photo size.
