@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import streamlit as st
 
 import explorer
+from explorer.serving.runs import shared_runs
 
 
 @dataclass
@@ -94,8 +95,6 @@ def watch(subscriptions, draw, *, key: str, place=None, every: float = 0.4) -> l
     writes to the page, so a closed tab ends this script at once; the subscriptions are closed however
     the script ends, and a run nobody watches any more is cancelled by the server, freeing its place.
     """
-    from explorer.serving.runs import shared_runs
-
     subs = list(subscriptions) if isinstance(subscriptions, (list, tuple)) else [subscriptions]
     draws = list(draw) if isinstance(draw, (list, tuple)) else [draw] * len(subs)
     box = (place if place is not None else st.empty()).container()

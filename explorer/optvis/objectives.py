@@ -13,7 +13,7 @@ from typing import Callable
 import tensorflow as tf
 
 # Probabilities are clipped here before the log, so a class at probability 0 still gives a finite loss.
-_EPS = 1e-30
+EPS = 1e-30  # the smallest probability a log is taken of
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ def class_ce(target: int | tf.Tensor) -> Objective:
     """Cross-entropy of the target class, ``-log p(target)``, averaged over the views."""
     def fn(ctx):
         p = tf.gather(ctx.probs, target, axis=1)
-        return -tf.reduce_mean(tf.math.log(tf.maximum(p, _EPS)))
+        return -tf.reduce_mean(tf.math.log(tf.maximum(p, EPS)))
     return Objective(fn, "CE")
 
 

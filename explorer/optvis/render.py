@@ -232,7 +232,7 @@ def _build_step(model, param, optimizer: str, views: int, robust: bool, objectiv
             n_views = views if robust else 1
             p_views = tf.reshape(tf.gather(probs, tf.repeat(target, n_views), axis=1, batch_dims=1), (-1, n_views))
             # Per run: the objectives class_ce, total_variation and l2, each over its own image and views.
-            ce = -tf.reduce_mean(tf.math.log(tf.maximum(p_views, obj._EPS)), axis=1)
+            ce = -tf.reduce_mean(tf.math.log(tf.maximum(p_views, obj.EPS)), axis=1)
             if objective is not None:
                 ctx = obj.Context(image=images, views=seen, probs=probs, activations=activations)
                 losses = tf.reshape(objective(ctx), (-1,)) * tf.ones_like(ce)

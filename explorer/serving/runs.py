@@ -31,7 +31,7 @@ import numpy as np
 
 from ..runtime import Diverged, process_wide, run_budget
 from .cache import RunCache
-from .keys import content_key, freeze, run_key  # noqa: F401  (content_key, run_key: also reached from here)
+from .keys import freeze
 from .queue import CancelToken
 
 CACHE_MB_ENV = "CNN_EXPLORER_CACHE_MB"
