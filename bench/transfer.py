@@ -28,8 +28,8 @@ import numpy as np  # noqa: E402
 
 import explorer  # noqa: E402
 from explorer.data.datasets import augmented_copies, shrink  # noqa: E402
-from explorer.data.images import fit_to  # noqa: E402
 from explorer.data.samples import SAMPLES, sample_image  # noqa: E402
+from explorer.models.classifier import seen_at  # noqa: E402
 from explorer.transfer import load_backbone, split  # noqa: E402
 
 FIXTURE_IMAGES = ROOT.parent / "shared" / "fixtures" / "images"
@@ -48,7 +48,7 @@ def notebook_way(data, backbone, epochs, batch_size, learning_rate, augment, see
     start = time.perf_counter()
     size = explorer.input_size(backbone)
     names = list(data)
-    images = np.stack([fit_to(img, size) for name in names for img in data[name]]).astype("float32")
+    images = np.stack([seen_at(img, size) for name in names for img in data[name]]).astype("float32")
     labels = np.array([i for i, name in enumerate(names) for _ in data[name]])
     train, val = split(labels, 0.2, seed)
     keras.utils.set_random_seed(seed)

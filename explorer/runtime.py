@@ -208,6 +208,11 @@ class WeakCache:
         per = self._values.get(obj)
         return (True, per[key]) if per is not None and key in per else (False, None)
 
+    def values(self, obj) -> list:
+        """Every value made so far for ``obj`` (any key)."""
+        with self._lock:
+            return list(self._values.get(obj, {}).values())
+
     def get(self, obj, make: Callable[[], T], key=None) -> T:
         """The value for ``(obj, key)``, made by ``make()`` on first use."""
         with self._lock:

@@ -169,11 +169,11 @@ def test_the_default_new_photo_is_one_the_model_never_trained_on(tmp_path, fixtu
     # The held-out image is none of the training images.
     import numpy as np
 
-    from explorer.data.images import fit_to
+    from explorer.models.classifier import seen_at
     from explorer.transfer.training import split
 
     train_idx, val_idx = split(np.array([0] * 5 + [1] * 5), 0.2, 0)
-    images = [fit_to(explorer.load_image(p), result.val_images.shape[1:3])
+    images = [seen_at(explorer.load_image(p), result.val_images.shape[1:3])
               for name in ("cat", "dog") for p in sorted((tmp_path / name).iterdir())]
     assert np.array_equal(result.val_images[0], images[val_idx[0]])
     assert all(not np.array_equal(result.val_images[0], images[i]) for i in train_idx)

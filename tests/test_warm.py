@@ -24,7 +24,7 @@ def test_compiling_the_page_steps_traces_what_a_paint_press_uses(mobilenet_small
     assert warm.compile_page_steps(mobilenet_small) > 0
     steps = {runs[0].step_fn for runs in _runs(mobilenet_small, 5, 1)}
     assert len(steps) == 2  # the regularised run's step and the plain-noise comparison's
-    assert steps <= set(render._STEPS._values[mobilenet_small].values())
+    assert steps <= set(render._STEPS.values(mobilenet_small))
     traced = {step: step.experimental_get_tracing_count() for step in steps}
     for runs in _runs(mobilenet_small, 5, 3) + _runs(mobilenet_small, 9, 1):  # a batch of 3, then a lone run
         step_runs(runs)
