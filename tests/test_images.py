@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import io
 import struct
-import time
 import zlib
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageFile
 
 import explorer
 from explorer.data import images
@@ -166,11 +165,20 @@ def test_fixture_photos_load(fixture_images):
 # ---------------------------------------------------------------- hostile inputs: a clear ImageError, fast
 
 
-def _rejects(source, *words) -> str:
-    start = time.perf_counter()
-    with pytest.raises(ImageError) as info:
-        load_image(source)
-    assert time.perf_counter() - start < 2.0, "rejection must not decode the image"
+def _must_not_decode(*args, **kwargs):
+    raise AssertionError("a file refused for its size or type must be refused before its pixels are decoded")
+
+
+def _rejects(source, *words, decodes: bool = False) -> str:
+    """The ImageError message for ``source``; unless ``decodes`` (a truncated file is only found out by
+    decoding it), refused before any pixel is decoded (PIL's ``load`` fails the test), however busy the
+    machine is (a timed check flaked on a loaded 2-core CI runner)."""
+    with pytest.MonkeyPatch.context() as patch:
+        if not decodes:
+            patch.setattr(ImageFile.ImageFile, "load", _must_not_decode)
+            patch.setattr(Image.Image, "load", _must_not_decode)
+        with pytest.raises(ImageError) as info:
+            load_image(source)
     message = str(info.value)
     for word in words:
         assert word.lower() in message.lower(), message
@@ -192,13 +200,13 @@ def test_text_file_is_not_an_image():
 def test_truncated_jpeg():
     rng = np.random.default_rng(1)
     data = _save(Image.fromarray(rng.integers(0, 256, (200, 200, 3), dtype=np.uint8)), "JPEG", quality=90)
-    _rejects(data[: len(data) // 2], "truncated")
+    _rejects(data[: len(data) // 2], "truncated", decodes=True)
 
 
 def test_truncated_png():
     rng = np.random.default_rng(2)
     data = _save(Image.fromarray(rng.integers(0, 256, (200, 200, 3), dtype=np.uint8)), "PNG")
-    _rejects(data[: len(data) // 2], "truncated")
+    _rejects(data[: len(data) // 2], "truncated", decodes=True)
 
 
 def test_decompression_bomb_is_rejected_from_the_header():
@@ -216,7 +224,7 @@ def test_image_just_over_the_pixel_cap_is_rejected_but_a_big_photo_is_not():
 
 def test_thin_strip_is_not_upscaled_into_a_bomb():
     # 1.5 MP, well under the cap; upscaling its 1-pixel side to 32 would make 48 MP.
-    _rejects(_save(Image.new("L", (1_500_000, 1)), "PNG"), "thin strip")
+    _rejects(_save(Image.new("L", (1_500_000, 1)), "PNG"), "thin strip", decodes=True)  # 1.5 MP: cheap to decode
 
 
 def test_over_size_bytes_are_rejected_before_reading(tmp_path, monkeypatch):
