@@ -86,21 +86,56 @@ def page(browser):
     context.close()
 
 
+#: How long the page must stay unchanged (no element added, removed or changed) to count as drawn.
+QUIET_MS = 500
+
+# Records the time of the page's last DOM change (installed once per document, on first use).
+_WATCH_CHANGES = """() => {
+    if (!window.__explorerQuiet) {
+        window.__explorerQuiet = {last: performance.now()};
+        new MutationObserver(() => { window.__explorerQuiet.last = performance.now(); })
+            .observe(document.documentElement, {subtree: true, childList: true, attributes: true, characterData: true});
+    }
+    window.__explorerQuiet.last = performance.now();
+}"""
+
+_APP_DONE = """() => {
+    const app = document.querySelector('[data-testid="stApp"]');
+    return app && app.getAttribute('data-test-script-state') === 'notRunning'
+        && !document.querySelector('[data-testid="stStatusWidget"]')
+        && !!document.querySelector('[data-testid="stMain"] [data-testid="stElementContainer"]');
+}"""
+
+_CHARTS_DRAWN = """() => Array.from(document.querySelectorAll('[data-testid="stMain"] [data-testid="stPlotlyChart"]'))
+    .every(c => { const plot = c.querySelector('.js-plotly-plot');
+                  return plot && plot._fullLayout && plot.querySelector('.main-svg .cartesianlayer, .main-svg .pielayer'); })"""
+
+
+def wait_until_quiet(page, timeout: float = 120_000, quiet_ms: int = QUIET_MS, condition: str | None = None) -> None:
+    """Wait until the page has not changed for ``quiet_ms`` (and ``condition``, a JS function, holds):
+    a condition on the page, not a fixed sleep, for what is drawn after the script (plotly, lazy widgets,
+    a layout after a resize)."""
+    page.evaluate(_WATCH_CHANGES)
+    check = condition or "() => true"
+    page.wait_for_function(
+        f"() => ({check})() && performance.now() - window.__explorerQuiet.last >= {int(quiet_ms)}",
+        timeout=timeout, polling=100)
+
+
 def wait_for_app(page, timeout: float = 120_000) -> None:
-    """Wait until Streamlit has finished running the script (no 'Running' status, app rendered)."""
+    """Wait until Streamlit has finished running the script (no 'Running' status, app rendered) and the
+    page has settled (nothing changed for :data:`QUIET_MS`)."""
     page.wait_for_selector('[data-testid="stApp"]', timeout=timeout)
     page.wait_for_selector('[data-testid="stMain"]', timeout=timeout)
-    page.wait_for_timeout(500)
-    page.wait_for_function(
-        """() => {
-            const app = document.querySelector('[data-testid="stApp"]');
-            const running = document.querySelector('[data-testid="stStatusWidget"]');
-            return app && app.getAttribute('data-test-script-state') === 'notRunning' && !running
-                && !!document.querySelector('[data-testid="stMain"] [data-testid="stElementContainer"]');
-        }""",
-        timeout=timeout,
-    )
-    page.wait_for_timeout(300)
+    wait_until_quiet(page, timeout, condition=_APP_DONE)
+
+
+def wait_for_charts(page, timeout: float = 60_000) -> None:
+    """Wait for the script run and until every plotly chart on the page has drawn its axes (plotly draws
+    after the script run), then until the page is quiet."""
+    wait_for_app(page, timeout)
+    page.wait_for_function(_CHARTS_DRAWN, timeout=timeout, polling=100)
+    wait_until_quiet(page, timeout)
 
 
 def errors_on(page) -> list[str]:

@@ -3,7 +3,7 @@ screen during a run, the default attack makes MobileNetV2 sure, a lesson link re
 
 import pytest
 
-from tests.browser.conftest import errors_on, screenshot, wait_for_app
+from tests.browser.conftest import errors_on, screenshot, wait_for_app, wait_for_charts, wait_until_quiet
 from tests.conftest import needs_fixtures
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -20,18 +20,17 @@ def wide(page):
 def _in_view(locator) -> tuple[float, float]:
     """Top and bottom of an element (the animation replaces pictures in place: retry while one is swapped)."""
     for _ in range(20):
-        box = locator.bounding_box(timeout=5_000) if locator.count() else None
+        locator.wait_for(state="visible", timeout=5_000)
+        box = locator.bounding_box(timeout=5_000)
         if box is not None:
             return box["y"], box["y"] + box["height"]
-        locator.page.wait_for_timeout(100)
     raise AssertionError("not drawn")
 
 
 def _open(page, url):
     page.goto(url)
-    wait_for_app(page)
     page.wait_for_selector(".js-plotly-plot", timeout=60_000)
-    page.wait_for_timeout(1000)  # plotly paints after the script run
+    wait_for_charts(page)  # plotly paints after the script run
 
 
 @needs_fixtures
@@ -60,7 +59,7 @@ def test_button_and_pictures_share_the_screen_and_the_default_makes_it_sure(serv
     assert "more than 2 level(s)" in headline
     top, bottom = _in_view(pictures.nth(2))
     assert bottom <= HEIGHT
-    wide.wait_for_timeout(1000)
+    wait_for_charts(wide)
     screenshot(wide, "adversarial_fooled_1440")
     # below the live demo: Grad-CAM before / after, every network's verdict, the epsilon sweep
     wide.get_by_role("button", name="Ask every network").click()
@@ -70,10 +69,10 @@ def test_button_and_pictures_share_the_screen_and_the_default_makes_it_sure(serv
     wait_for_app(wide)
     assert errors_on(wide) == []
     wide.get_by_text("Where does the network look?").scroll_into_view_if_needed()
-    wide.wait_for_timeout(1000)
+    wait_until_quiet(wide)
     screenshot(wide, "adversarial_gradcam_1440")
     wide.get_by_text("How big must the change be?").scroll_into_view_if_needed()
-    wide.wait_for_timeout(1000)
+    wait_until_quiet(wide)
     screenshot(wide, "adversarial_sweep_1440")
 
 
@@ -105,5 +104,5 @@ def test_a_lesson_link_restores_the_settings_in_presentation_mode(server, wide):
                            timeout=240_000)
     wait_for_app(wide)
     assert errors_on(wide) == []
-    wide.wait_for_timeout(1000)
+    wait_for_charts(wide)
     screenshot(wide, "adversarial_present_done_1440")

@@ -9,7 +9,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import errors_on, screenshot, wait_for_app
+from tests.browser.conftest import errors_on, screenshot, wait_for_app, wait_for_charts, wait_until_quiet
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -79,8 +79,9 @@ def test_clicking_a_folded_block_opens_it(server, page):
     marks = [b for b in (p.bounding_box() for p in chart.locator("path.point").all())
              if abs(b["y"] + b["height"] / 2 - (label["y"] + label["height"] / 2)) < 6 and b["x"] < label["x"]]
     box = max(marks, key=lambda b: b["x"])
+    before = _caption(page, r"^Showing \d+ nodes")
     page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-    page.wait_for_timeout(1000)
+    page.get_by_text(re.compile(r"^Showing \d+ nodes")).filter(has_not_text=before).first.wait_for(timeout=60_000)
     wait_for_app(page)
     assert "Showing 24 nodes for 178 layers; 1 skip connection" in _caption(page, r"^Showing \d+ nodes")
     assert errors_on(page) == []
@@ -88,7 +89,7 @@ def test_clicking_a_folded_block_opens_it(server, page):
     expect(chart.locator("path.point")).to_have_count(24, timeout=30_000)
     assert _overlaps(_text_boxes(chart)) == []
     page.set_viewport_size({"width": 1400, "height": 2600})  # the whole graph in view for the screenshot
-    page.wait_for_timeout(1000)
+    wait_until_quiet(page)
     chart.screenshot(path=str(screenshot(page, "architectures_resnet50_full").with_name(
         "architectures_resnet50_graph.png")))
 

@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from tests.browser.conftest import ARTIFACTS, errors_on, screenshot, wait_for_app
+from tests.browser.conftest import ARTIFACTS, errors_on, screenshot, wait_for_app, wait_for_charts
 from tests.conftest import needs_fixtures
 
 pytestmark = [pytest.mark.browser, needs_fixtures]
@@ -22,7 +22,6 @@ def _caption_texts(page) -> str:
 
 def _settle(page, until: str | None = None) -> None:
     """Wait for the rerun an action started: until ``until`` is on the page, then until the script is done."""
-    page.wait_for_timeout(800)
     if until:
         page.get_by_text(until).first.wait_for(timeout=120_000)
     wait_for_app(page)
@@ -54,8 +53,7 @@ def test_first_view_sections_and_presentation_at_1440x900(server, browser):
     page.goto(server)  # the app shell first (see test_deep_link), then the page
     wait_for_app(page)
     page.goto(f"{server}/feature_maps")
-    wait_for_app(page)
-    page.wait_for_timeout(1000)
+    wait_for_charts(page)
     assert errors_on(page) == [] and _warnings(page) == []  # only MobileNet weights here: no nagging
     assert "Conv1_relu: 112x112 pixels x 32 channels" in _caption_texts(page)
     _view(page, "feature_maps_first_view")
@@ -84,8 +82,7 @@ def test_first_view_sections_and_presentation_at_1440x900(server, browser):
 
     # presentation mode: bigger channel tiles, same page
     page.goto(f"{server}/feature_maps?present=1")
-    wait_for_app(page)
-    page.wait_for_timeout(1500)
+    wait_for_charts(page)
     assert errors_on(page) == [] and _warnings(page) == []
     _view(page, "feature_maps_present")
     screenshot(page, "feature_maps_present_full")
@@ -104,8 +101,7 @@ def test_a_lesson_link_opens_the_receptive_field_and_a_click_moves_it(server, br
     page.goto(server)
     wait_for_app(page)
     page.goto(f"{server}/feature_maps?layer=block_1_depthwise_relu&section=What+one+position+sees&row=5&col=9")
-    wait_for_app(page)
-    page.wait_for_timeout(1000)
+    wait_for_charts(page)
     assert errors_on(page) == []
     page.get_by_text("Position (row 5, column 9) of the 56x56 map").wait_for(timeout=60_000)
     assert page.get_by_text("11x11-pixel").first.is_visible()
@@ -117,8 +113,9 @@ def test_a_lesson_link_opens_the_receptive_field_and_a_click_moves_it(server, br
     drag = chart.locator(".nsewdrag").first
     box = drag.bounding_box()
     drag.click(position={"x": box["width"] * 0.8, "y": box["height"] * 0.8})
-    _settle(page)
-    page.wait_for_timeout(1000)
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stMain\"]').innerText"
+                           ".includes('Position (row 5, column 9)')", timeout=120_000)
+    _settle(page, "of the 56x56 map")
     text = page.locator('[data-testid="stMain"]').inner_text()
     assert "Position (row 5, column 9)" not in text
     query = parse_qs(urlparse(page.url).query)

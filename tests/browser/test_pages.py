@@ -3,7 +3,7 @@ error or warning box, normally and in presentation mode; screenshots of both are
 
 import pytest
 
-from tests.browser.conftest import chart_label_problems, errors_on, screenshot, wait_for_app
+from tests.browser.conftest import chart_label_problems, errors_on, screenshot, wait_for_app, wait_for_charts
 from tests.browser.test_presentation import BODY_TEXT
 
 PAGES = ["", "architectures", "inception_block", "residual_block", "feature_maps", "transfer_learning",
@@ -24,7 +24,7 @@ def test_first_view_has_no_error_or_warning(server, page, path):
     assert page.locator("h1").count() >= 1, "page has no title"
     assert errors_on(page) == []
     assert warnings_on(page) == []
-    page.wait_for_timeout(1000)  # plotly draws after the script run
+    wait_for_charts(page)  # plotly draws after the script run
     assert chart_label_problems(page) == []
     screenshot(page, f"page_{path or 'home'}")
 
@@ -32,8 +32,7 @@ def test_first_view_has_no_error_or_warning(server, page, path):
 @pytest.mark.parametrize("path", PAGES)
 def test_presentation_mode_screenshots(server, page, path):
     page.goto(f"{server}/{path}?present=1")
-    wait_for_app(page)
-    page.wait_for_timeout(1500)  # lazily loaded widgets and the presentation style settle before the picture
+    wait_for_charts(page)  # lazily loaded widgets, charts and the presentation style settle before the picture
     assert errors_on(page) == []
     body = page.evaluate(BODY_TEXT)
     assert body and min(body) >= 20, body  # every page's text is projector-sized, not only the one tested in detail

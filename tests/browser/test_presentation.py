@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.browser.conftest import screenshot, wait_for_app
+from tests.browser.conftest import screenshot, wait_for_app, wait_for_charts
 
 pytestmark = pytest.mark.browser
 
@@ -17,8 +17,7 @@ CHART_TEXT = """() => Array.from(document.querySelectorAll(
 
 def _open(page, url):
     page.goto(url)
-    wait_for_app(page)
-    page.wait_for_timeout(1000)  # plotly draws after the script run
+    wait_for_charts(page)  # plotly draws after the script run
 
 
 def test_presentation_mode_sizes_and_it_survives_a_page_switch(server, browser):
@@ -37,8 +36,7 @@ def test_presentation_mode_sizes_and_it_survives_a_page_switch(server, browser):
     screenshot(page, "presentation_residual_block")
 
     page.get_by_test_id("stSidebarNav").get_by_text("Inception block", exact=True).click()
-    wait_for_app(page)
-    page.wait_for_timeout(1000)
+    wait_for_charts(page)
     assert "present=1" in page.url
     assert page.locator('[data-testid="stSidebar"] .st-key-present_toggle input').is_checked()
     body = page.evaluate(BODY_TEXT)

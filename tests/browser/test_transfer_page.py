@@ -3,7 +3,7 @@ and the live curves are on screen together while it trains, then curves and conf
 
 import pytest
 
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, errors_on, screenshot, wait_for_app
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, errors_on, screenshot, wait_for_app, wait_until_quiet
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 HEIGHT = 900
@@ -61,7 +61,7 @@ def test_a_lesson_link_then_training_on_the_demo_set_with_the_curves_beside_the_
     train.scroll_into_view_if_needed()
     screenshot_view(page, "transfer_learning_trained_1440x900")
     page.set_viewport_size({"width": 1400, "height": 4600})  # Streamlit scrolls inside the page: show it all
-    page.wait_for_timeout(1500)
+    wait_until_quiet(page)
     screenshot(page, "transfer_learning_trained")
 
 
@@ -90,7 +90,10 @@ def test_webcam_shots_one_click_each_in_a_real_browser(server, browser):
         for shots in (1, 2, 3):
             take = page.get_by_role("button", name="Take Photo")
             take.wait_for(timeout=60_000)
-            page.wait_for_timeout(1500)  # the fake stream needs a moment after the camera (re)starts
+            # the fake stream has frames again after the camera (re)starts
+            page.wait_for_function("() => Array.from(document.querySelectorAll('video'))"
+                                   ".some(v => v.readyState >= 2 && v.videoWidth > 0 && v.currentTime > 0.5)",
+                                   timeout=60_000)
             take.click()
             page.get_by_text(f"{shots} shot(s)").first.wait_for(timeout=60_000)
             wait_for_app(page)
