@@ -23,7 +23,7 @@ def _zip(members: dict[str, bytes]) -> bytes:
 def _upload(page, name: str, data: bytes) -> None:
     page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(
         {"name": name, "mimeType": "application/zip", "buffer": data})
-    page.locator('[data-testid="stFileUploaderFileName"]', has_text=name).first.wait_for(timeout=60_000)
+    page.locator('[data-testid="stFileUploader"]', has_text=name).first.wait_for(timeout=60_000)  # its name shown
     wait_for_app(page)
 
 

@@ -1,6 +1,7 @@
 """The Transfer learning page in a real browser at 1440x900: a lesson link sets the controls, the Train button
 and the live curves are on screen together while it trains, then curves and confusion matrix render."""
 
+import time
 import pytest
 
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, errors_on, screenshot, wait_for_app, wait_until_quiet
@@ -78,6 +79,16 @@ def test_presentation_mode_keeps_every_source_label_whole(server, page):
     screenshot_view(page, "transfer_learning_present_webcam")
 
 
+def _until_camera_plays(page, timeout: float = 60.0) -> None:
+    """Poll until a <video> element has played 1.5 s of the (fake) camera's stream (a shot taken sooner left
+    the restarted camera without a picture)."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate("() => Array.from(document.querySelectorAll('video'))"
+                            ".some(v => v.readyState >= 2 && v.videoWidth > 0 && v.currentTime > 1.5)"):
+        assert time.monotonic() < deadline, "the camera shows no picture"
+        time.sleep(0.1)
+
+
 def test_webcam_shots_one_click_each_in_a_real_browser(server, browser):
     """Chromium's fake camera: each Take Photo adds a shot to the chosen class and the camera is ready again."""
     cam_browser = browser.browser_type.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS + [
@@ -90,10 +101,7 @@ def test_webcam_shots_one_click_each_in_a_real_browser(server, browser):
         for shots in (1, 2, 3):
             take = page.get_by_role("button", name="Take Photo")
             take.wait_for(timeout=60_000)
-            # the fake stream has frames again after the camera (re)starts
-            page.wait_for_function("() => Array.from(document.querySelectorAll('video'))"
-                                   ".some(v => v.readyState >= 2 && v.videoWidth > 0 && v.currentTime > 0.5)",
-                                   timeout=60_000)
+            _until_camera_plays(page)  # the fake stream has frames again after the camera (re)starts
             take.click()
             page.get_by_text(f"{shots} shot(s)").first.wait_for(timeout=60_000)
             wait_for_app(page)
