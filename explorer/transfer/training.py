@@ -117,6 +117,39 @@ def _images_and_labels(images_by_class, size: tuple[int, int]):
     return names, np.stack(images), np.asarray(labels)
 
 
+def _names_and_labels(images_by_class) -> tuple[list[str], np.ndarray]:
+    if not isinstance(images_by_class, dict) or len(images_by_class) < 2:
+        raise DatasetError("Training needs at least 2 classes.")
+    labels = []
+    for label, name in enumerate(images_by_class):
+        count = len(images_by_class[name])
+        if not count:
+            raise DatasetError(f"Class '{name}' has no images.")
+        labels += [label] * count
+    return [str(n) for n in images_by_class], np.asarray(labels)
+
+
+def _given_embeddings(embeddings: dict, images_by_class: dict, size: int) -> np.ndarray:
+    """The given per-class embeddings stacked in the images' order, checked against them."""
+    rows = []
+    for name, items in images_by_class.items():
+        vectors = list(embeddings.get(name, []))
+        if len(vectors) != len(items):
+            raise ValueError(f"Class '{name}' has {len(items)} images but {len(vectors)} embeddings.")
+        rows += vectors
+    stacked = np.asarray(rows, np.float32)
+    if stacked.ndim != 2 or stacked.shape[1] != size or not np.all(np.isfinite(stacked)):
+        raise ValueError(f"Embeddings must be finite vectors of length {size} (the backbone's), got {stacked.shape}.")
+    return stacked
+
+
+def _seen_images(images_by_class: dict, indices: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Only the images at these indices (in the flat order of the classes), through the one geometry."""
+    flat = [item for items in images_by_class.values() for item in items]
+    seen = [clf.seen_at(load_image(flat[i]), size) for i in indices]
+    return np.stack(seen) if seen else np.zeros((0, *size, 3), np.uint8)
+
+
 def split(labels: np.ndarray, validation_split: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Stratified train/validation indices: each class keeps at least one training image."""
     if not 0 <= validation_split < 1 or not np.isfinite(validation_split):
@@ -163,7 +196,7 @@ def train_classifier(images_by_class, backbone="mobilenet_v2", epochs: int = 10,
                      validation_split: float = 0.2, seed: int = 0, callback=None, *, weights: str | None = "imagenet",
                      dense_units: int = 0, dropout: float = 0.2, batch_size: int = 16, learning_rate: float = 1e-3,
                      augment_copies: int = 0, fine_tune_epochs: int = 5, fine_tune_learning_rate: float = 1e-5,
-                     ) -> TransferResult:
+                     embeddings: dict | None = None) -> TransferResult:
     """Train a classifier for ``images_by_class`` on top of a pretrained ``backbone``.
 
     ``images_by_class``: dict class name -> images (arrays of any size, paths or bytes), or a dataset
@@ -178,6 +211,11 @@ def train_classifier(images_by_class, backbone="mobilenet_v2", epochs: int = 10,
     ``"head"`` and ``"fine_tune"`` (epoch number counted from the first head epoch, with that epoch's
     metrics). The same ``seed`` and inputs give the same history and model.
 
+    ``embeddings``: optional dict class name -> one backbone embedding per image of that class, in the
+    same order (e.g. stored by :mod:`explorer.classroom` when each photo arrived). The backbone is then
+    not run on the training images at all (one head fit); only the validation images are decoded, for
+    the result. Not with ``augment_copies`` or fine-tuning (those need the images).
+
     Without fine-tuning, ``result.model`` reuses the backbone's layers (no copy of its weights, so many
     students' classifiers share one backbone in memory): use it for inference and gradients, and clone
     it (``keras.models.clone_model`` + ``set_weights``) before training it further.
@@ -187,12 +225,26 @@ def train_classifier(images_by_class, backbone="mobilenet_v2", epochs: int = 10,
                     augment_copies=augment_copies, fine_tune_epochs=fine_tune_epochs, learning_rate=learning_rate,
                     fine_tune_learning_rate=fine_tune_learning_rate, dropout=dropout)
     extractor = load_backbone(backbone, weights) if isinstance(backbone, str) else backbone
-    class_names, images, labels = _images_and_labels(images_by_class, clf.input_size(extractor))
-    train_idx, val_idx = split(labels, validation_split, seed)
-    keras.utils.set_random_seed(seed)
+    if embeddings is not None:
+        if augment_copies or fine_tune_layers:
+            raise ValueError("Stored embeddings train the head only: set augment_copies=0 and fine_tune_layers=0.")
+        # 1. Embeddings given (computed when the photos arrived): no backbone pass at all.
+        class_names, labels = _names_and_labels(images_by_class)
+        train_idx, val_idx = split(labels, validation_split, seed)
+        keras.utils.set_random_seed(seed)
+        vectors = _given_embeddings(embeddings, images_by_class, embedding_size(extractor))
+        data = _Embedded(train_x=vectors[train_idx], train_y=labels[train_idx], val_x=vectors[val_idx],
+                         val_y=labels[val_idx])
+        images = None
+        val_images = _seen_images(images_by_class, val_idx, clf.input_size(extractor))
+    else:
+        class_names, images, labels = _images_and_labels(images_by_class, clf.input_size(extractor))
+        train_idx, val_idx = split(labels, validation_split, seed)
+        keras.utils.set_random_seed(seed)
 
-    # 1. Embeddings: the frozen backbone runs once per image (and per augmented view of a training image).
-    data = _embed(extractor, images, labels, train_idx, val_idx, augment_copies, seed, callback)
+        # 1. Embeddings: the frozen backbone runs once per image (and per augmented view of a training image).
+        data = _embed(extractor, images, labels, train_idx, val_idx, augment_copies, seed, callback)
+        val_images = images[val_idx]
     extracted = time.perf_counter()
 
     # 2. The head learns on cached embeddings: seconds.
@@ -226,7 +278,7 @@ def train_classifier(images_by_class, backbone="mobilenet_v2", epochs: int = 10,
     return TransferResult(
         model=model, class_names=class_names, history=history, val_accuracy=val_accuracy,
         fine_tune_start=fine_tune_start, fine_tuned_layers=tuned,
-        val_images=images[val_idx], val_labels=val_y, val_probabilities=val_probabilities, train_count=len(train_idx),
+        val_images=val_images, val_labels=val_y, val_probabilities=val_probabilities, train_count=len(train_idx),
         seconds={"embeddings": extracted - started, "head": trained - extracted, "fine_tune": finished - trained},
     )
 
