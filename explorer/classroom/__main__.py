@@ -17,7 +17,7 @@ def main(argv=None) -> int:
                         help="purge classes idle for more than this many days (default: CNN_EXPLORER_CLASS_DAYS or 7)")
     args = parser.parse_args(argv)
     # open without the automatic purge, so `list` shows what is there
-    store = ClassStore(args.url, retention_days=10**6, embed=False)
+    store = ClassStore(args.url, embed=False, purge_at_open=False)
     print(f"database: {store.url.split('@')[-1] if not store.is_sqlite else store.url}")
     if args.command == "list":
         days = store_days(args.days)

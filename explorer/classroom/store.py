@@ -45,7 +45,6 @@ MAX_LABELS = 10
 DEFAULT_PER_STUDENT = 50
 DEFAULT_PER_CLASS = 2000
 DEFAULT_RETENTION_DAYS = 7
-DEFAULT_PATH = Path.home() / ".local" / "share" / "cnn-explorer" / "classes.db"
 BUSY_TIMEOUT_S = 30
 WRITE_ATTEMPTS = 12
 
@@ -144,9 +143,14 @@ def normalise_code(code) -> str:
     return "".join(ch for ch in code.upper() if ch.isalnum())
 
 
+def default_path() -> Path:
+    """The SQLite file used when no database is configured: ``~/.local/share/cnn-explorer/classes.db``."""
+    return Path.home() / ".local" / "share" / "cnn-explorer" / "classes.db"
+
+
 def configured_url() -> str:
     """The store's database: ``CNN_EXPLORER_DB``, else ``[connections.classroom] url`` in
-    ``.streamlit/secrets.toml`` (here or in the home folder), else the SQLite file :data:`DEFAULT_PATH`."""
+    ``.streamlit/secrets.toml`` (here or in the home folder), else the SQLite file :func:`default_path`."""
     url = os.environ.get("CNN_EXPLORER_DB", "").strip()
     if url:
         return url
@@ -159,7 +163,7 @@ def configured_url() -> str:
             continue
         if found:
             return str(found)
-    return f"sqlite:///{DEFAULT_PATH}"
+    return f"sqlite:///{default_path()}"
 
 
 _MIGRATE_LOCK = threading.Lock()
@@ -217,13 +221,15 @@ class ClassStore:
     ``url``: a SQLAlchemy URL (default :func:`configured_url`). ``per_student`` / ``per_class``: photo
     caps (``CNN_EXPLORER_CLASS_PER_STUDENT``, default 50; ``CNN_EXPLORER_CLASS_PER_CLASS``, default
     2000). ``retention_days``: a class is deleted this many days after its last activity
-    (``CNN_EXPLORER_CLASS_DAYS``, default 7; expired classes are purged when a store opens).
+    (``CNN_EXPLORER_CLASS_DAYS``, default 7; expired classes are purged when a store opens, unless
+    ``purge_at_open=False``).
     ``embed``: compute each photo's embedding in the background when it arrives (default on, or
     ``CNN_EXPLORER_CLASS_EMBED=0``).
     """
 
     def __init__(self, url: str | None = None, *, per_student: int | None = None, per_class: int | None = None,
-                 retention_days: float | None = None, embed: bool | None = None, backbone: str = "mobilenet_v2"):
+                 retention_days: float | None = None, embed: bool | None = None, backbone: str = "mobilenet_v2",
+                 purge_at_open: bool = True):
         self.url = url or configured_url()
         self.per_student = per_student if per_student is not None else _env_int("CNN_EXPLORER_CLASS_PER_STUDENT",
                                                                                   DEFAULT_PER_STUDENT)
@@ -240,7 +246,8 @@ class ClassStore:
         # the busy timeout, and what still fails is retried (never a "database is locked" to a caller).
         self._write_lock = threading.Lock() if self.is_sqlite else None
         _migrate(self.engine)
-        self.purge()
+        if purge_at_open:
+            self.purge()
 
     # -- plumbing -------------------------------------------------------------------------------------
 
@@ -631,4 +638,4 @@ class ClassStore:
 
 
 __all__ = ["CODE_LETTERS", "ClassInfo", "ClassStore", "LimitReached", "NewClass", "PhotoRecord", "StoreBusy",
-           "StoredModel", "clean_photo", "configured_url", "decode_photo", "normalise_code"]
+           "StoredModel", "clean_photo", "configured_url", "decode_photo", "default_path", "normalise_code"]
