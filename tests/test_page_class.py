@@ -1,0 +1,105 @@
+"""The Class page (issue 22) inside the app: start, join by link with "Your name", the teacher's live
+wall, hiding, wrong links, and untrusted names shown as text only."""
+
+from __future__ import annotations
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from explorer.classroom import ClassStore
+from tests.classroom_helpers import png_bytes
+from tests.conftest import ROOT
+
+APP = str(ROOT / "streamlit_app.py")
+HOSTILE_NAME = "<b onclick=1>**E**[x](http:)"  # 28 characters: within the 30 allowed
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'classes.db'}"
+    monkeypatch.setenv("CNN_EXPLORER_DB", url)
+    monkeypatch.setenv("CNN_EXPLORER_CLASS_EMBED", "0")
+    from ui import classroom
+
+    classroom.class_store.clear()
+    yield ClassStore(url, embed=False)
+    classroom.class_store.clear()
+
+
+def open_class(params: dict | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    for key, value in (params or {}).items():
+        at.query_params[key] = value
+    at.switch_page("pages/class_mode.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def markdown_texts(at) -> list[str]:
+    return [m.value for m in at.markdown] + [c.value for c in at.caption] + [t.value for t in at.title]
+
+
+def test_a_teacher_starts_a_class_and_gets_a_private_link(store):
+    at = open_class()
+    assert at.text_input(key="class_labels").value == "cat, dog"
+    next(b for b in at.button if b.label == "Start a class").click().run()
+    assert not at.exception, at.exception
+    code, token = at.query_params["code"], at.query_params["teacher"]
+    assert store.is_teacher(code, token)
+    assert store.class_info(code).labels == ("cat", "dog")
+    assert at.title[0].value.startswith(f"Class {code}")
+    assert any("private" in w.value for w in at.warning)
+    assert any(code in m for m in markdown_texts(at))  # the join code, big
+    assert any(f"/class?join={code}" in m.replace("\\", "") for m in markdown_texts(at))
+
+
+def test_a_student_joins_by_link_with_your_name(store):
+    klass = store.create_class(["cat", "dog"])
+    at = open_class({"join": klass.code})
+    at.text_input(key="class_nickname").set_value("Ann")
+    assert at.text_input(key="class_nickname").label == "Your name"
+    next(b for b in at.button if b.label == "Join the class").click().run()
+    assert not at.exception, at.exception
+    token = at.query_params["student"]
+    assert store.nickname(klass.code, token) == "Ann" and "join" not in at.query_params
+    assert any(t.value == "You are Ann" for t in at.text)
+    assert [r.options for r in at.radio] == [["cat", "dog"]]
+
+
+def test_the_teachers_wall_shows_photos_and_hides_one(store):
+    klass = store.create_class(["cat", "dog"])
+    ann = store.join(klass.code, "Ann")
+    photo = store.add_photo(klass.code, ann, "cat", png_bytes())
+    at = open_class({"code": klass.code, "teacher": klass.teacher_token})
+    assert any(t.value == "Ann · cat" for t in at.text)
+    assert [m.value for m in at.metric][:2] == ["1", "0"]
+    at.button(key=f"class_hide_{photo}").click().run()
+    assert not at.exception, at.exception
+    assert [p.hidden for p in store.photos(klass.code)] == [True]
+    assert store.dataset(klass.code)["cat"] == []
+
+
+def test_untrusted_names_are_text_never_markup(store):
+    klass = store.create_class(["cat", "dog"])
+    eve = store.join(klass.code, HOSTILE_NAME)
+    store.add_photo(klass.code, eve, "dog", png_bytes())
+    teacher = open_class({"code": klass.code, "teacher": klass.teacher_token})
+    assert any(t.value.startswith(HOSTILE_NAME) for t in teacher.text)
+    student = open_class({"code": klass.code, "student": eve})
+    assert any(t.value == f"You are {HOSTILE_NAME}" for t in student.text)
+    for at in (teacher, student):
+        for text in markdown_texts(at):
+            assert "onclick" not in text and "](http" not in text and "**E**" not in text
+
+
+def test_wrong_links_open_nothing(store):
+    klass = store.create_class(["cat", "dog"])
+    ann = store.join(klass.code, "Ann")
+    at = open_class({"code": klass.code, "teacher": ann})  # a student's token as the teacher's
+    assert any("Only the teacher" in e.value for e in at.error)
+    assert not [b for b in at.button if b.label == "Train the class model"]
+    at = open_class({"code": klass.code, "student": "forged"})
+    assert any("does not belong" in e.value for e in at.error)
+    at = open_class({"code": "QQQQQQ", "student": ann})
+    assert any("No class has this code" in e.value for e in at.error)
