@@ -46,24 +46,27 @@ def head_bytes(model) -> bytes:
     return out.getvalue()
 
 
-def train_class(store: ClassStore, code: str, teacher_token: str, *, epochs: int = 20, seed: int = 0,
-                dense_units: int = 0, dropout: float = 0.2, callback=None) -> ClassTraining:
+def train_class(store: ClassStore, code: str, teacher_token: str, *, epochs: int = 10, seed: int = 0,
+                dense_units: int = 0, dropout: float = 0.2, callback=None, stored_embeddings: bool = True
+                ) -> ClassTraining:
     """Train the class model on the visible photos (teacher only) and keep it as a new version.
 
     Uses the stored embeddings (photos not yet embedded are embedded first), so the backbone never
-    runs over the whole set at "Train". ``ValueError`` when a label has fewer than 2 photos."""
+    runs over the whole set at "Train". ``ValueError`` when a label has fewer than 2 photos.
+    ``stored_embeddings=False`` ignores them and embeds every photo now (the benchmark's baseline)."""
     store.check_teacher(code, teacher_token)
     photos, vectors, key = store.training_data(code)
     short = [label for label, items in photos.items() if len(items) < MIN_PER_LABEL]
     if short:
         raise ValueError(f"Every label needs at least {MIN_PER_LABEL} photos before training; add photos of: "
                          + ", ".join(short) + ".")
-    if any(v is None for items in vectors.values() for v in items):
+    if stored_embeddings and any(v is None for items in vectors.values() for v in items):
         embed_missing(store)
         photos, vectors, key = store.training_data(code)
     model = backbone(key)
     result = train_classifier(photos, backbone=model, epochs=epochs, seed=seed, callback=callback,
-                              dense_units=dense_units, dropout=dropout, embeddings=vectors)
+                              dense_units=dense_units, dropout=dropout,
+                              embeddings=vectors if stored_embeddings else None)
     report = {"class_names": result.class_names, "backbone": key, "dense_units": dense_units, "dropout": dropout,
               "history": result.history, "val_accuracy": result.val_accuracy,
               "confusion": result.confusion_matrix().tolist(), "photos": int(sum(len(v) for v in photos.values())),
