@@ -9,6 +9,8 @@
 # secret, so uploads work whichever replica the browser lands on. Warm-up: CNN_EXPLORER_WARM=1 (each
 # replica paints the quick picks at start) or `python -m explorer.warm` once beforehand. Ctrl-C (or
 # SIGTERM) stops everything. Needs Debian's nginx (`apt-get install -y nginx-light`).
+# Class mode: replicas share classes through one database; the default SQLite file serves replicas on
+# one machine, CNN_EXPLORER_DB=postgresql+psycopg://... (exported here, inherited) serves any (deploy/README.md).
 set -euo pipefail
 N=${1:-2}
 PORT=${2:-8080}
