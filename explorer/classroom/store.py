@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import create_engine, delete, event, func, select, update
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from .photos import MAX_SIDE, THUMB_SIDE, clean_photo, decode_photo
@@ -183,7 +183,7 @@ def _migrate(engine: Engine) -> None:
                     config.attributes["connection"] = connection
                     command.upgrade(config, "head")
                 return
-            except (OperationalError, IntegrityError):
+            except DBAPIError:  # e.g. PostgreSQL's "relation already exists" for the loser of the race
                 if attempt == 2:
                     raise
                 time.sleep(0.5 * (attempt + 1))
