@@ -14,7 +14,7 @@ st.set_page_config(page_title="CNN Explorer", page_icon=":material/neurology:", 
 PAGES = {
     "Start": [
         st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
-        st.Page("pages/class_mode.py", title="Class", icon=":material/groups:", url_path="class"),
+        st.Page("pages/class.py", title="Class", icon=":material/groups:", url_path="class"),
     ],
     "Architectures": [
         st.Page("pages/architectures.py", title="Architectures", icon=":material/account_tree:"),

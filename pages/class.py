@@ -1,12 +1,29 @@
-"""Not a page of its own: the legacy ``pages/`` folder's name for ``/class`` on a fresh server.
+"""Class mode: the whole class adds photos from their phones to one dataset; the teacher trains it live.
 
-Until a session has run ``st.navigation``, Streamlit finds pages by file name, so a teacher link
-(``/class?code=...``) as a restarted server's first request would find no ``class`` page and show
-"Page not found". This file answers that one request: :func:`ui.shell.require_shell` switches the
-process to navigation mode and reruns through ``streamlit_app.py``, which opens ``pages/class_mode.py``
-(registered at url path ``class``), query parameters kept.
+The file is named like its url path (``/class``), as every page is: until a session has run
+``st.navigation``, Streamlit finds pages by file name, and a teacher link as a restarted server's first
+request must find this one (otherwise a blocking "Page not found" dialog covers the page).
 """
 
+from __future__ import annotations
+
+import streamlit as st
+
+from ui import classroom
 from ui.shell import require_shell
 
 require_shell()
+
+who, code, token = classroom.role()
+if who == "teacher":
+    if classroom.teacher(code, token):
+        classroom.train_section(code, token)
+        classroom.end_section(code, token)
+elif who == "student":
+    classroom.student(code, token)
+elif who == "join":
+    classroom.join(code)
+else:
+    classroom.start_or_join()
+if who != "start":
+    classroom.leave_button()

@@ -8,7 +8,7 @@ from streamlit.testing.v1 import AppTest
 
 from explorer.classroom import ClassStore
 from tests.classroom_helpers import png_bytes
-from tests.conftest import ROOT
+from tests.conftest import ROOT, needs_fixtures
 
 APP = str(ROOT / "streamlit_app.py")
 HOSTILE_NAME = "<b onclick=1>**E**[x](http:)"  # 28 characters: within the 30 allowed
@@ -31,7 +31,7 @@ def open_class(params: dict | None = None) -> AppTest:
     at.run()
     for key, value in (params or {}).items():
         at.query_params[key] = value
-    at.switch_page("pages/class_mode.py").run()
+    at.switch_page("pages/class.py").run()
     assert not at.exception, at.exception
     return at
 
@@ -103,3 +103,47 @@ def test_wrong_links_open_nothing(store):
     assert any("does not belong" in e.value for e in at.error)
     at = open_class({"code": "QQQQQQ", "student": ann})
     assert any("No class has this code" in e.value for e in at.error)
+
+
+@needs_fixtures
+def test_the_teacher_trains_the_class_model_and_it_is_kept(store, fixture_images):
+    import io
+
+    from PIL import Image
+
+    import explorer
+    from explorer.data.datasets import augmented_copies
+
+    klass = store.create_class(["cat", "dog"])
+    for name in ("cat", "dog"):
+        for view in augmented_copies(explorer.load_image(fixture_images / f"{name}.jpg"), 5, size=160):
+            out = io.BytesIO()
+            Image.fromarray(view).save(out, format="JPEG")
+            store.add_photo(klass.code, klass.teacher_token, name, out.getvalue())
+    at = open_class({"code": klass.code, "teacher": klass.teacher_token})
+    train = next(b for b in at.button if b.label == "Train the class model")
+    assert not train.disabled
+    train.click().run(timeout=300)
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    kept = store.latest_model(klass.code)
+    assert kept.version == 1 and kept.report["class_names"] == ["cat", "dog"]
+    assert any(s.value == "Class model, version 1" for s in at.subheader)
+    assert f"Class {klass.code} v1" in at.session_state["user_models"]  # Feature maps / Adversarial list it
+    # a fresh session (a restart, another browser) sees the kept model without training again
+    again = open_class({"code": klass.code, "teacher": klass.teacher_token})
+    assert any(s.value == "Class model, version 1" for s in again.subheader)
+
+
+def test_the_teacher_ends_the_class(store):
+    klass = store.create_class(["cat", "dog"])
+    store.add_photo(klass.code, store.join(klass.code, "Ann"), "cat", png_bytes())
+    at = open_class({"code": klass.code, "teacher": klass.teacher_token})
+    end = next(b for b in at.button if b.label == "End the class and delete its photos")
+    assert end.disabled  # needs the confirmation first
+    at.checkbox(key="class_end_sure").check().run()
+    next(b for b in at.button if b.label == "End the class and delete its photos").click().run()
+    assert not at.exception, at.exception
+    with pytest.raises(LookupError):
+        store.photos(klass.code)
+    assert any("deleted" in s.value for s in at.success)

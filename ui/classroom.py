@@ -1,4 +1,4 @@
-"""Class mode's sections (pages/class_mode.py stays a thin list of calls).
+"""Class mode's sections (pages/class.py stays a thin list of calls).
 
 Who is who comes from the link, so a restart or another browser reopens the same view:
 ``?join=CODE`` (the QR code: a student types a name), ``?code=CODE&student=TOKEN`` (that student) and
