@@ -178,7 +178,7 @@ def wall(code: str, token: str) -> None:
     columns = st.columns(len(counts) + 1)
     for column, (label, count) in zip(columns, counts.items()):
         column.metric(plain(label), count)
-    columns[-1].metric("Students' photos", len(records))
+    columns[-1].metric("All photos", len(records))
     st.caption("Photos appear here within seconds. **Hide** takes a photo out of the dataset (it can be shown again).")
     shown = records[:WALL_SIZE]
     per_row = 8
@@ -333,7 +333,7 @@ def my_photos(code: str, token: str) -> None:
         cells = st.columns(per_row)
         for cell, record in zip(cells, mine[start:start + per_row]):
             with cell:
-                st.image(store.thumbnail(code, record.id), width="stretch")
+                st.image(store.thumbnail(code, record.id), width=present.px(110))  # small on a phone too
                 st.text(record.label + (" (hidden by teacher)" if record.hidden else ""))
                 st.button("Remove", key=f"class_remove_{record.id}", icon=":material/delete:",
                           on_click=_remove, args=(code, token, record.id))
