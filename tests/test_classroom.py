@@ -393,3 +393,22 @@ def test_database_from_environment_or_secrets(tmp_path, monkeypatch):
     assert configured_url() == "postgresql+psycopg://teacher@db/classes"
     monkeypatch.setenv("CNN_EXPLORER_DB", "sqlite:///elsewhere.db")
     assert configured_url() == "sqlite:///elsewhere.db"
+
+
+def test_a_phone_sized_photo_is_turned_upright_and_shrunk_faithfully():
+    from explorer.classroom.photos import clean_photo, decode_photo
+
+    # a smooth 4000x3000 picture (a 12-megapixel phone photo), stored sideways with EXIF orientation 6
+    y, x = np.mgrid[0:3000, 0:4000]
+    pixels = np.stack([x * 255 // 3999, y * 255 // 2999, (x + y) * 255 // 6998], -1).astype(np.uint8)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    out = io.BytesIO()
+    Image.fromarray(pixels).save(out, format="JPEG", exif=exif.tobytes(), quality=92)
+    jpeg, _, width, height = clean_photo(out.getvalue())
+    assert (width, height) == (384, 512)  # upright: the long side is now the height
+    stored = decode_photo(jpeg).astype(float)
+    reference = Image.fromarray(pixels).transpose(Image.Transpose.ROTATE_270)  # what orientation 6 means
+    reference.thumbnail((512, 512), Image.Resampling.LANCZOS)
+    # decoding the JPEG at a reduced scale (draft) keeps the picture: within a few levels of a full decode
+    assert np.abs(stored - np.asarray(reference, float)).mean() < 3

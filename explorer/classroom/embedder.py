@@ -28,6 +28,7 @@ _EMBED_LOCK = threading.Lock()
 _QUEUE: queue.Queue = queue.Queue()
 _WORKER: threading.Thread | None = None
 _WORKER_LOCK = threading.Lock()
+_PENDING: set[int] = set()  # stores queued and not yet started
 BATCH = 32
 
 
@@ -66,6 +67,8 @@ def embed_missing(store) -> int:
 def _work() -> None:
     while True:
         store = _QUEUE.get()
+        with _WORKER_LOCK:
+            _PENDING.discard(id(store))  # photos arriving from now on queue the store again
         try:
             embed_missing(store)
         except Exception:  # noqa: BLE001  (training embeds what is missing; the photo itself is safe)
@@ -81,8 +84,10 @@ def schedule(store) -> None:
         if _WORKER is None or not _WORKER.is_alive():
             _WORKER = threading.Thread(target=_work, daemon=True, name="classroom-embeddings")
             _WORKER.start()
-    if _QUEUE.unfinished_tasks < 2:  # one pass picks up every photo waiting: no need to queue more
-        _QUEUE.put(store)
+        if id(store) in _PENDING:  # already waiting for a pass, which picks up every photo waiting
+            return
+        _PENDING.add(id(store))
+    _QUEUE.put(store)
 
 
 def wait_idle() -> None:

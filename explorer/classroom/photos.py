@@ -22,7 +22,7 @@ def clean_photo(data) -> tuple[bytes, bytes, int, int]:
     to :data:`MAX_SIDE` and re-encoded from pixels only, so no EXIF or other metadata survives."""
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise ValueError("A photo must be given as bytes.")
-    img = Image.fromarray(load_image(bytes(data)))
+    img = Image.fromarray(load_image(bytes(data), at_least=MAX_SIDE))  # big JPEGs decoded at a reduced scale
     img.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
     out = io.BytesIO()
     img.save(out, format="JPEG", quality=90)
