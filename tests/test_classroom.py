@@ -412,3 +412,17 @@ def test_a_phone_sized_photo_is_turned_upright_and_shrunk_faithfully():
     reference.thumbnail((512, 512), Image.Resampling.LANCZOS)
     # decoding the JPEG at a reduced scale (draft) keeps the picture: within a few levels of a full decode
     assert np.abs(stored - np.asarray(reference, float)).mean() < 3
+
+
+def test_a_long_running_server_purges_too(url):
+    store = ClassStore(url, retention_days=7, embed=False)
+    old = store.create_class(["cat", "dog"])
+    _age(store, old.code, 8)
+    store.create_class(["cat", "dog"])  # within the hour since opening: no purge yet
+    assert store.photos(old.code) == []
+    store.purge_every_s = 0  # as if an hour had passed
+    fresh = store.create_class(["cat", "dog"])
+    with pytest.raises(LookupError):
+        store.photos(old.code)
+    store.join(fresh.code, "Ann")
+    store.close()

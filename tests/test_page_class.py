@@ -147,3 +147,15 @@ def test_the_teacher_ends_the_class(store):
     with pytest.raises(LookupError):
         store.photos(klass.code)
     assert any("deleted" in s.value for s in at.success)
+
+
+def test_a_student_removes_their_own_photo(store):
+    klass = store.create_class(["cat", "dog"])
+    ann = store.join(klass.code, "Ann")
+    photo = store.add_photo(klass.code, ann, "dog", png_bytes())
+    at = open_class({"code": klass.code, "student": ann})
+    assert any(s.value == "Your photos: 1" for s in at.subheader)
+    at.button(key=f"class_remove_{photo}").click().run()
+    assert not at.exception, at.exception
+    assert store.photos(klass.code) == []
+    assert any(s.value == "Your photos: 0" for s in at.subheader)

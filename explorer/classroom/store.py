@@ -246,6 +246,9 @@ class ClassStore:
         # the busy timeout, and what still fails is retried (never a "database is locked" to a caller).
         self._write_lock = threading.Lock() if self.is_sqlite else None
         _migrate(self.engine)
+        #: a long-running server purges expired classes at most this often, when a class starts or a student joins
+        self.purge_every_s = 3600.0
+        self._purged_at = time.monotonic()
         if purge_at_open:
             self.purge()
 
@@ -307,6 +310,7 @@ class ClassStore:
     def create_class(self, labels=("cat", "dog"), title: str = "") -> NewClass:
         """A new class: ``labels`` (2 to 10 distinct names) and an optional ``title``. Returns its
         ``.code`` (6 unambiguous letters) and ``.teacher_token`` (unguessable; shown once, kept hashed)."""
+        self._purge_now_and_then()
         if isinstance(labels, str):
             labels = [part for part in labels.split(",")]
         cleaned = [_clean_label(label) for label in labels]
@@ -382,6 +386,11 @@ class ClassStore:
         session.execute(delete(StudentRow).where(StudentRow.class_id == class_id))
         session.execute(delete(ClassRow).where(ClassRow.id == class_id))
 
+    def _purge_now_and_then(self) -> None:
+        if time.monotonic() - self._purged_at >= self.purge_every_s:
+            self._purged_at = time.monotonic()
+            self.purge()
+
     def expired(self, days: float | None = None) -> list[str]:
         """Codes of classes whose last activity is more than ``days`` (default: the retention) ago."""
         limit = _now() - timedelta(days=self.retention_days if days is None else float(days))
@@ -404,6 +413,7 @@ class ClassStore:
     def join(self, code, nickname) -> str:
         """A new student of the class: returns their token (keep it in their link; never shown to others)."""
         nickname = _clean_text(nickname, MAX_NICKNAME, "name")
+        self._purge_now_and_then()
         token = secrets.token_urlsafe(24)
 
         def add(session):
