@@ -81,16 +81,21 @@ def test_the_teachers_wall_shows_photos_and_hides_one(store):
 
 
 def test_untrusted_names_are_text_never_markup(store):
-    klass = store.create_class(["cat", "dog"])
+    klass = store.create_class(["cat", "dog"], title=HOSTILE_NAME)
     eve = store.join(klass.code, HOSTILE_NAME)
     store.add_photo(klass.code, eve, "dog", png_bytes())
     teacher = open_class({"code": klass.code, "teacher": klass.teacher_token})
     assert any(t.value.startswith(HOSTILE_NAME) for t in teacher.text)
     student = open_class({"code": klass.code, "student": eve})
     assert any(t.value == f"You are {HOSTILE_NAME}" for t in student.text)
+    from ui.classroom import plain
+
+    assert any(plain(HOSTILE_NAME) in t for t in markdown_texts(teacher))  # the title, escaped
     for at in (teacher, student):
         for text in markdown_texts(at):
-            assert "onclick" not in text and "](http" not in text and "**E**" not in text
+            assert HOSTILE_NAME not in text  # never raw Markdown: no link, no bold, no tag
+            if "onclick" in text:
+                assert plain(HOSTILE_NAME) in text and "<b" not in text.replace("\\<b", "")
 
 
 def test_wrong_links_open_nothing(store):

@@ -9,6 +9,7 @@ never inside HTML.
 
 from __future__ import annotations
 
+import html
 import io
 import re
 
@@ -146,7 +147,7 @@ def teacher(code: str, token: str) -> bool:
     if not _friendly(lambda: store.check_teacher(code, token) or True):
         return False
     info = store.class_info(code)
-    st.title(f"Class {code}" + (f": {info.title}" if info.title else ""))
+    st.title(f"Class {code}" + (f": {plain(info.title)}" if info.title else ""))
     st.warning("This page's link is the teacher's key to the class: keep it private (do not project the address "
                "bar). Bookmark it to reopen the class after a restart, on any browser.", icon=":material/key:")
     projector(code)
@@ -265,7 +266,8 @@ def results(code: str) -> None:
     cols[2].metric("Head training", f"{report.get('seconds', {}).get('head', 0):.1f} s")
     st.plotly_chart(curves(report.get("history", {})), width="stretch", key="class_curves")
     names = report["class_names"]
-    matrix = px.imshow(report["confusion"], x=names, y=names, text_auto=True, color_continuous_scale="Blues",
+    shown = [html.escape(name) for name in names]  # plotly reads tags (<a>, <b>) in axis labels
+    matrix = px.imshow(report["confusion"], x=shown, y=shown, text_auto=True, color_continuous_scale="Blues",
                        labels=dict(x="predicted", y="true", color="photos"), title="Confusion matrix")
     matrix.update_layout(margin=dict(l=10, r=10, t=40, b=10), coloraxis_showscale=False)
     present.plotly_chart(matrix, height=340, width="stretch", key="class_confusion")
