@@ -20,7 +20,7 @@ def test_first_request_to_a_page_url_gets_the_navigation(browser):
         page.goto(f"http://127.0.0.1:{port}/transfer_learning")
         wait_for_app(page)
         links = [a.inner_text().split("\n")[-1] for a in page.query_selector_all('[data-testid="stSidebarNav"] a')]
-        assert links[:3] == ["Home", "Architectures", "Inception block"], links
+        assert links[:3] == ["Home", "Class", "Architectures"], links
         assert "streamlit app" not in links
         assert page.locator("h1").first.inner_text().startswith("Transfer learning")
         assert errors_on(page) == []
