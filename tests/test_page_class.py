@@ -164,3 +164,17 @@ def test_a_student_removes_their_own_photo(store):
     assert not at.exception, at.exception
     assert store.photos(klass.code) == []
     assert any(s.value == "Your photos: 0" for s in at.subheader)
+
+
+def test_coming_back_from_another_page_reopens_the_same_view(store):
+    klass = store.create_class(["cat", "dog"])
+    at = open_class({"code": klass.code, "teacher": klass.teacher_token})
+    at.switch_page("pages/home.py").run()
+    for name in list(at.query_params):  # another page's link carries none of the class's parameters
+        del at.query_params[name]
+    at.switch_page("pages/class.py").run()
+    assert not at.exception, at.exception
+    assert at.title[0].value.startswith(f"Class {klass.code}")
+    assert at.query_params["teacher"] == klass.teacher_token
+    next(b for b in at.button if b.label.startswith("Leave")).click().run()
+    assert at.text_input(key="class_labels").value == "cat, dog"  # the start view: the identity is gone

@@ -63,9 +63,17 @@ def qr_png(text: str) -> bytes:
     return out.getvalue()
 
 
+IDENTITY = "class_identity"
+
+
 def role() -> tuple[str, str | None, str | None]:
-    """("teacher" | "student" | "join" | "start", code, token) from the link."""
+    """("teacher" | "student" | "join" | "start", code, token) from the link. The identity is also kept
+    for the session, so coming back from another page (whose link drops these parameters) reopens it."""
     params = st.query_params
+    if not any(params.get(name) for name in ("join", "code")) and STATE.get(IDENTITY):
+        params.from_dict({**STATE[IDENTITY], **({"present": params["present"]} if params.get("present") else {})})
+    if params.get("code") and (params.get("teacher") or params.get("student")):
+        STATE[IDENTITY] = {name: params[name] for name in ("code", "teacher", "student") if params.get(name)}
     if params.get("join"):
         return "join", normalise_code(params["join"]), None
     code = params.get("code")
@@ -136,6 +144,7 @@ def join(code: str) -> None:
 def leave_button() -> None:
     st.divider()
     if st.button("Leave (start or join another class)", icon=":material/logout:", key="class_leave"):
+        STATE.pop(IDENTITY, None)
         st.query_params.clear()
         st.rerun()
 
@@ -290,6 +299,7 @@ def end_section(code: str, token: str) -> None:
     sure = st.checkbox("Yes, delete every photo of this class now", key="class_end_sure")
     if st.button("End the class and delete its photos", disabled=not sure, icon=":material/delete_forever:"):
         if _friendly(lambda: store.delete_class(code, token) or True):
+            STATE.pop(IDENTITY, None)
             st.query_params.clear()
             st.success("The class has ended: its photos, names and models are deleted.")
 
