@@ -1,7 +1,8 @@
 """Embeddings of the class's photos, computed in the background as photos arrive.
 
-One daemon thread per server process takes stores that received photos, and fills in every photo
-still without its class backbone's embedding, in batches, through the same geometry and compiled
+Each store that received photos gets one background job through :func:`explorer.serving.submit` (the
+one way to run long work: it holds a heavy-work slot, so embeddings take turns with paintings, attacks
+and training), which fills in every photo still without its class backbone's embedding, in batches, through the same geometry and compiled
 step that :func:`explorer.train_classifier` uses (``classifier.seen_at`` then
 ``transfer.embeddings.embedding_step``): a stored embedding is exactly what training would compute.
 Training a class model then costs one head fit. Photos that missed the worker (a restart between
@@ -11,11 +12,11 @@ arrival and embedding) are embedded by the next :func:`embed_missing`, which tra
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 
 import numpy as np
 
+from .. import serving
 from ..models import classifier as clf
 from ..transfer import load_backbone
 from ..transfer.embeddings import batches, embedding_step, extract_embeddings
@@ -25,10 +26,9 @@ _log = logging.getLogger(__name__)
 _BACKBONES: dict[str, object] = {}
 _BACKBONE_LOCK = threading.Lock()
 _EMBED_LOCK = threading.Lock()
-_QUEUE: queue.Queue = queue.Queue()
-_WORKER: threading.Thread | None = None
-_WORKER_LOCK = threading.Lock()
-_PENDING: set[int] = set()  # stores queued and not yet started
+_JOBS_LOCK = threading.Lock()
+_PENDING: set[int] = set()  # stores with a job that has not started yet
+_JOBS: list = []  # subscriptions of jobs not yet finished (kept open: nobody else watches them)
 BATCH = 32
 
 
@@ -64,35 +64,41 @@ def embed_missing(store) -> int:
                 done += len(items)
 
 
-def _work() -> None:
-    while True:
-        store = _QUEUE.get()
-        with _WORKER_LOCK:
-            _PENDING.discard(id(store))  # photos arriving from now on queue the store again
-        try:
-            embed_missing(store)
-        except Exception:  # noqa: BLE001  (training embeds what is missing; the photo itself is safe)
-            _log.exception("Background embedding failed; training will compute the missing embeddings.")
-        finally:
-            _QUEUE.task_done()
-
-
 def schedule(store) -> None:
-    """Ask the background worker to embed the store's new photos (returns at once)."""
-    global _WORKER
-    with _WORKER_LOCK:
-        if _WORKER is None or not _WORKER.is_alive():
-            _WORKER = threading.Thread(target=_work, daemon=True, name="classroom-embeddings")
-            _WORKER.start()
-        if id(store) in _PENDING:  # already waiting for a pass, which picks up every photo waiting
+    """Ask for the store's new photos to be embedded in the background (returns at once). A job that has
+    not started yet picks up every photo waiting, so a class adding 300 photos starts a few jobs."""
+    with _JOBS_LOCK:
+        if id(store) in _PENDING:
             return
         _PENDING.add(id(store))
-    _QUEUE.put(store)
+
+    def work(publish, token):
+        with _JOBS_LOCK:
+            _PENDING.discard(id(store))  # photos arriving from now on ask for another job
+        try:
+            return embed_missing(store)
+        except Exception:  # noqa: BLE001  (training embeds what is missing; the photo itself is safe)
+            _log.exception("Background embedding failed; training will compute the missing embeddings.")
+            return 0
+
+    # Not shared (key None). The job's own subscription is its watcher until it ends: background work
+    # that nobody's page follows must not be cancelled as abandoned.
+    subscription = serving.submit(None, work)
+    with _JOBS_LOCK:
+        for done in [s for s in _JOBS if s.run.finished]:
+            done.close()
+        _JOBS[:] = [s for s in _JOBS if not s.run.finished] + [subscription]
 
 
 def wait_idle() -> None:
-    """Block until the background worker has handled every scheduled store (tests, benchmark)."""
-    _QUEUE.join()
+    """Block until every background embedding job has finished (tests, benchmark)."""
+    while True:
+        with _JOBS_LOCK:
+            running = [s for s in _JOBS if not s.run.finished]
+        if not running:
+            return
+        for subscription in running:
+            subscription.run.wait_finished(60)
 
 
 __all__ = ["backbone", "embed_images", "embed_missing", "schedule", "wait_idle"]
