@@ -52,11 +52,14 @@ for i, (title, path, text) in enumerate(PAGES):
 st.header("Pretrained weights on this computer")
 rows = weights.status()
 present_rows = [r for r in rows if r["present"]]
-ready = [v.title for v in zoo.VARIANTS.values() if v.weights_available(include_top=True)]
+ready = [v.title + (f" ({weights.BUNDLED_NOTE})" if v.weights_bundled(include_top=True) else "")
+         for v in zoo.VARIANTS.values() if v.weights_available(include_top=True)]
 st.markdown(
     f"**{len(present_rows)} of {len(rows)}** known files are here"
     + (f". Ready with their ImageNet weights: {', '.join(ready)}." if ready else ".")
     + " Models whose weights are missing still work with random weights (clearly labelled)."
+    + (" CNN Explorer ships one model, MobileNetV2, used when the Keras cache has none: it works offline "
+       "on a fresh computer." if any(v.weights_bundled(True) for v in zoo.VARIANTS.values()) else "")
 )
 damaged = [r for r in rows if r["state"] not in ("present", "missing")]
 if damaged:

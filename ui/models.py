@@ -16,7 +16,7 @@ import streamlit as st
 import explorer
 from explorer.attacks import verdicts
 from explorer.models import classifier, zoo
-from explorer import runtime
+from explorer import runtime, weights
 from explorer.plain_numbers import plain_probability
 from ui import present
 
@@ -47,7 +47,9 @@ def _title(choice: str, include_top: bool) -> str:
         return choice
     spec = zoo.VARIANTS[choice]
     missing = spec.pretrained and not spec.weights_available(include_top)
-    return spec.title + ("  (no weights here)" if missing else "")
+    if missing:
+        return spec.title + "  (no weights here)"
+    return spec.title + (f" ({weights.BUNDLED_NOTE})" if spec.weights_bundled(include_top) else "")
 
 
 def choices(variants=zoo.MODEL_NAMES, exclude=(), user: bool = False) -> list[str]:
@@ -157,7 +159,9 @@ def second_opinion(label: str, key: str, default: str, original: np.ndarray, ima
 
     Returns ``(title, model, verdicts.TransferCheck)``, or ``(title, None, None)`` if it cannot run.
     """
-    choice, model = model_select(label, key, default, variants=zoo.VARIANTS, exclude=exclude, user=True)
+    # Offline, the default may have no weights here: fall back to the bundled model, never a warning box.
+    fallback = (default,) if not isinstance(default, str) else (default, "mobilenet_v2")
+    choice, model = model_select(label, key, fallback, variants=zoo.VARIANTS, exclude=exclude, user=True)
     title = title_of(choice)
     if model is None:
         return title, None, None
