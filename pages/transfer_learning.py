@@ -111,7 +111,11 @@ def _per_class_uploads():
         images = []
         for upload in files or []:
             decoded = _decoded(upload)
-            (skipped.append(decoded) if isinstance(decoded, str) else images.append(decoded))
+            # A statement, not a bare expression: Streamlit "magic" printed its value, None, per upload.
+            if isinstance(decoded, str):
+                skipped.append(decoded)
+            else:
+                images.append(decoded)
         data[name] = images
     if st.button("Add a class", icon=":material/add:"):
         ids.append(max(ids) + 1)
