@@ -41,8 +41,11 @@ PAGES = [
      "Then check whether a second network is fooled too."),
 ]
 
-if present.is_on():  # the page links are the cards' titles: as large as body text on a projector
-    present.style(f"[data-testid='stPageLink'] p {{ font-size: {present.BODY_PX}px !important; }}", "page-links")
+# The page links are the cards' titles: larger than the body text under them, in both modes (they were
+# smaller than it, issue 23).
+_TITLE_SIZE = f"{round(present.BODY_PX * 1.2)}px" if present.is_on() else "1.2rem"
+present.style(f"[data-testid='stMain'] [data-testid='stPageLink'] p {{ font-size: {_TITLE_SIZE} !important; }}",
+              "page-links")
 cols = st.columns(2)
 for i, (title, path, text) in enumerate(PAGES):
     with cols[i % 2].container(border=True):

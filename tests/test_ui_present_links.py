@@ -3,6 +3,7 @@
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import ROOT, page_styles
+from ui import present
 
 APP = str(ROOT / "streamlit_app.py")
 
@@ -67,14 +68,17 @@ def test_presentation_mode_from_the_url_stays_on_across_pages():
     at.switch_page("streamlit_app.py").run()
     assert at.toggle(key="present_toggle").value is True
     at.toggle(key="present_toggle").set_value(False).run()
-    assert "font-size" not in page_styles(at)
+    assert "cnn-explorer-style-presentation" not in page_styles(at)  # home keeps only its own card-title size
     assert "present" not in at.query_params
 
 
 def test_presentation_mode_is_off_by_default():
     at = AppTest.from_file(APP, default_timeout=120).run()
     assert at.toggle(key="present_toggle").value is False
-    assert "font-size" not in page_styles(at)
+    # Only the styles in force in both modes (metrics and tables wrap, Home's card titles): no
+    # presentation sizes.
+    assert "cnn-explorer-style-presentation" not in page_styles(at)
+    assert f"{present.BODY_PX}px" not in page_styles(at)
 
 
 def test_a_presented_title_gets_room_and_nothing_else_moves(monkeypatch):
