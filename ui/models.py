@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 
 import explorer
@@ -145,10 +146,15 @@ def top5(model, probabilities, target: int | None = None, title: str | None = No
         st.markdown(f"**{title}**")
     rows = classifier.top_k(model, probabilities, 5)
     # The words every page uses for a probability ("93%", "4.2%", "1 in 1,200"), and a bar to compare them.
-    st.dataframe({"class": [name + (" (target)" if i == target else "") for i, name, _ in rows],
-                  "probability": [plain_probability(p) for _, _, p in rows],
-                  "bar": [p for _, _, p in rows]}, hide_index=True, width="stretch",
-                 column_config={"bar": st.column_config.ProgressColumn(" ", format=" ", min_value=0.0, max_value=1.0)})
+    # A plain HTML table (st.table), not the canvas grid: long class names ("reflex camera") wrap instead
+    # of being cut off in a narrow column or at presentation size, and the bar is a CSS background.
+    table = pd.DataFrame({"class": [name + (" (target)" if i == target else "") for i, name, _ in rows],
+                          "probability": [plain_probability(p) for _, _, p in rows],
+                          "bar": [p for _, _, p in rows]})
+    styled = (table.style.hide(axis="index").format({"bar": lambda _: ""})
+              .bar(subset=["bar"], vmin=0.0, vmax=1.0, color="#ff4b4b80", height=60, width=100)
+              .set_properties(subset=["bar"], **{"min-width": "3em", "width": "30%"}))
+    st.table(styled)
     if "random" in classifier.weights_label(model):
         st.caption("Random weights: these predictions are noise. The shapes and the structure are real.")
 
