@@ -34,7 +34,8 @@ def test_an_empty_cache_uses_the_bundled_model(empty_cache, cat_photo):
     model = explorer.load_model("mobilenet_v2")
     assert "bundled: dequantised from 8-bit, a few points less accurate" in explorer.weights_label(model)
     (index, name, p), *_ = explorer.decode(explorer.predict(model, cat_photo))
-    assert imagenet.is_cat(index) and p > 0.5, (name, p)  # fixtures README: Egyptian cat 0.79
+    # fixtures README: Egyptian cat 0.79; measured here 0.87 with and without TF_ENABLE_ONEDNN_OPTS=0
+    assert imagenet.is_cat(index) and p > 0.5, (name, p)
     assert name != f"class {index}"  # the bundled class names, not numbers
 
 
