@@ -26,6 +26,15 @@ CLASS_INDEX_FILE = "imagenet_class_index.json"
 OFFLINE_ENV = "CNN_EXPLORER_OFFLINE"
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
+#: The one model shipped with CNN Explorer (``assets/models``, Apache-2.0, see its README.md): MobileNetV2
+#: 1.0/224, dequantised from Google's 8-bit TFLite release. Used when the Keras cache has no MobileNetV2
+#: weights, so a fresh offline machine opens on real predictions; its no-top backbone is derived from it.
+BUNDLED_DIR = Path(__file__).resolve().parent.parent / "assets" / "models"
+BUNDLED_MODEL = ("mobilenet_v2", 1.0, 224)
+BUNDLED_NOTE = "bundled: dequantised from 8-bit, a few points less accurate"
+#: The 1000 class names in Keras' order, one ``wnid name`` a line (derived from Keras' class index).
+BUNDLED_CLASS_NAMES = "imagenet_class_names.txt"
+
 
 class WeightsUnavailable(RuntimeError):
     """Pretrained weights are not in the Keras cache and cannot be downloaded now."""
@@ -123,6 +132,33 @@ def variants(name: str | None = None) -> list[Variant]:
     return out
 
 
+def bundled_path(name: str, alpha: float = 1.0, rows: int = 224) -> Path | None:
+    """The bundled weights file (with the classifier on top) for this configuration, or None.
+
+    The backbone without the top (``include_top=False``) is derived from the same file by
+    :func:`explorer.load_model`: there is one file.
+    """
+    if (name, float(alpha), int(rows)) != BUNDLED_MODEL:
+        return None
+    path = BUNDLED_DIR / weight_file(name, True, alpha, rows)
+    return path if problem(path) is None else None
+
+
+def is_bundled(path) -> bool:
+    """Whether a weights path is the bundled model's file."""
+    return path is not None and Path(path).resolve().parent == BUNDLED_DIR
+
+
+def source(name: str, include_top: bool = True, alpha: float = 1.0, rows: int = 224) -> str | None:
+    """Where this configuration's ImageNet weights would come from now: ``"cache"``, ``"bundled"`` or None."""
+    file_name = weight_file(name, include_top, alpha, rows)
+    if file_name is None:
+        return None
+    if is_cached(file_name):
+        return "cache"
+    return "bundled" if bundled_path(name, alpha, rows) is not None else None
+
+
 def is_cached(file_name: str, directory: Path | None = None) -> bool:
     path = (directory or cache_dir()) / file_name
     return path.is_file() and path.stat().st_size > 0
@@ -191,7 +227,9 @@ def download(file_name: str, directory: Path | None = None) -> Path:
 
 
 def ensure(name: str, include_top: bool = True, alpha: float = 1.0, rows: int = 224, allow_download: bool = True) -> Path | None:
-    """Path of the cached weights for a model, downloading them if possible; None if none exist.
+    """Path of the cached weights for a model, else the bundled file (:func:`bundled_path`; for
+    ``include_top=False`` too: the caller derives the backbone, see :func:`is_bundled`), else downloaded
+    if possible; None if none exist.
 
     Raises :class:`WeightsUnavailable` with an actionable message when the file is missing and the
     download cannot happen.
@@ -210,6 +248,9 @@ def ensure(name: str, include_top: bool = True, alpha: float = 1.0, rows: int = 
             f"`python -m explorer.weights prefetch {name}` (or copy a good one from another computer).",
             file_name,
         )
+    bundled = bundled_path(name, alpha, rows)
+    if bundled is not None:  # never download what the project ships: a classroom may be offline or slow
+        return bundled
     if not allow_download or not online():
         raise WeightsUnavailable(missing_message(file_name, label), file_name)
     try:
@@ -243,6 +284,20 @@ def status(directory: Path | None = None) -> list[dict]:
     return rows
 
 
+def bundled_status() -> list[dict]:
+    """The files shipped in ``assets/models``: model, file, present, size in MB."""
+    name, alpha, rows = BUNDLED_MODEL
+    files = [(f"{name} ({BUNDLED_NOTE}; its no-top backbone is derived from it)", weight_file(name, True, alpha, rows)),
+             ("ImageNet class names (Keras' order, derived from its class index)", BUNDLED_CLASS_NAMES)]
+    out = []
+    for label, file_name in files:
+        path = BUNDLED_DIR / file_name
+        ok = path.is_file() and path.stat().st_size > 0 and (file_name.endswith(".txt") or problem(path) is None)
+        out.append({"model": label, "file": file_name, "present": ok,
+                    "size_mb": round(path.stat().st_size / 1e6, 2) if path.is_file() else None})
+    return out
+
+
 def _cmd_list(args) -> int:
     directory = Path(args.dir) if args.dir else cache_dir()
     rows = status(directory)
@@ -253,6 +308,10 @@ def _cmd_list(args) -> int:
         size = f"{r['size_mb']:>7.1f} MB" if r["size_mb"] is not None else " " * 10
         note = "" if r["state"] in ("present", "missing") else f"  ({r['state']})"
         print(f"  {mark:8} {r['model']:<{width}} {size}  {r['file']}{note}")
+    print(f"Bundled with CNN Explorer in {BUNDLED_DIR} (used when the cache lacks them):")
+    for r in bundled_status():
+        size = f"{r['size_mb']:>7.1f} MB" if r["size_mb"] is not None else " " * 10
+        print(f"  {'bundled' if r['present'] else 'MISSING':8} {r['model']:<{width}} {size}  {r['file']}")
     n = sum(r["present"] for r in rows)
     print(f"{n} of {len(rows)} files present.")
     return 0

@@ -264,7 +264,9 @@ def verdict(saved: dict) -> tuple[bool, str]:
                 else f"now sees **{names[top]}** first ({plain_probability(p_target)})")
         others = len(saved["attacked"]) - 1
         also = f" (so are the other {others} attacked network(s))" if others else ""
-        return True, f"Fooled. {saved['model']} {sure}{also}, {how}."
+        # an ensemble: the headline's number is this one network's; the metric below is the ensemble's average
+        whose = f" (its own probability; the first of the {others + 1} attacked)" if others else ""
+        return True, f"Fooled. {saved['model']} {sure}{whose}{also}, {how}."
     wanted = "the top class" if saved["confidence"] <= 0 else f"{saved['confidence']:.0%}"
     hint = " Raise the budget ε." if result.epsilon == 0 else " Try more steps, PGD, or a larger budget ε."
     if top == result.target:
@@ -275,10 +277,14 @@ def verdict(saved: dict) -> tuple[bool, str]:
                    f"({plain_probability(float(result.probs_after[top]))}), {how}.{hint}")
 
 
-def show_metrics(result, name_used: str) -> None:
+def show_metrics(result, name_used: str, attacked: int = 1) -> None:
     cols = st.columns(4)
-    cols[0].metric(f"p('{name_used}')", plain_probability(result.history[-1]),
-                   f"was {plain_probability(result.history[0])}", delta_color="off")
+    # with several networks attacked at once the curve is their average: say so in the label
+    label = f"p('{name_used}')" + (f", average of the {attacked} attacked" if attacked > 1 else "")
+    cols[0].metric(label, plain_probability(result.history[-1]),
+                   f"was {plain_probability(result.history[0])}", delta_color="off",
+                   help=("The mean over the attacked networks of each one's probability; the headline gives the "
+                         "first network's own." if attacked > 1 else None))
     cols[1].metric("Largest change (levels)", f"{result.linf:.0f}", help="L∞: the largest change of any pixel.")
     cols[2].metric("Total change (levels)", f"{result.l2:.0f}", help="L2: the Euclidean length of the whole change.")
     cols[3].metric("Steps", result.steps, help=f"{result.seconds:.1f} s")
@@ -322,7 +328,9 @@ links.restore(PARAMS)
 st.markdown("Change each pixel by **a level or two out of 255**, too little to see, until the network is sure "
             "it sees something else: backpropagation, *with respect to the pixels*, turned against the network.")
 
-settings, results = st.columns([1.1, 2], gap="large")
+# presenting: the side bar is wider, so the settings column gives up room and the pictures keep (at least)
+# their normal size (they were 160 px instead of 189 at 1440x900)
+settings, results = (st.columns([0.7, 2], gap="medium") if present.is_on() else st.columns([1.1, 2], gap="large"))
 with settings:
     attack = attack_settings()
     links.publish(PARAMS)
@@ -345,7 +353,7 @@ with results:  # the button sits on top of the pictures it animates: both on one
         show_result(saved, attack, frames, before_slot, after_slot, status)
 
 if saved is not None:
-    show_metrics(saved["result"], saved["names"][saved["result"].target])
+    show_metrics(saved["result"], saved["names"][saved["result"].target], len(saved["attacked"]))
     offer_download(saved["result"], saved["names"][saved["result"].target])
     attack_sections.gradcam_pair(saved)
     attack_sections.verdict_table(saved)

@@ -84,8 +84,12 @@ if collapsed and graph.blocks:
                                    format_func=lambda b: b if b == NO_EXPAND else f"{g.block_title(b)}  ({b})")
     expand = None if choice == NO_EXPAND else choice
 shown, lay = view(name, collapsed, expand, graph)
-controls[2].caption(f"Showing {len(shown.nodes)} nodes for {len(graph.nodes)} layers; "
-                    f"{len(lay.skips)} skip connection(s) visible.")
+# the whole model's skip connections, not only the drawn ones: folded, ResNet-50 said "0 skip connection(s)"
+total_skips = len(view(name, False, None, graph)[1].skips)
+hidden = total_skips - len(lay.skips)
+controls[2].caption(f"Showing {len(shown.nodes)} nodes for {len(graph.nodes)} layers; the model has "
+                    f"{total_skips} skip connection(s)"
+                    + (f", {hidden} of them inside folded blocks (open a block to see them)." if hidden > 0 else "."))
 chart_key = f"arch_graph_{name}_{st.session_state.get(expand_key)}"
 st.plotly_chart(graph_figure(shown, lay, highlight=expand), key=chart_key, on_select="rerun",
                 selection_mode="points", width="stretch", config={"scrollZoom": False, "displayModeBar": False})

@@ -38,6 +38,7 @@ LAYER, CHANNEL, SCALE, COUNT, OPACITY = "fm_layer", "fm_channel", "fm_scale", "f
 WANTED = "fm_count_wanted"  # how many channels the user wants shown (the slider shows at most the layer's)
 SECTION, MODE = "fm_section", "fm_mode"
 GRID_WIDTH = 700  # about the grid column's width at 1440x900 with the side bar open, in CSS pixels
+PRESENT_GRID_WIDTH = 560  # the same presenting (wider side bar and photo column)
 THUMB = 100  # a channel tile's least width when presenting (times present.THUMB_SCALE); ~85 px normally
 # Widgets inside tabs that do not run while another tab is open: their values are kept (and linked).
 KEPT = (CHANNEL, SCALE, COUNT, OPACITY, sections.CAM_CLASS, sections.RF_ROW, sections.RF_COL,
@@ -107,10 +108,15 @@ def grid_figure(grid: features.Grid, rgb: np.ndarray, fmap: np.ndarray) -> go.Fi
                                   "mean activation %{customdata[2]:.3g}<extra>click to enlarge</extra>",
                     showlegend=False)
     aspect = rgb.shape[0] / rgb.shape[1]
-    fig.update_layout(height=int(min(1400, max(200, GRID_WIDTH * aspect))), margin=dict(l=0, r=0, t=0, b=0),
-                      clickmode="event+select", dragmode=False)
+    fig.update_layout(margin=dict(l=0, r=0, t=0, b=0), clickmode="event+select", dragmode=False)
     fig.update_xaxes(visible=False, range=[-0.5, rgb.shape[1] - 0.5])
-    fig.update_yaxes(visible=False, range=[rgb.shape[0] - 0.5, -0.5], scaleanchor="x")
+    # the tiles start at the top of the chart: a chart taller than the grid leaves its room below, never a gap
+    # between the caption and the grid
+    fig.update_yaxes(visible=False, range=[rgb.shape[0] - 0.5, -0.5], scaleanchor="x", constraintoward="top")
+    present.style_figure(fig)
+    # set after style_figure (which makes charts 25% taller): the column is narrower when presenting
+    width = PRESENT_GRID_WIDTH if present.is_on() else GRID_WIDTH
+    fig.update_layout(height=int(min(1400, max(200, width * aspect))))
     return fig
 
 
@@ -121,7 +127,7 @@ def overlay_figure(photo: np.ndarray, channel: np.ndarray, opacity: float) -> go
     z = np.nan_to_num(channel.astype(np.float32), nan=0.0, posinf=0.0, neginf=0.0)
     fig = go.Figure(go.Image(source=_png_uri(photo), hoverinfo="skip"))
     fig.add_heatmap(z=z, x0=(pw / cw - 1) / 2, dx=pw / cw, y0=(ph / ch - 1) / 2, dy=ph / ch, opacity=opacity,
-                    colorscale=COLORSCALE, zsmooth="best", colorbar=dict(title="activation", thickness=12),
+                    colorscale=COLORSCALE, zsmooth="best", colorbar=dict(title=dict(text="activation", side="right"), thickness=12),
                     hovertemplate="activation %{z:.3g}<extra></extra>")
     fig.update_layout(margin=dict(l=0, r=0, t=0, b=0))
     fig.update_xaxes(visible=False, range=[-0.5, pw - 0.5])
@@ -152,7 +158,7 @@ def default_count(c: int) -> int:
     return min(c, 20 if present.is_on() else 64)
 
 
-def grid_controls(c: int, key: str, linked: bool) -> tuple[str, int]:
+def grid_controls(c: int, key: str, linked: bool, place=None) -> tuple[str, int]:
     """Colour scale and how many channels: the linked widgets for the main layer, own keys for others."""
     scale_key, count_key = (SCALE, COUNT) if linked else (f"{key}_scale", f"{key}_count")
     links.default(scale_key, "Shared across channels")
@@ -164,8 +170,9 @@ def grid_controls(c: int, key: str, linked: bool) -> tuple[str, int]:
         st.session_state[count_key] = st.session_state["fm_count_set"] = min(st.session_state[WANTED], c)
     elif st.session_state.get(count_key) is None or not 1 <= st.session_state[count_key] <= c:
         st.session_state[count_key] = default_count(c)
-    # presenting: the larger controls get the full width, one above the other (nothing cut off)
-    controls = [st.container(), st.container()] if present.is_on() else st.columns([2, 2])
+    # presenting: the larger controls go one above the other in ``place`` (folded under the grid, so the
+    # grid starts on the first screen), nothing cut off
+    controls = [place, place] if place is not None else st.columns([2, 2])
     scale = SCALES[controls[0].segmented_control("Colour scale", list(SCALES), key=scale_key)
                    or "Shared across channels"]
     shown = c if c <= 8 else controls[1].slider("Channels shown (strongest first)", 1, c, key=count_key)
@@ -176,18 +183,23 @@ def layer_grid(model_label: str, layer: str, fmap: np.ndarray, main: bool) -> fe
     """One layer's channels as a grid (click a tile to enlarge it, for the main layer) and its PNG."""
     h, w, c = fmap.shape
     key = f"fm_{layer}"
-    scale, shown = grid_controls(c, key, linked=main)
+    picture = st.container()  # the grid first, its settings under it when presenting
+    place = st.expander("Colour scale and how many channels") if present.is_on() else None
+    with picture:
+        scale, shown = grid_controls(c, key, linked=main, place=place)
     grid = features.channel_grid(fmap, scale=scale, max_channels=shown, pad=max(1, h // 56),
                                  columns=grid_columns(min(shown, c)))
     rgb = grid.to_rgb(COLORSCALE)
-    st.caption(f"**{layer}**: {h}x{w} pixels x {c} channels, showing the {shown} strongest (by mean activation), "
+    picture.caption(f"**{layer}**: {h}x{w} pixels x {c} channels, showing the {shown} strongest (by mean activation), "
                f"{'one colour scale for the whole layer' if scale == 'shared' else 'each channel on its own scale'}."
                + (" Click a channel to enlarge it." if main else ""))
     if not main:
-        present.plotly_chart(grid_figure(grid, rgb, fmap), key=f"{key}_grid", width="stretch")
+        with picture:
+            st.plotly_chart(grid_figure(grid, rgb, fmap), key=f"{key}_grid", width="stretch")
     else:
-        event = present.plotly_chart(grid_figure(grid, rgb, fmap), key="fm_grid", width="stretch",
-                                     on_select="rerun", selection_mode="points")
+        with picture:
+            event = st.plotly_chart(grid_figure(grid, rgb, fmap), key="fm_grid", width="stretch",
+                                    on_select="rerun", selection_mode="points")
         clicked = clicked_channel(event, grid)
         if clicked is not None and st.session_state.get("fm_last_click") != (layer, clicked):
             st.session_state["fm_last_click"] = (layer, clicked)
@@ -213,8 +225,9 @@ def channel_close_up(model, model_label: str, layer: str, fmap: np.ndarray, seen
                  f"each of its {h}x{w} pixels sees a patch of the photo.")
     with middle:
         st.markdown(f"**Channel {channel} over the photo**")
+        # no plotly toolbar: on a phone it sat over the colour bar's label, and the overlay needs no zoom
         present.plotly_chart(overlay_figure(seen, fmap[..., channel], opacity), height=380, key="fm_overlay",
-                             width="stretch")
+                             width="stretch", config={"displayModeBar": False})
     with right:
         sections.channel_wants(model, model_label, layer, channel)
 
@@ -232,7 +245,8 @@ def channels_tab(model, model_label: str, layer: str, names: list[str], maps: di
         st.session_state[CHANNEL] = st.session_state.pop("fm_clicked_channel")
     if not 0 <= st.session_state.get(CHANNEL, -1) < c:
         st.session_state[CHANNEL] = int(order[0])
-    left, right = st.columns([1, 2.6])
+    # presenting: a wider photo column (the side bar is wider too), so the photo is not smaller than normally
+    left, right = st.columns([1.35, 2.6] if present.is_on() else [1, 2.6])
     with left:
         st.image(seen, caption=f"What the model sees ({seen.shape[1]}x{seen.shape[0]}); {photo_caption}",
                  width="stretch")
@@ -304,6 +318,11 @@ def restore_layer_links(params: list[links.Param]) -> None:
 keep_tab_widgets()
 head = st.columns([1.6, 1])
 head[0].title("Feature maps")
+# On a phone the side bar is folded away behind "»": say where the photo and the model are (narrow screens only).
+present.style('@media (min-width: 700px) { [data-testid="stElementContainer"]:has(.fm-phone-hint) '
+              "{ display: none !important; } }", "fm-phone-hint")
+st.markdown('<p class="fm-phone-hint">Photo and model: open the side bar with » at the top left.</p>',
+            unsafe_allow_html=True)
 with present.details("What this page shows"):  # the teacher says it; the projector shows the maps
     st.markdown("Each convolutional layer turns the photo into many **channels**: maps of where its filters "
                 "find their pattern. Early layers find edges and colours; deeper layers are smaller, have more "

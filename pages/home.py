@@ -41,8 +41,11 @@ PAGES = [
      "Then check whether a second network is fooled too."),
 ]
 
-if present.is_on():  # the page links are the cards' titles: as large as body text on a projector
-    present.style(f"[data-testid='stPageLink'] p {{ font-size: {present.BODY_PX}px !important; }}", "page-links")
+# The page links are the cards' titles: larger than the body text under them, in both modes (they were
+# smaller than it, issue 23).
+_TITLE_SIZE = f"{round(present.BODY_PX * 1.2)}px" if present.is_on() else "1.2rem"
+present.style(f"[data-testid='stMain'] [data-testid='stPageLink'] p {{ font-size: {_TITLE_SIZE} !important; }}",
+              "page-links")
 cols = st.columns(2)
 for i, (title, path, text) in enumerate(PAGES):
     with cols[i % 2].container(border=True):
@@ -52,11 +55,14 @@ for i, (title, path, text) in enumerate(PAGES):
 st.header("Pretrained weights on this computer")
 rows = weights.status()
 present_rows = [r for r in rows if r["present"]]
-ready = [v.title for v in zoo.VARIANTS.values() if v.weights_available(include_top=True)]
+ready = [v.title + (f" ({weights.BUNDLED_NOTE})" if v.weights_bundled(include_top=True) else "")
+         for v in zoo.VARIANTS.values() if v.weights_available(include_top=True)]
 st.markdown(
     f"**{len(present_rows)} of {len(rows)}** known files are here"
     + (f". Ready with their ImageNet weights: {', '.join(ready)}." if ready else ".")
     + " Models whose weights are missing still work with random weights (clearly labelled)."
+    + (" CNN Explorer ships one model, MobileNetV2, used when the Keras cache has none: it works offline "
+       "on a fresh computer." if any(v.weights_bundled(True) for v in zoo.VARIANTS.values()) else "")
 )
 damaged = [r for r in rows if r["state"] not in ("present", "missing")]
 if damaged:

@@ -151,9 +151,11 @@ def _follow(model, target, class_label, steps, seed, options, slots, label, widt
                                     max_age=CLEAN_EVERY_S))
         slots["image"].image(shared_frames.live_jpeg(run, snap), caption=f"{label}: step {snap.step}/{steps}",
                              width=width)
-        # Kept so a run stopped half-way (Stop, or a changed setting) still shows where it got to.
-        st.session_state["ideal_stopped"] = dict(label=label, step=snap.step, steps=steps, image=snap.image,
-                                                 probability=clean)
+        # Kept so a run stopped half-way (Stop, or a changed setting) still shows where it got to: the
+        # painting's, never the plain-noise comparison's (which drew last and replaced it, issue 23).
+        if label != "plain noise":
+            st.session_state["ideal_stopped"] = dict(label=label, step=snap.step, steps=steps, image=snap.image,
+                                                     probability=clean)
         slots["progress"].progress(snap.step / steps, text=_progress_text(label, snap.step, steps, class_label,
                                                                           seen, clean, _robust(options)))
         # The key names the step (watch draws a step once), so no two charts of a run can collide.
@@ -269,12 +271,12 @@ def _settings():
                          key="ideal_diversity")
 
 
-def _paint(model, label, names, target, steps, seed, compare, options):
+def _paint(model, label, names, target, steps, seed, compare, options, place=None):
     """The regularised run and (optionally) the plain-noise run side by side, through the shared scheduler
     (joined or replayed when someone asked for the same already); the outcome is kept in the session."""
-    for key in ("ideal_run", "ideal_several_run"):
+    for key in ("ideal_run", "ideal_several_run", "ideal_stopped", "ideal_watch"):  # nothing of an older run
         st.session_state.pop(key, None)
-    place = st.empty()  # Stop and the progress line, above the pictures
+    place = place or st.empty()  # Stop and the progress line: under the Paint button, beside the pictures
     columns = st.columns(2 if compare else 1)
     slots = [{"image": c.empty(), "progress": c.empty(), "chart": c.empty()} for c in columns]
     width = "stretch" if compare else present.px(PICTURE)  # two pictures share the column: each fills its half
@@ -306,7 +308,7 @@ def _paint(model, label, names, target, steps, seed, compare, options):
     st.rerun()
 
 
-def _paint_several(model, label, names, target, steps, seed, options):
+def _paint_several(model, label, names, target, steps, seed, options, place=None):
     """n images at once, pushed apart (explorer.optvis.diverse, not the shared scheduler: it holds a
     heavy-work slot of its own); the first image animates, all n are shown when it ends."""
     for key in ("ideal_run", "ideal_several_run"):
@@ -314,7 +316,7 @@ def _paint_several(model, label, names, target, steps, seed, options):
     n, weight = int(st.session_state["ideal_images"]), float(st.session_state["ideal_diversity"])
     options = {k: v for k, v in options.items() if k != "early_stop"}
     options.update(images=n, diversity=weight)
-    place, picture, progress = st.empty(), st.empty(), st.empty()
+    place, picture, progress = place or st.empty(), st.empty(), st.empty()
 
     def draw(snap):
         picture.image(snap.image, caption=f"image 1 of {n}: step {snap.step}/{steps}", width=present.px(PICTURE))
@@ -344,9 +346,15 @@ def _show_waiting():
         st.warning(f"The last run was stopped at step {stopped['step']} of {stopped['steps']} ({stopped['label']}"
                    f"{said}). Press **Paint the ideal image** to run again.", icon=":material/stop_circle:")
         st.image(stopped["image"], caption=f"{stopped['label']}: step {stopped['step']}", width=present.px(PICTURE))
+    elif any(o.stopped for o in st.session_state.get("ideal_watch") or []):
+        st.info("Stopped before the first step was drawn. Press **Paint the ideal image** to run again.",
+                icon=":material/stop_circle:")
     else:
-        st.info("Pick a model and a class, then press **Paint the ideal image**. A run of "
-                f"{optvis.PRESETS['best looking']['steps']} steps takes about a minute on a laptop; the picture and the curves update here as it goes.", icon=":material/brush:")
+        steps = int(st.session_state.get("ideal_steps") or optvis.PRESETS["best looking"]["steps"])
+        minutes = "about a minute" if steps <= 400 else f"about {round(steps / 300)} minutes"
+        # the steps the chosen preset or setting will run (the lesson preset runs 1000, not 300)
+        st.info(f"Pick a model and a class, then press **Paint the ideal image**. A run of {steps} steps takes "
+                f"{minutes} on a laptop; the picture and the curves update here as it goes.", icon=":material/brush:")
 
 
 def _show_pair(main, plain, class_label, options):
@@ -422,8 +430,9 @@ def _show_several(done):
 def _controls():
     """The control column: model, class, preset, the Paint button high up, settings folded below.
     Returns (label, model, class names, target, Paint pressed)."""
-    # When presenting, the big type pushes a button under the settings below the fold: it goes first.
-    button_slot = st.container() if present.is_on() else st
+    # The button goes first, beside the picture it paints: under the model, class and preset it sat below
+    # the fold at 1440x900 (presenting and normally: issue 23's walk).
+    button_slot = st.container()
     first = model_params()
     links.restore(first)
     label, model, names = _model_picker()
@@ -438,10 +447,11 @@ def _controls():
         st.caption(f"Runs: {_described(_options(), st.session_state['ideal_steps'])}")
     run = button_slot.button("Paint the ideal image", type="primary", disabled=model is None or target is None,
                              icon=":material/brush:", width="stretch")
+    stop_place = button_slot.empty()  # a run's Stop and progress line, right under the button (on a phone too)
     _settings()
     links.share(params, key="ideal_share")
     links.publish(params)
-    return label, model, names, target, run
+    return label, model, names, target, run, stop_place
 
 
 st.title("Ideal class image")
@@ -450,16 +460,16 @@ st.markdown("What does the network think a **cat** is? Start from noise and chan
 
 controls, output = st.columns([1.1, 1.4] if present.is_on() else [1, 1.7], gap="medium")
 with controls:
-    label, model, names, target, run = _controls()
+    label, model, names, target, run, stop_place = _controls()
 
 with output:
     several = bool(st.session_state["ideal_several"])
     if run and several:
         _paint_several(model, label, names, target, int(st.session_state["ideal_steps"]),
-                       int(st.session_state["ideal_seed"]), _options())
+                       int(st.session_state["ideal_seed"]), _options(), place=stop_place)
     elif run:
         _paint(model, label, names, target, int(st.session_state["ideal_steps"]), int(st.session_state["ideal_seed"]),
-               bool(st.session_state["ideal_compare"]), _options())
+               bool(st.session_state["ideal_compare"]), _options(), place=stop_place)
     if st.session_state.get("ideal_several_run") is not None:
         _show_several(st.session_state["ideal_several_run"])
     elif st.session_state.get("ideal_run") is not None:

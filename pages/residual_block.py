@@ -40,7 +40,7 @@ def parameters(kind_key: tuple, which: str) -> dict:
     return blocks.inception_resnet_parameters(*kind_key)
 
 
-@st.cache_data(show_spinner="Building the three stacks and back-propagating once...", max_entries=32)
+@st.cache_data(show_spinner=False, max_entries=32)
 def gradient_flow(depth: int, activation: str) -> pd.DataFrame:
     return pd.DataFrame({"layer": np.arange(depth + 1), **blocks.gradient_flow(depth, activation)})
 
@@ -71,7 +71,8 @@ links.share(LINKS, key="res_share")
 
 # --- 1. One residual block -------------------------------------------------------------------------
 st.header("F(x), x and F(x) + x")
-left, right = st.columns([1, 2], gap="large")
+# presenting, the side bar is wider: the tensors' column keeps their normal size (the controls give way)
+left, right = st.columns([1, 3], gap="medium") if present.is_on() else st.columns([1, 2], gap="large")
 with left:
     st.image(photo, caption=f"{source}, 224x224", width=present.px(180))
     kind = st.segmented_control("Block", ["basic", "bottleneck"], key="res_kind", required=True)
@@ -91,11 +92,12 @@ with right:
         t = run_block(key, photo, "residual")
     st.caption(f"Photo -> random stem (conv 7x7/2, max-pool, conv 1x1) -> x: {'x'.join(map(str, t['x'].shape[1:]))}. "
                + RANDOM_NOTE)
-    channels = top_channels(t["relu(F(x) + x)"], 3)
-    cols = st.columns(4)
-    for col, name in zip(cols, ["x (shortcut)", "F(x)", "F(x) + x", "relu(F(x) + x)"]):
-        with col:
-            show_channels(t[name], channels=channels, title=name)
+    channels = top_channels(t["relu(F(x) + x)"], 2)
+    # two tensors a row, two channels each: four in a row left 45-65 px a picture (issue 23)
+    for pair in (["x (shortcut)", "F(x)"], ["F(x) + x", "relu(F(x) + x)"]):
+        for col, name in zip(st.columns(2), pair):
+            with col:
+                show_channels(t[name], channels=channels, title=name)
     hand = parameters(key, "residual")
     st.markdown(
         f"**{kind.capitalize()} block, {'projection' if projection else 'identity'} shortcut, stride {stride}:** "
@@ -118,7 +120,10 @@ st.markdown(
 c1, c2 = st.columns([2, 1])
 depth = c1.slider("Depth (conv layers)", 2, 50, key="res_depth")
 activation = c2.segmented_control("Activation", ["sigmoid", "relu"], key="res_act", required=True)
-flow = gradient_flow(depth, activation)
+# a deep stack takes seconds to build (13 s at depth 50 on a busy laptop): say so while it runs
+with st.spinner(f"Building three stacks of {depth} layers and back-propagating once"
+                + (f" (about {max(2, depth // 4)} s)..." if depth > 20 else "...")):
+    flow = gradient_flow(depth, activation)
 CURVES = {"plain": ("#d62728", "solid"), "plain + batch norm": ("#7f7f7f", "dot"), "residual": ("#2ca02c", "solid")}
 fig = go.Figure()
 underflow = {}
@@ -129,10 +134,15 @@ for name, (colour, dash) in CURVES.items():
                              mode="lines+markers", line=dict(color=colour, dash=dash, width=3)))
 shown = flow[list(CURVES)].to_numpy() / flow[list(CURVES)].iloc[-1].to_numpy()
 shown = shown[shown > 0]
-ticks = [10.0 ** e for e in range(int(np.floor(np.log10(shown.min()) / 3) * 3), int(np.log10(shown.max())) + 3, 3)]
+# Ticks at every power of 10 over a short range, every 1,000x over a long one, and the axis spans whole
+# ticks: with ReLU the curve rose to "× 290" with no label above "same" (the next tick, 1,000, was off the axis).
+low, high = int(np.floor(np.log10(shown.min()))), int(np.ceil(np.log10(shown.max())))
+every = 1 if high - low <= 6 else 3
+low, high = (low // every) * every, -((-high) // every) * every
+ticks = [10.0 ** e for e in range(low, high + 1, every)]
 tick_text = ["same" if v == 1 else f"× {plain_number(v)}" if v > 1 else f"÷ {plain_number(1 / v)}" for v in ticks]
 fig.update_layout(height=420, margin=dict(l=0, r=0, t=10, b=0), yaxis_type="log",
-                  yaxis=dict(tickvals=ticks, ticktext=tick_text),
+                  yaxis=dict(tickvals=ticks, ticktext=tick_text, range=[low - 0.1, high + 0.1]),
                   xaxis_title="layer (0 = first, next to the input)", font=dict(size=16),
                   yaxis_title="gradient at the layer vs the last layer", legend=dict(orientation="h", y=1.1))
 present.plotly_chart(fig, key="res_flow")
@@ -167,7 +177,7 @@ st.markdown(
     "Inception-ResNet-v2 runs Inception-style parallel branches, concatenates them, mixes them back to the "
     "input width with a linear 1x1 conv, **scales** the result (0.1-0.3 keeps very deep training stable) "
     "and adds it to the input: relu(x + scale · F(x)).")
-left, right = st.columns([2, 3], gap="large")
+left, right = st.columns([2, 4], gap="medium") if present.is_on() else st.columns([2, 3], gap="large")
 scale = left.slider("Scale of F(x)", 0.0, 1.0, step=0.01, key="res_ir_scale")
 hand = parameters((scale,), "inception_resnet")
 keras_count = hand.pop("keras")
@@ -180,13 +190,12 @@ with right:
         t = run_block((scale,), photo, "inception_resnet")
     st.caption(f"Photo 140x140 -> random stem -> x: {'x'.join(map(str, t['x'].shape[1:]))}. " + RANDOM_NOTE)
     names = ["branch 1x1", "branch 1x1 -> 3x3", "branch 1x1 -> 3x3 -> 3x3", "concatenated"]
-    cols = st.columns(4)
-    for col, name in zip(cols, names):
+    for pair in (names[:2], names[2:]):  # two a row: readable from the back (issue 23)
+        for col, name in zip(st.columns(2), pair):
+            with col:
+                show_channels(t[name], n=2, title=name)
+    channels = top_channels(t["relu(x + scale * F(x))"], 2)
+    for col, name in zip(st.columns(3), ["x", "F(x): 1x1 linear, scaled", "relu(x + scale * F(x))"]):
         with col:
-            show_channels(t[name], n=2, title=name)
-    channels = top_channels(t["relu(x + scale * F(x))"], 3)
-    cols = st.columns(3)
-    for col, name in zip(cols, ["x", "F(x): 1x1 linear, scaled", "relu(x + scale * F(x))"]):
-        with col:
-            show_channels(t[name], channels=channels, title=name)
+            show_channels(t[name], channels=channels[:1], title=name)
 links.publish(LINKS)

@@ -111,7 +111,11 @@ def _per_class_uploads():
         images = []
         for upload in files or []:
             decoded = _decoded(upload)
-            (skipped.append(decoded) if isinstance(decoded, str) else images.append(decoded))
+            # A statement, not a bare expression: Streamlit "magic" printed its value, None, per upload.
+            if isinstance(decoded, str):
+                skipped.append(decoded)
+            else:
+                images.append(decoded)
         data[name] = images
     if st.button("Add a class", icon=":material/add:"):
         ids.append(max(ids) + 1)
@@ -475,6 +479,12 @@ clicked, backbone, settings, model_name, slots, share_slot = _train_controls(dat
 if clicked:
     _train(data, backbone, settings, model_name, source, slots)
 result = STATE.get("tl_result")
+if result is not None and STATE.get("tl_result_source") != source:
+    # The last model was trained on another source's images: its evaluation ("every held-out image is
+    # classified correctly") is not about the images now on the page (issue 23).
+    st.caption(f"The last model was trained on the images from *{STATE.get('tl_result_source')}*. "
+               "Press **Train** to train and evaluate on these.")
+    result = None
 with slots.chart.container():
     if result is not None:
         _show_training(result)

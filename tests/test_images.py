@@ -223,8 +223,19 @@ def test_image_just_over_the_pixel_cap_is_rejected_but_a_big_photo_is_not():
 
 
 def test_thin_strip_is_not_upscaled_into_a_bomb():
-    # 1.5 MP, well under the cap; upscaling its 1-pixel side to 32 would make 48 MP.
-    _rejects(_save(Image.new("L", (1_500_000, 1)), "PNG"), "thin strip", decodes=True)  # 1.5 MP: cheap to decode
+    # 1.5 MP, well under the cap; upscaling its 1-pixel side to 32 would make 48 MP. Refused from the header
+    # (its aspect ratio), before any pixel is decoded.
+    _rejects(_save(Image.new("L", (1_500_000, 1)), "PNG"), "strip, not a photo")
+
+
+def test_extreme_aspect_ratios_are_refused_with_the_limit():
+    """Issue 23: a 1x5000 strip was accepted as 'tiny' and stretched; over 20:1 is refused, 20:1 is not."""
+    message = _rejects(_save(Image.new("RGB", (1, 5000)), "PNG"), "1x5000", "5000 times taller", "20:1")
+    assert "strip, not a photo" in message
+    _rejects(_save(Image.new("RGB", (5000, 1)), "PNG"), "5000 times wider")
+    with pytest.raises(ImageError, match="strip"):
+        load_image(np.zeros((3, 100, 3), np.uint8))
+    assert load_image(_save(Image.new("RGB", (640, 32)), "PNG")).shape == (32, 640, 3)  # 20:1 exactly
 
 
 def test_over_size_bytes_are_rejected_before_reading(tmp_path, monkeypatch):

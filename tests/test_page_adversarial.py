@@ -84,12 +84,15 @@ def test_an_ensemble_attack_every_networks_verdict_and_the_epsilon_sweep():
     at.button(key="adv_go").click().run()
     assert not at.exception and not at.error
     assert "(so are the other 1 attacked network(s))" in at.success[0].value
+    # issue 23: the headline's number is the first network's own, the metric the ensemble's average
+    assert "(its own probability; the first of the 2 attacked)" in at.success[0].value
+    assert at.metric[0].label == "p('tabby'), average of the 2 attacked"
     result = at.session_state["adv_result"]["result"]
     assert len(result.per_model_after) == 2 and result.success
     # every zoo network whose weights are here judges the photo: a table of fooled / not fooled
     at.button(key="adv_judge").click().run()
     assert not at.exception
-    table = at.table[0].value
+    table = next(t.value for t in at.table if "verdict" in t.value.columns)  # (the others: top-5 tables)
     assert list(table.index) == [explorer.VARIANTS[k].title + (" (attacked)" if k in (SMALL, "mobilenet_0.75")
                                                                    else "") for k in attack_sections.judges()]
     assert len(table) == 3  # MobileNetV2 and the two small MobileNets in the fixtures
@@ -213,3 +216,18 @@ def test_a_second_student_with_the_same_settings_gets_the_attack_computed_once(t
     assert "Computed once for the class: this result was already on the server" in texts(second)
     mine, theirs = (at.session_state["adv_result"]["result"] for at in students)
     assert np.array_equal(mine.image, theirs.image) and mine.history == theirs.history
+
+
+@needs_fixtures
+@pytest.mark.slow
+def test_an_ensemble_of_every_network_never_says_0_of_the_0():
+    """Issue 23: with every network in the ensemble none is left that the attack never saw."""
+    at = open_page({"model": SMALL, "eps": "4", "sure": "0"})
+    at.multiselect(key="adv_also").set_value(["mobilenet_0.75", "mobilenet_v2"]).run()
+    at.button(key="adv_go").click().run()
+    assert not at.exception and not at.error
+    at.button(key="adv_judge").click().run()
+    assert not at.exception
+    words = texts(at)
+    assert "of the 0" not in words
+    assert "Every network with weights here was attacked, so none is left that the attack never saw." in words

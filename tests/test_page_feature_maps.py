@@ -70,7 +70,7 @@ def test_first_view_opens_on_a_model_whose_weights_are_here_without_a_warning():
     # VGG-16 is the lesson's model; its weights are not in the fixture cache, so MobileNetV2 opens, said plainly
     assert at.selectbox(key="fm_model").value == "mobilenet_v2"
     assert "The lesson used VGG-16" in _captions(at)
-    top = at.dataframe[0].value
+    top = at.table[0].value
     assert list(top.columns) == ["class", "probability", "bar"] and len(top) == 5
     assert all(text.endswith("%") or text.startswith("1 in") or text.startswith("practically") for text in top["probability"])
     assert top["class"].iloc[0] in {"tiger cat", "Egyptian cat", "tabby"}  # the sample is a cat
@@ -237,7 +237,7 @@ def test_a_model_the_user_trained_is_offered_with_its_class_names(tiny_classifie
     at.selectbox(key="fm_model").set_value("Yours: mugs vs rockets").run()
     _ok(at)
     assert _layers(at) == ["edges", "parts"]
-    assert sorted(at.dataframe[0].value["class"]) == ["mug", "rocket"]
+    assert sorted(at.table[0].value["class"]) == ["mug", "rocket"]
     assert "edges**: 15x15 pixels x 8 channels" in _captions(at)
     assert "Your classifier: mug, rocket" in _captions(at)
     for name in SECTIONS[1:]:  # every section works on a user's model too

@@ -57,7 +57,7 @@ def test_page_paints_compares_saves_and_checks_on_a_second_model():
     assert len(at.get("download_button")) == 2
     texts = " ".join(m.value for m in at.markdown)
     assert "p(tabby) =" in texts and "any cat" in texts
-    assert len(at.dataframe) == 1
+    assert len(at.table) == 1  # the top-5 table
 
     # What the page submitted is what `python -m explorer.warm` precomputes (same keys), and it is cached.
     import explorer

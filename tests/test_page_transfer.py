@@ -71,6 +71,12 @@ def test_train_on_a_local_folder_then_evaluate_and_keep(tmp_path, fixture_images
     assert len(charts) >= 4  # counts, curves, per-class, confusion matrix, photo guess
     assert len(at.get("download_button")) == 1
 
+    # issue 23: switching the source hides the evaluation of images that are no longer on the page
+    at.segmented_control(key="tl_source").set_value("Webcam, class by class").run()
+    assert not at.exception
+    assert not at.metric and not any("classified correctly" in m.value for m in at.success)
+    assert any("The last model was trained on the images from *Local folder*" in c.value for c in at.caption)
+
 
 def test_fine_tuning_on_the_demo_set_continues_the_curves():
     at = open_page()

@@ -33,7 +33,8 @@ def test_architectures_card_graph_blocks_and_search():
     assert len(at.get("plotly_chart")) == 1
     assert _caption(at, "Showing").startswith("Showing 22 nodes for 157 layers")  # runs of identical blocks: ×N
     at.selectbox(key="arch_expand_mobilenet_v2").set_value("block_2").run()
-    assert _caption(at, "Showing").startswith("Showing 30 nodes for 157 layers; 1 skip")
+    assert _caption(at, "Showing").startswith("Showing 30 nodes for 157 layers; the model has 10 skip connection(s), "
+                                              "9 of them inside folded blocks")
     at.text_input(key="arch_search_mobilenet_v2").input("_add").run()
     assert _caption(at, "of 157 layers") == "10 of 157 layers"  # MobileNetV2's ten residual additions
     at.text_input(key="arch_search_mobilenet_v2").input("no such layer").run()

@@ -3,6 +3,7 @@
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import ROOT, page_styles
+from ui import present
 
 APP = str(ROOT / "streamlit_app.py")
 
@@ -67,14 +68,17 @@ def test_presentation_mode_from_the_url_stays_on_across_pages():
     at.switch_page("streamlit_app.py").run()
     assert at.toggle(key="present_toggle").value is True
     at.toggle(key="present_toggle").set_value(False).run()
-    assert "font-size" not in page_styles(at)
+    assert "cnn-explorer-style-presentation" not in page_styles(at)  # home keeps only its own card-title size
     assert "present" not in at.query_params
 
 
 def test_presentation_mode_is_off_by_default():
     at = AppTest.from_file(APP, default_timeout=120).run()
     assert at.toggle(key="present_toggle").value is False
-    assert "font-size" not in page_styles(at)
+    # Only the styles in force in both modes (metrics and tables wrap, Home's card titles): no
+    # presentation sizes.
+    assert "cnn-explorer-style-presentation" not in page_styles(at)
+    assert f"{present.BODY_PX}px" not in page_styles(at)
 
 
 def test_a_presented_title_gets_room_and_nothing_else_moves(monkeypatch):
@@ -89,3 +93,36 @@ def test_a_presented_title_gets_room_and_nothing_else_moves(monkeypatch):
     assert tight.layout.margin.t == 2 * present.TITLE_PX + 6
     assert present.style_figure(go.Figure(layout=dict(title="roomy"))).layout.margin.t is None
     assert present.style_figure(go.Figure(layout=dict(margin=dict(t=10)))).layout.margin.t == 10
+
+
+def test_a_localhost_link_gets_the_network_address_or_a_warning(monkeypatch):
+    """Issue 23: a link with the host the teacher typed (localhost) opens nothing on students' computers."""
+    from ui import links
+
+    monkeypatch.setattr(links.st, "get_option", lambda name: "")
+    monkeypatch.setattr(links, "network_address", lambda: "192.168.1.20")
+    assert links.shareable("http://localhost:8501/adversarial") == ("http://192.168.1.20:8501/adversarial", True)
+    assert links.shareable("http://127.0.0.1:8501/") == ("http://192.168.1.20:8501/", True)
+    assert links.shareable("http://school-server:8501/x") == ("http://school-server:8501/x", True)
+    monkeypatch.setattr(links, "network_address", lambda: None)
+    assert links.shareable("http://localhost:8501/") == ("http://localhost:8501/", False)
+    monkeypatch.setattr(links, "network_address", lambda: "192.168.1.20")
+    monkeypatch.setattr(links.st, "get_option", lambda name: "127.0.0.1")  # the server listens locally only
+    assert links.shareable("http://localhost:8501/") == ("http://localhost:8501/", False)
+
+
+def test_the_copy_button_says_a_link_cannot_carry_an_uploaded_photo():
+    def page():
+        import streamlit as st
+
+        from ui import links
+
+        st.session_state["fm_photo_source"] = st.session_state.get("source_now", "Sample photo")
+        links.share([], key="share")
+
+    at = AppTest.from_function(page).run()
+    note = "A link cannot carry an uploaded or camera photo"
+    assert not any(note in c.value for c in at.caption)
+    at.session_state["source_now"] = "Upload"
+    at.run()
+    assert any(note in c.value for c in at.caption)

@@ -123,9 +123,14 @@ def verdict_table(saved: dict) -> None:
     }, index=pd.Index([r["network"] + (" (attacked)" if r["attacked"] else "") for r in rows], name="network")))
     others = [r for r in rows if not r["attacked"]]
     fooled = sum(r["fooled"] for r in others)
-    st.caption(f"Fooled {fooled} of the {len(others)} network(s) the attack never saw, and "
-               f"{sum(r['fooled'] for r in rows if r['attacked'])} of the {len(rows) - len(others)} it attacked "
-               f"(fooled: '{target_name}' is its top class).")
+    attacked = len(rows) - len(others)
+    fooled_attacked = sum(r["fooled"] for r in rows if r["attacked"])
+    if others:
+        st.caption(f"Fooled {fooled} of the {len(others)} network(s) the attack never saw, and "
+                   f"{fooled_attacked} of the {attacked} it attacked (fooled: '{target_name}' is its top class).")
+    else:  # every network here was in the ensemble: none is left to test transfer on (never "0 of the 0")
+        st.caption(f"Every network with weights here was attacked, so none is left that the attack never saw. "
+                   f"Fooled {fooled_attacked} of the {attacked} attacked (fooled: '{target_name}' is its top class).")
     with st.expander("One network closer (your own models too)"):
         label, model, check = second_opinion("Network", "adv_model2", "mobilenet_0.75", result.original,
                                              result.image, target_name)

@@ -233,11 +233,17 @@ def receptive_field_section(model, layer: str, fmap: np.ndarray, channel: int, s
 # ---------------------------------------------------------------- Convolution by hand
 
 def _table_html(values: np.ndarray, digits: int = 2) -> str:
+    """A number grid that always fits its column: the font shrinks with the column's width (a container
+    query: at most 1em, and each of up to 8 characters a column keeps its room), so grids never overlap or
+    run past the window, even at presentation size with negative values (issue 23)."""
     cells = "".join("<tr>" + "".join(f"<td>{html.escape(_minus(float(v), digits))}</td>" for v in row) + "</tr>"
                     for row in values)
-    cells = cells.replace("<td>", '<td style="padding: 0.1em 0.45em">')
-    return ('<table style="font-family: monospace; font-size: 1em; text-align: right; border-collapse: '
-            f'collapse; margin: 0.2em 0 0.6em 0; width: auto">{cells}</table>')
+    cols = max(1, values.shape[1] if values.ndim == 2 else 1)
+    fit = f"{100 / (cols * 5.4):.2f}cqw"  # a cell: 8 monospace characters (0.6em each) and its padding
+    cells = cells.replace("<td>", '<td style="padding: 0.1em 0.2em">')
+    return ('<div style="container-type: inline-size; width: 100%">'
+            f'<table style="font-family: monospace; font-size: min(1em, {fit}); text-align: right; '
+            f'border-collapse: collapse; margin: 0.2em 0 0.6em 0; width: auto">{cells}</table></div>')
 
 
 def hand_defaults(model, maps: dict) -> tuple[str, int, int, int]:
@@ -265,10 +271,16 @@ def conv_by_hand_section(model, photo_raw: np.ndarray, maps: dict) -> None:
         st.session_state.setdefault(HAND_KERNEL, strongest)
     for key, top in ((HAND_ROW, rows - 1), (HAND_COL, cols - 1), (HAND_KERNEL, filters - 1)):
         st.session_state[key] = min(max(int(st.session_state[key]), 0), top)
-    controls, work = st.columns([1, 4])
-    with controls:
+    # presenting: the controls in a row above, so the three grids get the page's whole width
+    controls, work = (st.columns(3), st.container()) if present.is_on() else (st.columns([1, 4]), None)
+    if work is None:
+        controls, work = controls
+        controls = [controls, controls, controls]
+    with controls[0]:
         row = int(st.number_input("Output row", 0, rows - 1, key=HAND_ROW))
+    with controls[1]:
         col = int(st.number_input("Output column", 0, cols - 1, key=HAND_COL))
+    with controls[2]:
         kernel = int(st.number_input(f"Filter (0 to {filters - 1})", 0, filters - 1, key=HAND_KERNEL,
                                      help="Which of the layer's filters: each makes one output channel."))
     hand = conv_by_hand(model, photo_raw, (row, col), kernel)

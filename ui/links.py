@@ -11,9 +11,11 @@ Widgets whose key a link may set must take their default from ``st.session_state
 
 from __future__ import annotations
 
+import socket
+
 from dataclasses import dataclass
 from typing import Any, Callable
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import streamlit as st
 
@@ -136,16 +138,56 @@ def publish(params: list[Param]) -> dict[str, str]:
     return current
 
 
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1", "0.0.0.0")
+PHOTO_SOURCES = ("Upload", "Camera")  # ui.photo's sources a link cannot carry
+
+
+def network_address() -> str | None:
+    """This computer's address on the classroom network (None if it has none). A UDP 'connect' sends
+    nothing: it only asks the system which interface would be used."""
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.connect(("10.255.255.255", 1))
+            address = probe.getsockname()[0]
+    except OSError:
+        return None
+    return None if address.startswith("127.") or address == "0.0.0.0" else address
+
+
+def shareable(url: str) -> tuple[str, bool]:
+    """``(url, ok)``: a teacher on ``localhost`` gets the server's network address instead (a localhost
+    link opens nothing on a student's computer); ``ok`` is False when there is none to use."""
+    parts = urlsplit(url)
+    if parts.hostname not in LOCAL_HOSTS:
+        return url, True
+    if (st.get_option("server.address") or "") in LOCAL_HOSTS[:3]:  # this server answers this computer only
+        return url, False
+    address = network_address()
+    if address is None:
+        return url, False
+    netloc = address + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc)), True
+
+
 def link(params: list[Param]) -> str:
-    """The full link to this view (the page's address plus its settings)."""
+    """The full link to this view (the page's address plus its settings), with the server's network
+    address when the page was opened as ``localhost``."""
     query = values(params)
     query.update({name: st.query_params[name] for name in KEEP if name in st.query_params})
-    base = st.context.url or ""
+    base, _ = shareable(st.context.url or "")
     return base + ("?" + urlencode(query) if query else "")
 
 
 def share(params: list[Param], key: str = "share_link") -> None:
-    """A 'Copy link to this view' control: the link in a box with a copy button."""
+    """A 'Copy link to this view' control: the link in a box with a copy button, and what it cannot do."""
     with st.popover("Copy link to this view", icon=":material/link:", key=key):
         st.caption("Send this link to the class: it opens this page with these settings.")
         st.code(link(params), language=None, wrap_lines=True)
+        if not shareable(st.context.url or "")[1]:
+            st.caption("This link names this computer only (localhost), and the server has no address on the "
+                       "classroom network (or listens on this computer only): students' computers cannot open it. "
+                       "Start the server on the network (`streamlit run streamlit_app.py`, no --server.address) "
+                       "and open it by its network address.")
+        if any(k.endswith("_source") and v in PHOTO_SOURCES for k, v in st.session_state.items()):
+            st.caption("A link cannot carry an uploaded or camera photo: it opens with the sample photo. "
+                       "Students upload their own, or pick a sample.")

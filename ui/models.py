@@ -11,12 +11,13 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 
 import explorer
 from explorer.attacks import verdicts
 from explorer.models import classifier, zoo
-from explorer import runtime
+from explorer import runtime, weights
 from explorer.plain_numbers import plain_probability
 from ui import present
 
@@ -47,7 +48,9 @@ def _title(choice: str, include_top: bool) -> str:
         return choice
     spec = zoo.VARIANTS[choice]
     missing = spec.pretrained and not spec.weights_available(include_top)
-    return spec.title + ("  (no weights here)" if missing else "")
+    if missing:
+        return spec.title + "  (no weights here)"
+    return spec.title + (f" ({weights.BUNDLED_NOTE})" if spec.weights_bundled(include_top) else "")
 
 
 def choices(variants=zoo.MODEL_NAMES, exclude=(), user: bool = False) -> list[str]:
@@ -143,10 +146,15 @@ def top5(model, probabilities, target: int | None = None, title: str | None = No
         st.markdown(f"**{title}**")
     rows = classifier.top_k(model, probabilities, 5)
     # The words every page uses for a probability ("93%", "4.2%", "1 in 1,200"), and a bar to compare them.
-    st.dataframe({"class": [name + (" (target)" if i == target else "") for i, name, _ in rows],
-                  "probability": [plain_probability(p) for _, _, p in rows],
-                  "bar": [p for _, _, p in rows]}, hide_index=True, width="stretch",
-                 column_config={"bar": st.column_config.ProgressColumn(" ", format=" ", min_value=0.0, max_value=1.0)})
+    # A plain HTML table (st.table), not the canvas grid: long class names ("reflex camera") wrap instead
+    # of being cut off in a narrow column or at presentation size, and the bar is a CSS background.
+    table = pd.DataFrame({"class": [name + (" (target)" if i == target else "") for i, name, _ in rows],
+                          "probability": [plain_probability(p) for _, _, p in rows],
+                          "bar": [p for _, _, p in rows]})
+    styled = (table.style.hide(axis="index").format({"bar": lambda _: ""})
+              .bar(subset=["bar"], vmin=0.0, vmax=1.0, color="#ff4b4b80", height=60, width=100)
+              .set_properties(subset=["bar"], **{"min-width": "3em", "width": "30%"}))
+    st.table(styled)
     if "random" in classifier.weights_label(model):
         st.caption("Random weights: these predictions are noise. The shapes and the structure are real.")
 
@@ -157,7 +165,9 @@ def second_opinion(label: str, key: str, default: str, original: np.ndarray, ima
 
     Returns ``(title, model, verdicts.TransferCheck)``, or ``(title, None, None)`` if it cannot run.
     """
-    choice, model = model_select(label, key, default, variants=zoo.VARIANTS, exclude=exclude, user=True)
+    # Offline, the default may have no weights here: fall back to the bundled model, never a warning box.
+    fallback = (default,) if not isinstance(default, str) else (default, "mobilenet_v2")
+    choice, model = model_select(label, key, fallback, variants=zoo.VARIANTS, exclude=exclude, user=True)
     title = title_of(choice)
     if model is None:
         return title, None, None

@@ -29,10 +29,23 @@ html {{ font-size: {BODY_PX}px; }}
 [data-testid="stTable"] td, [data-testid="stTable"] th {{ font-size: {BODY_PX}px !important; }}
 [data-testid="stCaptionContainer"], [data-testid="stCaptionContainer"] p {{
   font-size: {CAPTION_PX}px !important; color: inherit !important; }}
-[data-testid="stMetricValue"] p, [data-testid="stMetricValue"] {{ font-size: 2.25rem !important; }}
+[data-testid="stMetricValue"] p, [data-testid="stMetricValue"] {{ font-size: 1.75rem !important; line-height: 1.25 !important; }}
 [data-testid="stSidebar"] {{ width: 340px !important; min-width: 340px !important; }}
 [data-testid="stSidebarNav"] span {{ font-size: 20px !important; white-space: normal !important; }}
 [data-testid="stMainBlockContainer"] {{ padding-top: 2.5rem !important; }}
+"""
+
+
+#: In force in both modes: a metric's label and value, and a table's cells, wrap instead of ending in "…"
+#: (presentation mode cut every Architectures card value, "56 mi…"; a phone ran Home's table off screen).
+_ALWAYS_CSS = """
+[data-testid="stMetric"] *, [data-testid="stMetricLabel"] *, [data-testid="stMetricValue"] * {
+  white-space: normal !important; overflow: visible !important; text-overflow: clip !important; }
+[data-testid="stMetricValue"] { white-space: normal !important; overflow: visible !important;
+  text-overflow: clip !important; overflow-wrap: anywhere; }
+[data-testid="stTable"] td, [data-testid="stTable"] th, [data-testid="stTable"] td *, [data-testid="stTable"] th * {
+  overflow-wrap: anywhere !important; white-space: normal !important; }
+[data-testid="stTable"] table { min-width: 0 !important; }
 """
 
 
@@ -64,6 +77,7 @@ def sidebar_toggle() -> bool:
                            help="Large text and charts for a projector; details move into expanders. "
                                 "Add ?present=1 to any page's link to open it this way.")
     st.session_state[KEY] = on
+    style(_ALWAYS_CSS, "always")
     if on:
         st.query_params[PARAM] = "1"
         style(_CSS, "presentation")

@@ -1,8 +1,9 @@
 """ImageNet class names and helpers to read a model's predictions.
 
 The 1000 names come from Keras' own ``imagenet_class_index.json`` in the Keras cache (it is fetched
-with the weights; ``python -m explorer.weights prefetch`` gets it). Without it, the classes the
-lessons use keep their names and the others show as ``class N``.
+with the weights; ``python -m explorer.weights prefetch`` gets it). Without it, from the list bundled
+with the default model (``assets/models/imagenet_class_names.txt``, the same names in Keras' order).
+Without both, the classes the lessons use keep their names and the others show as ``class N``.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..weights import cache_dir
+from ..weights import BUNDLED_CLASS_NAMES, BUNDLED_DIR, cache_dir
 
 NUM_CLASSES = 1000
 CLASS_INDEX_FILE = "imagenet_class_index.json"
@@ -50,16 +51,31 @@ def _load_index(path: str) -> tuple[str, ...] | None:
         return None
 
 
+@functools.lru_cache(maxsize=1)
+def _load_bundled(path: str) -> tuple[str, ...] | None:
+    try:
+        lines = Path(path).read_text().splitlines()
+        names = tuple(line.split(" ", 1)[1].replace("_", " ") for line in lines if line.strip())
+        return names if len(names) == NUM_CLASSES else None
+    except (OSError, IndexError):
+        return None
+
+
+def _names() -> tuple[str, ...] | None:
+    names = _load_index(str(cache_dir() / CLASS_INDEX_FILE))
+    return names if names is not None else _load_bundled(str(BUNDLED_DIR / BUNDLED_CLASS_NAMES))
+
+
 def class_names() -> list[str]:
     """The 1000 ImageNet class names, index-aligned (``class_names()[284] == 'Siamese cat'``)."""
-    names = _load_index(str(cache_dir() / CLASS_INDEX_FILE))
+    names = _names()
     if names is not None:
         return list(names)
     return [_KNOWN.get(i, f"class {i}") for i in range(NUM_CLASSES)]
 
 
 def has_class_index() -> bool:
-    return _load_index(str(cache_dir() / CLASS_INDEX_FILE)) is not None
+    return _names() is not None
 
 
 def class_name(index: int) -> str:

@@ -20,6 +20,9 @@ MAX_PIXELS = 40_000_000
 MAX_BYTES = 50 * 1024 * 1024
 # Images smaller than this on their short side are upscaled (nearest would be blocky: use bicubic).
 MIN_SIDE = 32
+#: Longest side over shortest side beyond which an image is refused: a 1x5000 strip was accepted as
+#: "tiny" and stretched into a meaningless picture (issue 23).
+MAX_ASPECT = 20
 
 SUPPORTED_TYPES = ("jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff")
 
@@ -123,6 +126,7 @@ def _from_array(arr: np.ndarray) -> np.ndarray:
         raise ImageError(f"An image array must be HxW, HxWx1, HxWx3 or HxWx4; got shape {arr.shape}.")
     if arr.shape[0] * arr.shape[1] > MAX_PIXELS:
         raise ImageError(_bomb_message(arr.shape[0] * arr.shape[1]))
+    _check_aspect(arr.shape[1], arr.shape[0])
     if arr.dtype != np.uint8:
         arr = arr.astype(np.float64)
         if not np.all(np.isfinite(arr)):
@@ -139,12 +143,22 @@ def _from_array(arr: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(arr)
 
 
+def _check_aspect(width: int, height: int) -> None:
+    """Refuse strips (checked from the header, before any pixel is decoded)."""
+    if width and height and max(width, height) > MAX_ASPECT * min(width, height):
+        long, short = ("wider", "tall") if width > height else ("taller", "wide")
+        raise ImageError(
+            f"The image is {width}x{height} pixels, {max(width, height) / min(width, height):.0f} times {long} "
+            f"than {short}: a strip, not a photo. Crop it to at most {MAX_ASPECT}:1 and try again.")
+
+
 def _decode(img: Image.Image) -> Image.Image:
     width, height = img.size
     if width * height > MAX_PIXELS:
         raise ImageError(_bomb_message(width * height))
     if width == 0 or height == 0:
         raise ImageError("The image has no pixels.")
+    _check_aspect(width, height)
     try:
         if getattr(img, "is_animated", False):
             img.seek(0)  # animated GIF/WebP/APNG: the first frame

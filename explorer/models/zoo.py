@@ -96,6 +96,10 @@ class Variant:
     def weights_available(self, include_top: bool = True) -> bool:
         return self.pretrained and weights_available(self.model, **self.kwargs(include_top))
 
+    def weights_bundled(self, include_top: bool = True) -> bool:
+        """Whether its ImageNet weights come from the model bundled with CNN Explorer (none in the cache)."""
+        return self.pretrained and weights_source(self.model, **self.kwargs(include_top)) == "bundled"
+
 
 #: Every model configuration the app offers, zoo models first, then the smaller MobileNets (the one
 #: place they are listed).
@@ -152,10 +156,17 @@ def weights_file_for(name: str, **kwargs) -> str | None:
     return _weights.weight_file(name, kwargs.get("include_top", True), kwargs.get("alpha", 1.0), _rows(name, shape))
 
 
+def weights_source(name: str, **kwargs) -> str | None:
+    """Where this configuration's ImageNet weights come from: ``"cache"`` (the Keras cache), ``"bundled"``
+    (the MobileNetV2 shipped in ``assets/models``) or None (not on this computer)."""
+    model_info(name)
+    shape = _input_shape(name, kwargs)
+    return _weights.source(name, kwargs.get("include_top", True), kwargs.get("alpha", 1.0), _rows(name, shape))
+
+
 def weights_available(name: str, **kwargs) -> bool:
-    """Whether ImageNet weights for this configuration are already in the Keras cache."""
-    file_name = weights_file_for(name, **kwargs)
-    return file_name is not None and _weights.is_cached(file_name)
+    """Whether ImageNet weights for this configuration are on this computer (Keras cache or bundled)."""
+    return weights_source(name, **kwargs) is not None
 
 
 def load_model(name: str, weights: str | None = "imagenet", allow_download: bool = True, **kwargs) -> keras.Model:
@@ -189,18 +200,34 @@ def load_model(name: str, weights: str | None = "imagenet", allow_download: bool
     kwargs["input_shape"] = shape
     weights_arg = weights
     label = None if weights is None else str(weights)
+    derive_from = None
     if weights == "imagenet":
         path = _weights.ensure(name, include_top, kwargs.get("alpha", 1.0), _rows(name, shape), allow_download)
         weights_arg = str(path)
         label = f"ImageNet ({path.name})"
+        if _weights.is_bundled(path):
+            label = f"ImageNet, {_weights.BUNDLED_NOTE} (assets/models/{path.name})"
+            if not include_top:  # the one bundled file has the top: the backbone's layers are copied from it
+                derive_from, weights_arg = path, None
     pixels = keras.Input(shape, name="pixels")
     x = ImageNetPreprocess(info.preprocess, name="preprocess")(pixels)
     app = getattr(keras.applications, _APPS[name])
     app_model = app(weights=weights_arg, input_tensor=x, **kwargs)
+    if derive_from is not None:
+        _copy_backbone(app, derive_from, app_model, kwargs)
     # Re-wrap with a single (non-list) input so model(batch) works without Keras' input-structure warning.
     model = keras.Model(pixels, app_model.output, name=app_model.name)
     _label(model, name, label)
     return model
+
+
+def _copy_backbone(app, path, backbone: keras.Model, kwargs: dict) -> None:
+    """Give a no-top backbone the weights of the full model stored in ``path`` (layers matched by name)."""
+    full_kwargs = {k: v for k, v in kwargs.items() if k not in ("include_top", "pooling", "input_shape", "classes")}
+    full = app(weights=str(path), include_top=True, input_shape=(224, 224, 3), **full_kwargs)
+    for layer in backbone.layers:
+        if layer.weights:
+            layer.set_weights(full.get_layer(layer.name).get_weights())
 
 
 def _label(model: keras.Model, name: str, weights: str | None) -> None:

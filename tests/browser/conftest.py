@@ -173,6 +173,38 @@ CHART_LABEL_PROBLEMS = """() => {
 }"""
 
 
-def chart_label_problems(page) -> list[str]:
-    """Labels of the page's plotly charts that are cut off or overlap another label (empty: all clear)."""
-    return page.evaluate(CHART_LABEL_PROBLEMS)
+
+
+# Number grids (HTML tables, Streamlit's st.table) inside their column and the window, clear of each other.
+TABLE_PROBLEMS = """() => {
+    const problems = [];
+    const width = document.documentElement.clientWidth;
+    const tables = Array.from(document.querySelectorAll('[data-testid="stMain"] table'))
+        .filter(t => t.getBoundingClientRect().width > 0);
+    const name = t => (t.innerText || '').trim().split(/\\s+/).slice(0, 3).join(' ');
+    for (const t of tables) {
+        const r = t.getBoundingClientRect();
+        if (r.right > width + 1) problems.push(`table '${name(t)}' runs past the window's right edge`);
+        const box = t.closest('[data-testid="stColumn"], [data-testid="stElementContainer"]');
+        if (box) {
+            const b = box.getBoundingClientRect();
+            if (r.left < b.left - 1 || r.right > b.right + 1) problems.push(`table '${name(t)}' runs out of its column`);
+        }
+        for (const cell of t.querySelectorAll('td, th')) {
+            if (cell.scrollWidth > cell.clientWidth + 1 && getComputedStyle(cell).overflow !== 'visible')
+                problems.push(`cell '${cell.innerText.trim()}' of table '${name(t)}' is cut off`);
+        }
+    }
+    for (let i = 0; i < tables.length; i++) for (let j = i + 1; j < tables.length; j++) {
+        const p = tables[i].getBoundingClientRect(), q = tables[j].getBoundingClientRect();
+        if (p.left < q.right - 1 && q.left < p.right - 1 && p.top < q.bottom - 1 && q.top < p.bottom - 1)
+            problems.push(`table '${name(tables[i])}' overlaps table '${name(tables[j])}'`);
+    }
+    return problems;
+}"""
+
+
+def chart_label_problems(page, tables: bool = False) -> list[str]:
+    """Labels of the page's plotly charts that are cut off or overlap another label (empty: all clear);
+    ``tables``: also HTML number grids that overlap, leave their column or the window (:data:`TABLE_PROBLEMS`)."""
+    return page.evaluate(CHART_LABEL_PROBLEMS) + (page.evaluate(TABLE_PROBLEMS) if tables else [])
