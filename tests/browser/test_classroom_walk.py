@@ -25,7 +25,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow, needs_fixtures]
 
 #: Every page of the app, by URL path ("" is Home). A page added to the sidebar must be added here
 #: (test_every_page_is_walked).
-PAGES = ["", "architectures", "inception_block", "residual_block", "feature_maps", "transfer_learning",
+PAGES = ["", "class", "architectures", "inception_block", "residual_block", "feature_maps", "transfer_learning",
          "ideal_image", "adversarial"]
 MODES = {"normal": ({"width": 1440, "height": 900}, ""),
          "present": ({"width": 1440, "height": 900}, "?present=1"),

@@ -6,7 +6,7 @@ import pytest
 from tests.browser.conftest import chart_label_problems, errors_on, screenshot, wait_for_app, wait_for_charts
 from tests.browser.test_presentation import BODY_TEXT
 
-PAGES = ["", "architectures", "inception_block", "residual_block", "feature_maps", "transfer_learning",
+PAGES = ["", "class", "architectures", "inception_block", "residual_block", "feature_maps", "transfer_learning",
          "ideal_image", "adversarial"]
 
 pytestmark = pytest.mark.browser
