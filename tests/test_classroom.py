@@ -260,6 +260,35 @@ def test_caps_per_student_and_per_class_with_clear_messages(url):
     store.close()
 
 
+def test_the_class_cap_holds_when_the_whole_class_adds_at_once(url):
+    """20 students x 3 photos at the same moment against a cap of 30: exactly 30 kept, 30 refused."""
+    store = ClassStore(url, per_class=30, embed=False)
+    klass = store.create_class(["cat", "dog"])
+    tokens = [store.join(klass.code, f"student {i}") for i in range(20)]
+    photo = png_bytes()
+    kept, refused, errors = [], [], []
+    start = threading.Barrier(20)
+
+    def student(token):
+        start.wait()
+        for _ in range(3):
+            try:
+                kept.append(store.add_photo(klass.code, token, "cat", photo))
+            except LimitReached:
+                refused.append(token)
+            except Exception as exc:  # noqa: BLE001  (collected: any other error fails the test)
+                errors.append(repr(exc))
+
+    threads = [threading.Thread(target=student, args=(t,)) for t in tokens]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and len(kept) == 30 and len(refused) == 30
+    assert len(store.photos(klass.code)) == 30
+    store.close()
+
+
 def test_default_caps_are_generous():
     assert store_module.DEFAULT_PER_STUDENT >= 50 and store_module.DEFAULT_PER_CLASS >= 2000
 

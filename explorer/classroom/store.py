@@ -441,13 +441,15 @@ class ClassStore:
             labels = json.loads(row.labels)
             if label not in labels:
                 raise LookupError(f"This class has no label '{label}'. Pick one of: {', '.join(labels)}.")
+            # One add at a time per class (PostgreSQL row lock; SQLite writes one at a time anyway), so the
+            # class's cap holds when a whole class presses "add" in the same second.
+            session.scalar(select(ClassRow.id).where(ClassRow.id == row.id).with_for_update())
             student_id = None
             if isinstance(token, str) and token and _same(token, row.teacher_hash):
                 student_id = None
             else:
                 student = self._student(session, row, token)
                 student_id = student.id
-                session.scalar(select(StudentRow.id).where(StudentRow.id == student.id).with_for_update())
                 mine = session.scalar(select(func.count(PhotoRow.id)).where(PhotoRow.student_id == student.id))
                 if mine >= self.per_student:
                     raise LimitReached(f"You have added {mine} photos, the most one student may add "
