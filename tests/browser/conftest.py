@@ -6,6 +6,7 @@ Chromium comes from Debian's package (`scripts/test.sh` installs it); Playwright
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -53,20 +54,28 @@ def start_server(port: int, env: dict | None = None, log: Path | None = None) ->
     raise RuntimeError("streamlit did not start within 90 s")
 
 
+@contextlib.contextmanager
+def running_server(env: dict | None = None, log_name: str = "streamlit.log"):
+    """A CNN Explorer server on a free local port for the ``with`` block (its log in tests/_artifacts)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    port = _free_port()
+    proc = start_server(port, env=env, log=ARTIFACTS / log_name)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
 @pytest.fixture(scope="session")
 def server():
     """Base URL of a running CNN Explorer (offline weights from the fixture cache)."""
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    port = _free_port()
     store = Path(tempfile.mkdtemp(prefix="cnn_explorer_classes_"))  # the Class page's database, not ~/.local
-    proc = start_server(port, env={"CNN_EXPLORER_DB": f"sqlite:///{store / 'classes.db'}"},
-                        log=ARTIFACTS / "streamlit.log")
-    yield f"http://127.0.0.1:{port}"
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    with running_server({"CNN_EXPLORER_DB": f"sqlite:///{store / 'classes.db'}"}) as url:
+        yield url
     shutil.rmtree(store, ignore_errors=True)
 
 

@@ -38,6 +38,21 @@ def class_server(tmp_path):
     stop()
 
 
+def join_and_add(phone, name: str, label: str, photo: str) -> None:
+    """On a phone at the join link: join as ``name``, pick ``label``, upload the fixture ``photo``, add it."""
+    phone.get_by_label("Your name").fill(name)
+    phone.get_by_role("button", name="Join the class").click()
+    phone.get_by_text(f"You are {name}").wait_for(timeout=60_000)
+    wait_for_app(phone)
+    phone.get_by_text(label, exact=True).click()
+    wait_for_app(phone)
+    phone.locator('[data-testid="stFileUploader"] input[type="file"]').first.set_input_files(str(IMAGES / photo))
+    phone.get_by_text(photo).wait_for(timeout=60_000)
+    wait_for_app(phone)
+    phone.get_by_role("button", name="Add photo").click()
+    phone.get_by_text(f"Added ({label})").wait_for(timeout=60_000)
+
+
 def test_phone_adds_projector_shows_live_and_a_restart_keeps_it(browser, class_server):
     base, restart = class_server
     teacher_context = browser.new_context(viewport=PROJECTOR)
@@ -57,19 +72,9 @@ def test_phone_adds_projector_shows_live_and_a_restart_keeps_it(browser, class_s
     phone = phone_context.new_page()
     phone.goto(f"{base}/class?join={code}")
     wait_for_app(phone)
-    phone.get_by_label("Your name").fill("Ann")
-    phone.get_by_role("button", name="Join the class").click()
-    phone.get_by_text("You are Ann").wait_for(timeout=60_000)
-    wait_for_app(phone)
+    join_and_add(phone, "Ann", "dog", "dog.jpg")
     student_link = phone.url
     assert "student=" in student_link and "join=" not in student_link
-    phone.get_by_text("dog", exact=True).click()
-    wait_for_app(phone)
-    phone.locator('[data-testid="stFileUploader"] input[type="file"]').first.set_input_files(str(IMAGES / "dog.jpg"))
-    phone.get_by_text("dog.jpg").wait_for(timeout=60_000)
-    wait_for_app(phone)
-    phone.get_by_role("button", name="Add photo").click()
-    phone.get_by_text("Added (dog)").wait_for(timeout=60_000)
     phone.get_by_text("Your photos: 1").wait_for(timeout=60_000)
     wait_for_app(phone)
     assert errors_on(phone) == []

@@ -15,7 +15,8 @@ import pytest
 
 from tests import pg_server
 from tests.browser.conftest import ARTIFACTS, _free_port, errors_on, screenshot, wait_for_app
-from tests.conftest import IMAGES, ROOT
+from tests.browser.test_class_browser import join_and_add
+from tests.conftest import ROOT
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow,
               pytest.mark.skipif(not (shutil.which("nginx") or os.path.exists("/usr/sbin/nginx")),
@@ -88,17 +89,7 @@ def test_two_replicas_share_one_class(browser, replicas_on_postgres):
         context.close()
     assert phone is not None, "every new visitor landed on the teacher's replica"
     wait_for_app(phone)
-    phone.get_by_label("Your name").fill("Bo")
-    phone.get_by_role("button", name="Join the class").click()
-    phone.get_by_text("You are Bo").wait_for(timeout=60_000)
-    wait_for_app(phone)
-    phone.get_by_text("cat", exact=True).click()
-    wait_for_app(phone)
-    phone.locator('[data-testid="stFileUploader"] input[type="file"]').first.set_input_files(str(IMAGES / "cat.jpg"))
-    phone.get_by_text("cat.jpg").wait_for(timeout=60_000)
-    wait_for_app(phone)
-    phone.get_by_role("button", name="Add photo").click()
-    phone.get_by_text("Added (cat)").wait_for(timeout=60_000)
+    join_and_add(phone, "Bo", "cat", "cat.jpg")
     assert errors_on(phone) == []
 
     teacher.get_by_text("Bo · cat").wait_for(timeout=60_000)  # the other replica's projector, no reload

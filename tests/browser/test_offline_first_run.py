@@ -3,11 +3,9 @@ predictions with no warning box, thanks to the bundled MobileNetV2."""
 
 from __future__ import annotations
 
-import subprocess
-
 import pytest
 
-from tests.browser.conftest import ARTIFACTS, _free_port, errors_on, screenshot, start_server, wait_for_app
+from tests.browser.conftest import errors_on, running_server, screenshot, wait_for_app
 
 pytestmark = pytest.mark.browser
 
@@ -22,17 +20,9 @@ def page_paths(page, base: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def offline_server(tmp_path_factory):
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     home = tmp_path_factory.mktemp("empty_keras_home")  # nothing in it: no weights, no class index
-    port = _free_port()
-    proc = start_server(port, env={"KERAS_HOME": str(home), "CNN_EXPLORER_OFFLINE": "1"},
-                        log=ARTIFACTS / "streamlit_offline.log")
-    yield f"http://127.0.0.1:{port}"
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    with running_server({"KERAS_HOME": str(home), "CNN_EXPLORER_OFFLINE": "1"}, "streamlit_offline.log") as url:
+        yield url
 
 
 @pytest.mark.slow
