@@ -42,7 +42,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import re
 import resource
 import shutil
 import statistics

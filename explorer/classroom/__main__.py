@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .store import ClassStore, configured_url
+from .store import ClassStore
 
 
 def main(argv=None) -> int:

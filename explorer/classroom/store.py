@@ -33,7 +33,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
-from .photos import MAX_SIDE, THUMB_SIDE, clean_photo, decode_photo
+from .photos import clean_photo, decode_photo
 from .schema import ClassRow, ModelRow, PhotoRow, StudentRow
 
 #: Letters of a class code: no I/L/O/S/Z/B (read as 1, 0, 5, 2, 8), so a code read off a projector is typed right.

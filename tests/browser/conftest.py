@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -68,6 +69,55 @@ def running_server(env: dict | None = None, log_name: str = "streamlit.log"):
             proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) != 0
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as r:
+            return r.status == 200
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def running_replicas(tmp: Path, env: dict | None = None):
+    """``deploy/run_replicas.sh 2`` (two replicas behind Debian's nginx) on free loopback ports, in its own
+    process group, stopped at the end; yields ``(base_url, first_replica_port)``. Its log is ``tmp/run.log``.
+    nginx's workers (user nobody under root) write uploads over 16 kB to the prefix's body/ folder, so the
+    prefix sits in /tmp as the script's own default does (pytest's tmp folders are private to root)."""
+    port, first = _free_port(), _free_port()
+    while first + 1 == port or not port_free(first + 1):
+        first = _free_port()
+    prefix = tempfile.mkdtemp(prefix="cnn-explorer-nginx.")
+    log = open(tmp / "run.log", "w")
+    proc = subprocess.Popen(["bash", str(ROOT / "deploy" / "run_replicas.sh"), "2", str(port), str(first)],
+                            cwd=ROOT, env={**os.environ, "NGINX_PREFIX": prefix, **(env or {})}, stdout=log,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 240
+        while not _healthy(f"{base}/_stcore/health"):
+            assert proc.poll() is None, (tmp / "run.log").read_text()
+            assert time.time() < deadline, "nginx + 2 replicas did not answer within 240 s"
+            time.sleep(1)
+        yield base, first
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGKILL):  # the script's own process group: replicas and nginx
+            try:
+                os.killpg(proc.pid, sig)
+                proc.wait(timeout=30)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                pass
+        deadline = time.time() + 30
+        while not port_free(port) and time.time() < deadline:  # nginx gone before the next test binds ports
+            time.sleep(0.2)
+        log.close()
+        shutil.rmtree(prefix, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import errors_on, screenshot, wait_for_app, wait_for_charts, wait_until_quiet
+from tests.browser.conftest import errors_on, screenshot, wait_for_app, wait_until_quiet
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

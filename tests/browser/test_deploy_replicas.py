@@ -8,15 +8,13 @@ on the same one, then drives headless-Chromium sessions through nginx with bench
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
-import time
 import urllib.request
 
 import pytest
 
-from tests.browser.conftest import _free_port
+from tests.browser.conftest import running_replicas
 from tests.conftest import ROOT
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow,
@@ -34,43 +32,8 @@ def _get(url, cookie=None):
 @pytest.fixture(scope="module")
 def replicas(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("deploy")
-    port, first = _free_port(), _free_port()
-    while first + 1 == port or not _port_free(first + 1):
-        first = _free_port()
-    env = {**os.environ, "CNN_EXPLORER_CACHE_DIR": str(tmp / "runs"), "NGINX_PREFIX": str(tmp / "nginx")}
-    (tmp / "nginx").mkdir()
-    log = open(tmp / "run.log", "w")
-    proc = subprocess.Popen(["bash", str(ROOT / "deploy" / "run_replicas.sh"), "2", str(port), str(first)],
-                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 240
-        while time.time() < deadline:
-            assert proc.poll() is None, (tmp / "run.log").read_text()
-            try:
-                if _get(f"{base}/_stcore/health")[0] == 200:
-                    break
-            except OSError:
-                time.sleep(1)
-        else:
-            pytest.fail("nginx + 2 replicas did not answer within 240 s")
+    with running_replicas(tmp, {"CNN_EXPLORER_CACHE_DIR": str(tmp / "runs")}) as (base, first):
         yield base, first
-    finally:
-        for sig in (signal.SIGTERM, signal.SIGKILL):  # the script's own process group: replicas and nginx
-            try:
-                os.killpg(proc.pid, sig)
-                proc.wait(timeout=30)
-                time.sleep(1)
-            except (ProcessLookupError, subprocess.TimeoutExpired):
-                pass
-        log.close()
-
-
-def _port_free(port):
-    import socket
-
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) != 0
 
 
 def test_sessions_stick_to_one_replica_and_new_ones_spread(replicas):

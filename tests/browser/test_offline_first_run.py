@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.conftest import errors_on, running_server, screenshot, wait_for_app
+from tests.browser.conftest import running_server, screenshot, wait_for_app
 
 pytestmark = pytest.mark.browser
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.browser.conftest import screenshot, wait_for_app, wait_for_charts
+from tests.browser.conftest import screenshot, wait_for_charts
 
 pytestmark = pytest.mark.browser
 
