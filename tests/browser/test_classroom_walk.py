@@ -32,6 +32,9 @@ MODES = {"normal": ({"width": 1440, "height": 900}, ""),
          "phone": ({"width": 390, "height": 844}, "")}
 #: The button that starts each page's long run (its Stop comes from ui.runs.watch).
 RUN_BUTTONS = {"ideal_image": "Paint the ideal image", "adversarial": "Fool the network"}
+# Settings no other test asks for, different in each mode: the run is computed, never replayed at once from
+# the shared cache (a replay has no run going, so no Stop to look for), and it lasts long enough to look.
+RUN_QUERY = {"ideal_image": "steps={n}", "adversarial": "eps=1&sure=0.99&steps={n}"}
 
 _BAD_TEXT = """() => {
     const bad = [];
@@ -127,6 +130,9 @@ def test_classroom_walk(server, browser, path):
         try:
             page.goto(server)  # the app shell first (tests/browser/test_deep_link.py)
             wait_for_app(page)
+            if path in RUN_QUERY:
+                unique = RUN_QUERY[path].format(n=480 + list(MODES).index(mode))
+                query = f"{query}&{unique}" if query else f"?{unique}"
             _open(page, server, path, query)
             if path == "transfer_learning":
                 _upload_photos(page)
