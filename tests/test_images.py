@@ -15,7 +15,7 @@ from PIL import Image, ImageFile
 
 import explorer
 from explorer.data import images
-from explorer.data.images import ImageError, fit_to, image_note, load_image
+from explorer.data.images import ImageError, image_note, load_image
 
 
 def _save(img: Image.Image, fmt: str, **kwargs) -> bytes:
@@ -147,10 +147,12 @@ def test_paths_files_arrays_and_pil_images_agree(tmp_path):
     assert np.array_equal(load_image(expected.astype(np.float32) / 255.0), expected)
 
 
-def test_size_and_fit_to():
+def test_size_and_the_one_geometry():
+    from explorer.models.classifier import seen_at  # the one crop every page and training use
+
     img = load_image(_save(_left_red_right_blue(80, 40), "PNG"), size=(16, 24))
     assert img.shape == (16, 24, 3)
-    square = fit_to(load_image(_save(_left_red_right_blue(80, 40), "PNG")), (32, 32))
+    square = seen_at(load_image(_save(_left_red_right_blue(80, 40), "PNG")), (32, 32))
     assert square.shape == (32, 32, 3)
     # centre crop: both halves survive, red left, blue right
     assert square[16, 2, 0] > 200 and square[16, -3, 2] > 200

@@ -228,14 +228,6 @@ def image_note(source) -> str | None:
     return None
 
 
-def fit_to(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Resize an HxWx3 uint8 image to (height, width) by centre-cropping to the aspect, then scaling."""
-    height, width = size
-    img = Image.fromarray(image)
-    img = ImageOps.fit(img, (width, height), Image.Resampling.BICUBIC)
-    return np.asarray(img, dtype=np.uint8)
-
-
 def png_bytes(image: np.ndarray, compress_level: int = 6) -> bytes:
     """Lossless PNG file contents of a uint8 image: exactly these pixels (JPEG would blur a perturbation away).
 
