@@ -11,7 +11,7 @@ from explorer import optvis, warm
 from explorer.optvis import recipe
 from explorer.plain_numbers import plain_probability
 from ui import links, present, shared_frames
-from ui.models import choices, model_select, second_opinion, title_of, top5
+from ui.models import cached_model, choices, model_select, second_opinion, title_of, top5
 from explorer.attacks import verdicts
 from explorer.optvis.batching import paint_several
 from ui.runs import watch
@@ -36,18 +36,36 @@ SLIDERS = ("steps", "learning_rate", "tv_weight", "l2_weight", "jitter", "scale"
 PICTURE = 300  # live picture width (px, larger when presenting); two side by side fit the output column
 
 
-def _preset_values(preset, lesson_lr=1.0) -> dict:
+def _lesson() -> dict:
+    """The lesson's recipe for the open model (its step and TV weight in the network's input units)."""
+    return st.session_state.get("ideal_lesson") or optvis.options_for("as in the lesson")
+
+
+def _preset_values(preset) -> dict:
     values = optvis.options_for(preset)
     if preset == "as in the lesson":
-        values["learning_rate"] = lesson_lr  # the lesson's step of 1 on VGG-16, in this model's input scale
+        values.update(_lesson())  # the lesson's step of 1 and TV on VGG-16's input, on this model's input
     return values
+
+
+def _learning_rates() -> list[float]:
+    """The slider's learning rates, with the lesson's (16256.25 on MobileNet) among them."""
+    return sorted(set(LEARNING_RATES) | {float(_lesson()["learning_rate"])})
+
+
+def _tv_weights() -> list[float]:
+    return sorted(set(TV_WEIGHTS) | {float(_lesson()["tv_weight"])})
+
+
+def _g(x: float) -> str:
+    return f"{x:.2g}" if 0 < x < 1e-3 else f"{x:.7g}"
 
 
 def _apply_preset():
     preset = st.session_state.get("ideal_preset")
     if preset is None:
         return
-    values = _preset_values(preset, st.session_state.get("ideal_lesson_lr", 1.0))
+    values = _preset_values(preset)
     for key in SLIDERS:
         st.session_state[f"ideal_{key}"] = values[key]
 
@@ -61,7 +79,7 @@ def _set_class():
 def model_params() -> list[links.Param]:
     """Lesson links of the controls that exist before a model is open."""
     return [links.choice("ideal_model_choice", "model", choices(zoo.VARIANTS, exclude=NOT_PAINTED, user=True)),
-            links.choice("ideal_quick", "quick", list(QUICK))]
+            links.choice("ideal_quick", "quick", list(QUICK)), links.flag("ideal_every", "every")]
 
 
 def setting_params(names) -> list[links.Param]:
@@ -72,8 +90,9 @@ def setting_params(names) -> list[links.Param]:
         links.number("ideal_steps", "steps", 10, MAX_STEPS, cast=int),
         links.choice("ideal_param", "param", ["pixels", "fourier"]),
         links.choice("ideal_optimizer", "optimizer", ["sgd", "adam"]),
-        links.number("ideal_learning_rate", "lr", LEARNING_RATES[0], LEARNING_RATES[-1], options=LEARNING_RATES),
-        links.number("ideal_tv_weight", "tv", 0.0, TV_WEIGHTS[-1], options=TV_WEIGHTS),
+        links.number("ideal_learning_rate", "lr", LEARNING_RATES[0], max(_learning_rates()),
+                     options=_learning_rates()),
+        links.number("ideal_tv_weight", "tv", 0.0, TV_WEIGHTS[-1], options=_tv_weights()),
         links.number("ideal_l2_weight", "l2", 0.0, L2_WEIGHTS[-1], options=L2_WEIGHTS),
         links.number("ideal_jitter", "jitter", 0, 32, cast=int),
         links.number("ideal_scale", "scale", 0.0, 0.6, options=[round(0.05 * i, 2) for i in range(13)]),
@@ -86,11 +105,36 @@ def setting_params(names) -> list[links.Param]:
         links.number("ideal_diversity", "diversity", 0.0, DIVERSITY_WEIGHTS[-1], options=DIVERSITY_WEIGHTS)]
 
 
+def _networks_here() -> list[str]:
+    """The zoo networks (MobileNet variants included) whose ImageNet weights are on this computer."""
+    return [k for k, v in zoo.VARIANTS.items()
+            if k not in NOT_PAINTED and v.pretrained and v.weights_available()]
+
+
 def _model_picker():
-    """(label, model, class names) for the chosen zoo or user model; model is None if unusable."""
+    """(label, model, class names) for the chosen zoo or user model, or for every network here at once
+    (:func:`explorer.ensemble_classifier`); model is None if unusable."""
     choice, model = model_select("Model", "ideal_model_choice", default=("vgg16", "mobilenet_v2"),
                                  variants=zoo.VARIANTS, exclude=NOT_PAINTED, user=True)
-    return title_of(choice), model, classifier.class_names_of(model) if model is not None else []
+    label = title_of(choice)
+    here = _networks_here()
+    links.default("ideal_every", len(here) > 1)
+    st.toggle(f"Paint for every network here ({len(here)})", key="ideal_every", disabled=len(here) < 2,
+              help="The picture must convince every network with ImageNet weights on this computer at once (each "
+                   "sees it at its own size): what they all agree on, not one network's quirks, so other networks "
+                   "recognise it too.")
+    st.session_state["ideal_painters"] = [label]
+    if st.session_state["ideal_every"] and len(here) > 1:
+        titles = [zoo.VARIANTS[k].title for k in here]
+        model = explorer.ensemble_classifier([cached_model(zoo.VARIANTS[k].model, **zoo.VARIANTS[k].kwargs())
+                                              for k in here], names=titles)
+        label = "every network here"
+        st.session_state["ideal_painters"] = titles
+        st.caption("Painted by: " + ", ".join(titles) + ".")
+    elif len(here) < 2:
+        st.caption("Only one network has ImageNet weights here, so it paints alone (more weights: "
+                   "`python -m explorer.weights`).")
+    return label, model, classifier.class_names_of(model) if model is not None else []
 
 
 def _curves(history, losses, title="") -> go.Figure:
@@ -206,7 +250,7 @@ def _class_picker(names):
 def _defaults(model):
     """Every setting's starting value, once per session (the preset in a link, else 'best looking')."""
     if model is not None:
-        st.session_state["ideal_lesson_lr"] = optvis.lesson_learning_rate(model)
+        st.session_state["ideal_lesson"] = optvis.lesson_options(model)
     if "ideal_steps" not in st.session_state:
         preset = st.query_params.get("preset")
         st.session_state["ideal_preset"] = preset if preset in PRESETS else "best looking"
@@ -233,8 +277,7 @@ def _described(options, steps) -> str:
 
 
 def _preset_picker():
-    lesson_lr = st.session_state.get("ideal_lesson_lr", 1.0)
-    help_text = "  \n".join(f"**{name}**: {_described(_preset_values(name, lesson_lr), optvis.PRESETS[name]['steps'])}"
+    help_text = "  \n".join(f"**{name}**: {_described(_preset_values(name), optvis.PRESETS[name]['steps'])}"
                             for name in PRESETS)
     st.pills("Preset", PRESETS, key="ideal_preset", on_change=_apply_preset, help=help_text)
 
@@ -247,10 +290,12 @@ def _settings():
                  format_func={"pixels": "plain pixels", "fourier": "Fourier, decorrelated colour"}.get)
         st.radio("Optimiser", ["sgd", "adam"], key="ideal_optimizer", horizontal=True,
                  format_func={"sgd": "plain gradient steps", "adam": "Adam"}.get)
-        st.select_slider("Learning rate", LEARNING_RATES, key="ideal_learning_rate",
-                         help="The lesson's step of 1 on VGG-16 is 127.5 on MobileNet/Inception, "
-                              "whose inputs are pixels / 127.5.")
-        st.select_slider("Total-variation weight", TV_WEIGHTS, key="ideal_tv_weight")
+        st.select_slider("Learning rate", _learning_rates(), key="ideal_learning_rate", format_func=_g,
+                         help="The lesson's plain step of 1 on VGG-16's input is 127.5² = 16256.25 on pixels for "
+                              "MobileNet/Inception, whose input is pixels / 127.5 (steps 127.5x larger, along "
+                              "gradients 127.5x smaller).")
+        st.select_slider("Total-variation weight", _tv_weights(), key="ideal_tv_weight", format_func=_g,
+                         help="The lesson's 0.005 on VGG-16's input is 0.005 / 127.5 on pixels for MobileNet.")
         st.select_slider("L2 weight", L2_WEIGHTS, key="ideal_l2_weight")
         st.slider("Jitter (pixels)", 0, 32, key="ideal_jitter")
         st.slider("Scale robustness (+-)", 0.0, 0.6, key="ideal_scale", step=0.05)
@@ -285,7 +330,7 @@ def _paint(model, label, names, target, steps, seed, compare, options, place=Non
         watched.append(_follow(model, target, names[target], steps, seed, options, slots[0], "regularised",
                               width))
         if compare:  # both at once: the comparison runs alongside (and is shared by the whole class)
-            plain_options = optvis.options_for("plain noise", learning_rate=st.session_state["ideal_lesson_lr"],
+            plain_options = optvis.options_for("plain noise", learning_rate=_lesson()["learning_rate"],
                                                frame_every=max(1, steps // 20))
             plain_options.pop("steps")
             watched.append(_follow(model, target, names[target], steps, seed, plain_options, slots[1],

@@ -86,6 +86,12 @@ def _status(place, snaps, started: float) -> None:
         place.caption(f"Running for {time.monotonic() - started:.0f} s; step {max(s.step for s in snaps)}.")
 
 
+#: While a run is watched, Streamlit's own toolbar Stop is hidden: it ends the script at once, so the page can
+#: no longer draw, and froze at "step 63/300" with no word of what happened (issue 23). The Stop beside the
+#: picture does the same and says so. The rule is drawn inside the run's place, so it goes with the run.
+_HIDE_TOOLBAR_STOP = '<style>[data-testid="stStatusWidget"] button { display: none !important; }</style>'
+
+
 def watch(subscriptions, draw, *, key: str, place=None, every: float = 0.4) -> list[Outcome]:
     """Follow one subscription (or a list, drawn side by side) until every run has ended.
 
@@ -94,16 +100,20 @@ def watch(subscriptions, draw, *, key: str, place=None, every: float = 0.4) -> l
     here); ``key`` is where the outcomes (one :class:`Outcome` per run, a list) are stored. Each tick
     writes to the page, so a closed tab ends this script at once; the subscriptions are closed however
     the script ends, and a run nobody watches any more is cancelled by the server, freeing its place.
+    A script ended some other way (a changed setting, Streamlit's own Stop) still stores the outcomes, so
+    the next run of the page says where the run stopped and shows the picture so far.
     """
     subs = list(subscriptions) if isinstance(subscriptions, (list, tuple)) else [subscriptions]
     draws = list(draw) if isinstance(draw, (list, tuple)) else [draw] * len(subs)
     box = (place if place is not None else st.empty()).container()
     stop_slot, line = box.empty(), box.empty()
     if not all(sub.run.finished for sub in subs):
+        box.html(_HIDE_TOOLBAR_STOP)
         stop_slot.button("Stop", key=f"{key}_stop", icon=":material/stop_circle:", on_click=_stop, args=(subs, key),
                          help="Stops the run now; what it has drawn so far stays on the page.")
     drawn: dict = {}
     started = time.monotonic()
+    ended = False
     try:
         while True:
             snaps = [sub.run.snapshot() for sub in subs]
@@ -116,9 +126,12 @@ def watch(subscriptions, draw, *, key: str, place=None, every: float = 0.4) -> l
                 break
             _status(line, snaps, started)
             pending[0].run.wait_finished(every * max(1.0, shared_runs().watching() / 4))
+        ended = True
     finally:
         for sub in subs:
             sub.close()
+        if not ended:  # the page's Stop, if that was it, stores the same again in its callback
+            st.session_state[key] = [outcome(sub) for sub in subs]
     stop_slot.empty()
     line.empty()
     outcomes = [outcome(sub) for sub in subs]

@@ -33,7 +33,9 @@ from .render import (
     StepOutput,
     StepState,
     compiled_step,
+    input_scale,
     lesson_learning_rate,
+    lesson_options,
     options_for,
     predict,
     step_runs,
@@ -42,6 +44,6 @@ from .render import (
 __all__ = [
     "Context", "DEFAULTS", "Fourier", "Hyper", "IdealImage", "MAX_STEPS", "Objective", "PRESETS", "PaintRun",
     "Pixels", "StepOutput", "StepState", "channel", "class_ce", "class_probability", "compiled_step", "diversity",
-    "gif_bytes", "ideal_image", "l2", "lesson_learning_rate", "lesson_objective", "neuron", "options_for",
+    "gif_bytes", "ideal_image", "input_scale", "l2", "lesson_learning_rate", "lesson_options", "lesson_objective", "neuron", "options_for",
     "parameterisation", "png_bytes", "predict", "step_runs", "total_variation",
 ]
