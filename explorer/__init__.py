@@ -42,6 +42,7 @@ _EXPORTS = {
     "TransferResult": "transfer", "train_classifier": "transfer",
     # ideal class images and adversarial examples (issue D)
     "IdealImage": "optvis", "ideal_image": "optvis",
+    "ensemble_classifier": "models.ensemble",  # several networks as one: what "every network here" paints for
     "AdversarialResult": "attacks.single", "adversarial": "attacks.ensemble",
     # classroom reliability (issue E)
     "CancelToken": "serving.queue", "Cancelled": "runtime", "Diverged": "runtime", "heavy_work": "serving.queue",

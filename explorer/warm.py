@@ -1,6 +1,6 @@
 """Warm the shared run cache: the quick-pick classes on the default model, as the page paints them.
 
-    python -m explorer.warm                 # Siamese cat, tabby, zebra on MobileNetV2, 300 steps
+    python -m explorer.warm                 # tabby, Siamese cat, zebra on every network here, 300 steps
     CNN_EXPLORER_CACHE_DIR=~/.cache/cnn-explorer/runs python -m explorer.warm
 
 Runs exactly what the *Ideal class image* page submits when a student presses Paint on a quick pick with
@@ -51,17 +51,30 @@ def page_runs(model, target: int, steps: int = DEFAULT_STEPS, compare: bool = Tr
 def quick_picks() -> list[int]:
     from .data.imagenet import SIAMESE_CAT, TABBY, ZEBRA
 
-    return [SIAMESE_CAT, TABBY, ZEBRA]
+    return [TABBY, SIAMESE_CAT, ZEBRA]
+
+
+def default_painter():
+    """What the page paints on by default: every network with ImageNet weights here, as one
+    :func:`explorer.ensemble_classifier` (members in registry order, named by their titles, as the page
+    builds it), or MobileNetV2 alone where it is the only one (a fresh machine: the bundled model)."""
+    from .models.ensemble import ensemble_classifier
+    from .models.zoo import VARIANTS, load_model, pretrained_here
+
+    here = pretrained_here()
+    if len(here) < 2:
+        return load_model(DEFAULT_MODEL)
+    return ensemble_classifier([load_model(VARIANTS[k].model, **VARIANTS[k].kwargs()) for k in here],
+                               names=[VARIANTS[k].title for k in here])
 
 
 def warm(model=None, classes=None, steps: int = DEFAULT_STEPS, report=print) -> dict:
     """Paint the page's default runs for ``classes`` (default: the quick picks) on ``model`` (default:
-    MobileNetV2) into the process's run cache; returns timings."""
-    from .models.zoo import load_model
+    :func:`default_painter`) into the process's run cache; returns timings."""
     from .optvis.batching import paint
 
     start = time.perf_counter()
-    model = load_model(DEFAULT_MODEL) if model is None else model
+    model = default_painter() if model is None else model
     loaded = time.perf_counter()
     subs = [paint(model, **kwargs)
             for target in (classes or quick_picks()) for kwargs in page_runs(model, target, steps)]
@@ -147,7 +160,8 @@ def start_background() -> bool:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", default=DEFAULT_MODEL, help="zoo model (the page's default: mobilenet_v2)")
+    parser.add_argument("--model", default="", help="a zoo model to paint on alone (default: the page's default, "
+                                                    "every network with weights here)")
     parser.add_argument("--steps", type=int, default=DEFAULT_STEPS)
     parser.add_argument("--classes", default="", help="comma-separated ImageNet class indices (default: quick picks)")
     args = parser.parse_args(argv)
@@ -160,8 +174,8 @@ def main(argv=None) -> int:
         print(f"Note: {CACHE_DIR_ENV} is not set, so these results stay in this process only. Set it here and "
               "for the server, or start the server with CNN_EXPLORER_WARM=1.", file=sys.stderr)
     classes = [int(c) for c in args.classes.split(",") if c.strip()] or None
-    timing = warm(load_model(args.model), classes, args.steps)
-    print(f"warmed runs={timing['runs']} model={args.model} steps={args.steps} paint={timing['paint_s']:.0f}s "
+    timing = warm(load_model(args.model) if args.model else None, classes, args.steps)
+    print(f"warmed runs={timing['runs']} model={args.model or 'default'} steps={args.steps} paint={timing['paint_s']:.0f}s "
           f"total={timing['total_s']:.0f}s")
     return 0
 

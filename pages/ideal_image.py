@@ -30,7 +30,8 @@ L2_WEIGHTS = [0.0, 0.01, 0.1, 0.3, 1.0, 3.0, 10.0]
 DIVERSITY_WEIGHTS = [0.0, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0]
 MAX_IMAGES = 4  # several at once: each image costs a full run
 NOT_PAINTED = ("googlenet",)  # random weights only: its "ideal" image would teach nothing
-QUICK = {"Siamese cat": explorer.SIAMESE_CAT, "tabby": explorer.TABBY, "zebra": explorer.ZEBRA}
+# The lesson's ideal image is a cat: tabby ("tabby, tabby cat", class 281), ImageNet's plain house cat, first.
+QUICK = {"tabby": explorer.TABBY, "Siamese cat": explorer.SIAMESE_CAT, "zebra": explorer.ZEBRA}
 PRESETS = list(optvis.PRESETS)[:2]
 SLIDERS = ("steps", "learning_rate", "tv_weight", "l2_weight", "jitter", "scale", "rotation", "param", "optimizer")
 PICTURE = 300  # live picture width (px, larger when presenting); two side by side fit the output column
@@ -105,20 +106,19 @@ def setting_params(names) -> list[links.Param]:
         links.number("ideal_diversity", "diversity", 0.0, DIVERSITY_WEIGHTS[-1], options=DIVERSITY_WEIGHTS)]
 
 
-def _networks_here() -> list[str]:
-    """The zoo networks (MobileNet variants included) whose ImageNet weights are on this computer."""
-    return [k for k, v in zoo.VARIANTS.items()
-            if k not in NOT_PAINTED and v.pretrained and v.weights_available()]
-
-
 def _model_picker():
     """(label, model, class names) for the chosen zoo or user model, or for every network here at once
     (:func:`explorer.ensemble_classifier`); model is None if unusable."""
     choice, model = model_select("Model", "ideal_model_choice", default=("vgg16", "mobilenet_v2"),
                                  variants=zoo.VARIANTS, exclude=NOT_PAINTED, user=True)
     label = title_of(choice)
-    here = _networks_here()
-    links.default("ideal_every", len(here) > 1)
+    here = [k for k in zoo.pretrained_here() if k not in NOT_PAINTED]
+    # On by default where several networks have weights, unless a link names one model to paint on; picking
+    # another model turns it off (the pick means "paint on this one").
+    links.default("ideal_every", len(here) > 1 and "model" not in st.query_params)
+    if st.session_state.get("ideal_last_choice", choice) != choice:
+        st.session_state["ideal_every"] = False
+    st.session_state["ideal_last_choice"] = choice
     st.toggle(f"Paint for every network here ({len(here)})", key="ideal_every", disabled=len(here) < 2,
               help="The picture must convince every network with ImageNet weights on this computer at once (each "
                    "sees it at its own size): what they all agree on, not one network's quirks, so other networks "
@@ -221,6 +221,12 @@ def _second_opinion(image, done) -> None:
     if not check.known:
         st.caption(f"{label2} has no class '{done['class_label']}', so it cannot judge this image.")
         return
+    painters = done.get("painters") or [done["label"]]
+    if label2 in painters:
+        st.caption(f"Painted by {', '.join(painters)}. {label2} helped paint it, so its verdict is not an outside "
+                   "opinion: pick a network that did not paint it.")
+    else:
+        st.caption(f"Painted by {', '.join(painters)}; judged by {label2}, which did not paint it.")
     imagenet = classifier.num_classes(model2) == 1000 and not classifier.has_own_class_names(model2)
     cats = list(explorer.CAT_CLASSES) if imagenet else []
     any_cat = (f"; any cat: **{plain_probability(float(np.sum(probs[cats])))}**"
@@ -240,9 +246,9 @@ def _class_picker(names):
     if not names:
         st.error("This model has no class names; train or load it again on the Transfer learning page.")
         return None
-    if st.session_state.get("ideal_class", explorer.SIAMESE_CAT) >= len(names):
+    if st.session_state.get("ideal_class", explorer.TABBY) >= len(names):
         st.session_state["ideal_class"] = 0
-    links.default("ideal_class", explorer.SIAMESE_CAT)
+    links.default("ideal_class", explorer.TABBY)
     return st.selectbox("Class (type to search)", range(len(names)), key="ideal_class",
                         format_func=lambda i: f"{i}: {names[i]}")
 
@@ -349,6 +355,7 @@ def _paint(model, label, names, target, steps, seed, compare, options, place=Non
         plain, plain_error = outcomes[1].result, outcomes[1].error
     st.session_state.pop("ideal_stopped", None)
     st.session_state["ideal_run"] = dict(main=main, plain=plain, error=error or plain_error, label=label,
+                                         painters=list(st.session_state.get("ideal_painters") or [label]),
                                          class_label=names[target], target=target, options=options, shared=shared)
     st.rerun()
 

@@ -17,20 +17,27 @@ def _page():
 
 
 @needs_fixtures
-def test_page_defaults_to_mobilenet_v2_and_siamese_cat_with_best_looking_preset():
+def test_page_defaults_to_every_network_here_and_tabby_with_best_looking_preset():
     at = _page()
     assert not at.exception
     assert at.selectbox(key="ideal_model_choice").value == "mobilenet_v2"
     assert "VGG-16" in " ".join(c.value for c in at.caption)  # says why VGG-16 is not the default
-    assert at.selectbox(key="ideal_class").value == 284
+    assert at.selectbox(key="ideal_class").value == 281  # the lesson's cat: tabby
+    # the three networks with weights in the fixtures paint together, and the page says which
+    assert at.toggle(key="ideal_every").value is True
+    assert "Painted by: MobileNetV2, MobileNet, alpha 0.75 (192 px), MobileNet, alpha 0.25" in " ".join(
+        c.value for c in at.caption)
     assert at.session_state["ideal_param"] == "fourier"
     at.pills(key="ideal_quick").set_value("zebra").run()
     assert at.selectbox(key="ideal_class").value == 340
     at.pills(key="ideal_preset").set_value("as in the lesson").run()
     assert at.slider(key="ideal_steps").value == 1000
     assert at.session_state["ideal_param"] == "pixels"
-    assert at.session_state["ideal_tv_weight"] == 0.005
-    assert at.session_state["ideal_learning_rate"] == 127.5  # the lesson's step 1, on a /127.5 model
+    # the lesson's plain step of 1 and 0.005·TV on VGG-16's input, in the input units of a /127.5 model
+    assert at.session_state["ideal_tv_weight"] == pytest.approx(0.005 / 127.5)
+    assert at.session_state["ideal_learning_rate"] == 127.5 ** 2
+    at.selectbox(key="ideal_model_choice").set_value("mobilenet_0.25").run()
+    assert at.toggle(key="ideal_every").value is False  # picking a model means painting on that one
     assert not at.exception and not at.error
 
 
@@ -174,7 +181,7 @@ def test_bad_link_values_fall_back_to_defaults_with_one_notice():
     at = _page_at({"model": "mobilenet_0.25", "class": "99999", "steps": "nan", "preset": "prettiest",
                    "lr": "3.3", "diversity": "-1"})
     assert not at.exception and not at.error
-    assert at.selectbox(key="ideal_class").value == 284
+    assert at.selectbox(key="ideal_class").value == 281
     assert at.slider(key="ideal_steps").value == 300  # the "best looking" preset's steps
     assert at.pills(key="ideal_preset").value == "best looking"
     assert at.select_slider(key="ideal_learning_rate").value == 0.05

@@ -68,7 +68,9 @@ def _build(models, names) -> keras.Model:
         h, w = input_size(member)
         x = inputs if (h, w) == (side, side) else keras.layers.Resizing(
             h, w, interpolation="bilinear", antialias=True, name=f"resize_{i}")(inputs)
-        p = main_output(folded(member)(x))  # folded: the same function in fewer operations
+        net = folded(member)  # the same function in fewer operations
+        net = keras.Model(net.inputs, net.outputs, name=f"member_{i}")  # its own name: two may share one
+        p = main_output(net(x))
         logs.append(keras.ops.log(keras.ops.maximum(p, FLOOR)))
     mean = keras.layers.Average(name="mean_log_p")(logs)
     probs = keras.layers.Softmax(name="agreed")(mean)

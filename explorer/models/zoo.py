@@ -169,6 +169,12 @@ def weights_available(name: str, **kwargs) -> bool:
     return weights_source(name, **kwargs) is not None
 
 
+def pretrained_here() -> list[str]:
+    """Keys of :data:`VARIANTS` whose ImageNet classifier weights are on this computer, in registry order:
+    the networks "every network here" means (the Ideal class image page's default painters)."""
+    return [key for key, v in VARIANTS.items() if v.weights_available()]
+
+
 def load_model(name: str, weights: str | None = "imagenet", allow_download: bool = True, **kwargs) -> keras.Model:
     """Build a zoo model that takes RGB pixels 0..255 (preprocessing inside).
 
