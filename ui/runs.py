@@ -83,7 +83,9 @@ def _status(place, snaps, started: float) -> None:
         place.info(f"Starting: {ahead}Yours begins by itself as soon as the server has room; keep this tab open.",
                    icon=":material/hourglass_top:")
     else:
-        place.caption(f"Running for {time.monotonic() - started:.0f} s; step {max(s.step for s in snaps)}.")
+        steps = [s.step for s in snaps]  # side by side runs move at their own pace: each its own step
+        said = f"step {steps[0]}" if len(steps) == 1 else "steps " + " and ".join(str(n) for n in steps)
+        place.caption(f"Running for {time.monotonic() - started:.0f} s; {said}.")
 
 
 #: While a run is watched, Streamlit's own toolbar Stop is hidden: it ends the script at once, so the page can

@@ -91,3 +91,30 @@ def test_several_images_pushed_apart_from_a_lesson_link(server, page):
     row = page.get_by_text(re.compile(r"^p\(.*\) = ")).filter(visible=True)
     assert row.count() == 2  # one caption (its own p) under each image
     screenshot(page, "ideal_image_several")
+
+
+@pytest.mark.slow
+def test_stop_beside_the_picture_keeps_it_and_the_toolbar_stop_is_hidden_while_painting(server, page):
+    """Issue 23: Streamlit's own Stop ended the script mid-run, freezing the page at "step n/300" with no
+    word; while a run is watched it is hidden, and the page's Stop keeps the picture and says where."""
+    page.goto(server)
+    wait_for_app(page)
+    page.goto(f"{server}/ideal_image?model=mobilenet_0.25&steps=1000")
+    wait_for_app(page)
+    page.get_by_role("button", name="Paint the ideal image").click()
+    page.wait_for_selector("text=/regularised: step [0-9]+\\/1000/", timeout=120_000)
+    toolbar_stop = page.locator('[data-testid="stStatusWidget"] button')
+    toolbar_stop.wait_for(state="attached", timeout=30_000)  # Streamlit shows it a moment after a run starts
+    assert not toolbar_stop.is_visible()
+    stop = page.get_by_role("button", name="Stop").filter(visible=True)
+    assert stop.count() == 1
+    _in_view(stop)
+    stop.click()
+    page.wait_for_selector("text=/The last run was stopped at step [0-9]+ of 1000/", timeout=60_000)
+    wait_for_app(page)
+    said = page.get_by_text(re.compile("stopped at step [0-9]+ of 1000")).first.inner_text()
+    step = re.search(r"step ([0-9]+) of", said).group(1)
+    kept = page.get_by_text(f"regularised: step {step}", exact=True)
+    assert kept.count() == 1  # the painting so far, at the step the warning names
+    assert errors_on(page) == []
+    screenshot(page, "ideal_image_stopped")
