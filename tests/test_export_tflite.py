@@ -69,8 +69,11 @@ def test_mobilenet_v2_float_and_dynamic_range(mobilenet_v2, photos):
     # 14.0 MB float, 3.8 MB with 8-bit weights
     assert len(small) < len(data) / 3
     worst, keras_top, lite_top = differences(mobilenet_v2, small, photos)
-    # 8-bit weights: max |difference| 0.025 (the dog, whose top class has p = 0.30); top-1 agrees on all three
-    assert worst < 0.1 and lite_top == keras_top
+    # 8-bit weights: max |difference| 0.025 (oneDNN on and off), on the dog. Top-1 agrees on all three here,
+    # but the dog's is close (Keras 0.302 vs 0.254, 8-bit 0.277 vs 0.259): asserted where Keras leads by
+    # more than 0.5 (cat 0.87, parrot 0.997); the dog stays a dog breed.
+    assert worst < 0.1
+    assert [lite_top[0], lite_top[2]] == [keras_top[0], keras_top[2]] and explorer.is_dog(lite_top[1])
 
 
 @needs_fixtures
