@@ -26,5 +26,5 @@ def phone_download(model, file_name: str, key: str) -> None:
                      "the ones shown here by a few percent at most; its best guess is almost always the same.")
     height, width = explorer.input_size(model)
     st.caption(f"A zip with **model.tflite**, **labels.txt** (one class name a line) and a README. The model takes "
-               f"one photo as RGB pixels 0..255 (float32), {width}x{height}, and gives the class probabilities, "
-               "like here: see the README for phone apps.")
+               f"one photo as RGB pixels 0..255 (float32), {width}x{height}, and gives the class probabilities shown "
+               "on this page. The README says how a phone app feeds it.")

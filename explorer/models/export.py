@@ -94,7 +94,7 @@ def readme_txt(model, quantize: str | None = None) -> str:
     height, width = input_size(model)
     count = num_classes(model)
     name = metadata(model).name or getattr(model, "name", "classifier")
-    weights = "8-bit weights (dynamic-range quantised)" if quantize == "dynamic" else "float32 weights"
+    weights = "8-bit weights, dynamic-range quantised" if quantize == "dynamic" else "float32 weights"
     return (
         f"{name}: an image classifier exported from CNN Explorer for TensorFlow Lite ({weights}).\n\n"
         "Files\n"
