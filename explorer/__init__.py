@@ -54,6 +54,8 @@ _EXPORTS = {
     # a whole class on one server (issue 12): identical runs shared, distinct runs batched
     "Scheduler": "serving.batching", "paint": "optvis.batching", "default_scheduler": "serving.batching",
     "SharedRuns": "serving.runs", "run_key": "serving.keys",
+    # models out of the app, for phones (issue 24)
+    "export_tflite": "models.export", "labels_txt": "models.export",
 }
 
 __all__ = sorted(_EXPORTS)

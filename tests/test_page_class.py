@@ -135,6 +135,10 @@ def test_the_teacher_trains_the_class_model_and_it_is_kept(store, fixture_images
     assert kept.version == 1 and kept.report["class_names"] == ["cat", "dog"]
     assert any(s.value == "Class model, version 1" for s in at.subheader)
     assert f"Class {klass.code} v1" in at.session_state["user_models"]  # Feature maps / Adversarial list it
+    # issue 24: the class model can leave the app, as .keras and for phones (TensorFlow Lite zip)
+    downloads = [b.proto.label for b in at.get("download_button")]
+    assert {"Download as .keras", "Download for phones (.tflite)"} <= set(downloads), downloads
+    assert any("labels.txt" in c.value and "0..255" in c.value for c in at.caption)
     # a fresh session (a restart, another browser) sees the kept model without training again
     again = open_class({"code": klass.code, "teacher": klass.teacher_token})
     assert any(s.value == "Class model, version 1" for s in again.subheader)

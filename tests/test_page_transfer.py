@@ -69,7 +69,9 @@ def test_train_on_a_local_folder_then_evaluate_and_keep(tmp_path, fixture_images
     assert explorer.class_names_of(models["cat vs dog (MobileNet, alpha 0.25)"]) == ["cat", "dog"]
     charts = {c.proto.id for c in at.get("plotly_chart")}
     assert len(charts) >= 4  # counts, curves, per-class, confusion matrix, photo guess
-    assert len(at.get("download_button")) == 1
+    # issue 24: the phone download (TensorFlow Lite zip) beside the .keras one
+    assert [b.proto.label for b in at.get("download_button")] == ["Download as .keras", "Download for phones (.tflite)"]
+    assert any("labels.txt" in c.value and "128x128" in c.value for c in at.caption)
 
     # issue 23: switching the source hides the evaluation of images that are no longer on the page
     at.segmented_control(key="tl_source").set_value("Webcam, class by class").run()

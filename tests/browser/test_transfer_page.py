@@ -2,6 +2,8 @@
 and the live curves are on screen together while it trains, then curves and confusion matrix render."""
 
 import time
+import zipfile
+
 import pytest
 
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, errors_on, screenshot, wait_for_app, wait_until_quiet
@@ -59,11 +61,34 @@ def test_a_lesson_link_then_training_on_the_demo_set_with_the_curves_beside_the_
     camera = page.get_by_role("radio", name="Camera", exact=True)  # the photo input's last source, not cut off
     assert camera.evaluate("b => b.getBoundingClientRect().right "
                            "<= b.closest('[role=radiogroup]').getBoundingClientRect().right + 1")
+    _phone_download_beside_keras(page)
     train.scroll_into_view_if_needed()
     screenshot_view(page, "transfer_learning_trained_1440x900")
     page.set_viewport_size({"width": 1400, "height": 4600})  # Streamlit scrolls inside the page: show it all
     wait_until_quiet(page)
     screenshot(page, "transfer_learning_trained")
+
+
+def _phone_download_beside_keras(page) -> None:
+    """Issue 24: "Download for phones (.tflite)" sits beside "Download as .keras" and gives the zip a phone
+    app takes: model.tflite, labels.txt (the demo set's classes, in order) and a README."""
+    phone = page.get_by_role("button", name="Download for phones (.tflite)")
+    keras_button = page.get_by_role("button", name="Download as .keras")
+    phone.scroll_into_view_if_needed()
+    wait_until_quiet(page)
+    beside_keras, beside_phone = keras_button.bounding_box(), phone.bounding_box()
+    assert abs(beside_keras["y"] - beside_phone["y"]) < 2 and beside_phone["x"] > beside_keras["x"]
+    screenshot_view(page, "transfer_learning_downloads_1440x900")
+    with page.expect_download(timeout=300_000) as download:
+        phone.click()
+    assert download.value.suggested_filename.endswith("_tflite.zip")
+    with zipfile.ZipFile(download.value.path()) as zf:
+        assert sorted(zf.namelist()) == ["README.txt", "labels.txt", "model.tflite"]
+        assert zf.read("labels.txt").decode().splitlines() == ["Astronaut", "Cat (Chelsea)", "Coffee cup",
+                                                               "Rocket launch"]
+        assert zf.getinfo("model.tflite").file_size > 100_000
+        assert "[1, 128, 128, 3]" in zf.read("README.txt").decode()
+    assert errors_on(page) == []
 
 
 def test_presentation_mode_keeps_every_source_label_whole(server, page):
