@@ -33,6 +33,7 @@ NOT_PAINTED = ("googlenet",)  # random weights only: its "ideal" image would tea
 # The lesson's ideal image is a cat: tabby ("tabby, tabby cat", class 281), ImageNet's plain house cat, first.
 QUICK = {"tabby": explorer.TABBY, "Siamese cat": explorer.SIAMESE_CAT, "zebra": explorer.ZEBRA}
 PRESETS = list(optvis.PRESETS)[:2]
+LESSON = "as in the lesson"  # its recipe paints on one network, as the lesson did (VGG-16)
 SLIDERS = ("steps", "learning_rate", "tv_weight", "l2_weight", "jitter", "scale", "rotation", "param", "optimizer")
 PICTURE = 300  # live picture width (px, larger when presenting); two side by side fit the output column
 
@@ -44,7 +45,7 @@ def _lesson() -> dict:
 
 def _preset_values(preset) -> dict:
     values = optvis.options_for(preset)
-    if preset == "as in the lesson":
+    if preset == LESSON:
         values.update(_lesson())  # the lesson's step of 1 and TV on VGG-16's input, on this model's input
     return values
 
@@ -62,10 +63,12 @@ def _g(x: float) -> str:
     return f"{x:.2g}" if 0 < x < 1e-3 else f"{x:.7g}"
 
 
-def _apply_preset():
+def _apply_preset(picked: bool = False):
     preset = st.session_state.get("ideal_preset")
     if preset is None:
         return
+    if picked and preset == LESSON:
+        st.session_state["ideal_every"] = False  # the lesson painted on one network
     values = _preset_values(preset)
     for key in SLIDERS:
         st.session_state[f"ideal_{key}"] = values[key]
@@ -115,7 +118,8 @@ def _model_picker():
     here = [k for k in zoo.pretrained_here() if k not in NOT_PAINTED]
     # On by default where several networks have weights, unless a link names one model to paint on; picking
     # another model turns it off (the pick means "paint on this one").
-    links.default("ideal_every", len(here) > 1 and "model" not in st.query_params)
+    links.default("ideal_every", len(here) > 1 and "model" not in st.query_params
+                  and st.query_params.get("preset") != LESSON)
     if st.session_state.get("ideal_last_choice", choice) != choice:
         st.session_state["ideal_every"] = False
     st.session_state["ideal_last_choice"] = choice
@@ -285,7 +289,7 @@ def _described(options, steps) -> str:
 def _preset_picker():
     help_text = "  \n".join(f"**{name}**: {_described(_preset_values(name), optvis.PRESETS[name]['steps'])}"
                             for name in PRESETS)
-    st.pills("Preset", PRESETS, key="ideal_preset", on_change=_apply_preset, help=help_text)
+    st.pills("Preset", PRESETS, key="ideal_preset", on_change=_apply_preset, args=(True,), help=help_text)
 
 
 def _settings():

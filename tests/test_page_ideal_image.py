@@ -32,6 +32,7 @@ def test_page_defaults_to_every_network_here_and_tabby_with_best_looking_preset(
     assert at.selectbox(key="ideal_class").value == 340
     at.pills(key="ideal_preset").set_value("as in the lesson").run()
     assert at.slider(key="ideal_steps").value == 1000
+    assert at.toggle(key="ideal_every").value is False  # the lesson painted on one network
     assert at.session_state["ideal_param"] == "pixels"
     # the lesson's plain step of 1 and 0.005·TV on VGG-16's input, in the input units of a /127.5 model
     assert at.session_state["ideal_tv_weight"] == pytest.approx(0.005 / 127.5)
