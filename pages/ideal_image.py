@@ -59,10 +59,6 @@ def _tv_weights() -> list[float]:
     return sorted(set(TV_WEIGHTS) | {float(_lesson()["tv_weight"])})
 
 
-def _g(x: float) -> str:
-    return f"{x:.2g}" if 0 < x < 1e-3 else f"{x:.7g}"
-
-
 def _apply_preset(picked: bool = False):
     preset = st.session_state.get("ideal_preset")
     if preset is None:
@@ -300,11 +296,11 @@ def _settings():
                  format_func={"pixels": "plain pixels", "fourier": "Fourier, decorrelated colour"}.get)
         st.radio("Optimiser", ["sgd", "adam"], key="ideal_optimizer", horizontal=True,
                  format_func={"sgd": "plain gradient steps", "adam": "Adam"}.get)
-        st.select_slider("Learning rate", _learning_rates(), key="ideal_learning_rate", format_func=_g,
+        st.select_slider("Learning rate", _learning_rates(), key="ideal_learning_rate", format_func=recipe.number,
                          help="The lesson's plain step of 1 on VGG-16's input is 127.5² = 16256.25 on pixels for "
                               "MobileNet/Inception, whose input is pixels / 127.5 (steps 127.5x larger, along "
                               "gradients 127.5x smaller).")
-        st.select_slider("Total-variation weight", _tv_weights(), key="ideal_tv_weight", format_func=_g,
+        st.select_slider("Total-variation weight", _tv_weights(), key="ideal_tv_weight", format_func=recipe.number,
                          help="The lesson's 0.005 on VGG-16's input is 0.005 / 127.5 on pixels for MobileNet.")
         st.select_slider("L2 weight", L2_WEIGHTS, key="ideal_l2_weight")
         st.slider("Jitter (pixels)", 0, 32, key="ideal_jitter")
