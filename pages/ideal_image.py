@@ -119,7 +119,9 @@ def _model_picker():
     if st.session_state.get("ideal_last_choice", choice) != choice:
         st.session_state["ideal_every"] = False
     st.session_state["ideal_last_choice"] = choice
-    st.toggle(f"Paint for every network here ({len(here)})", key="ideal_every", disabled=len(here) < 2,
+    # short: presenting, a longer label was cut off with an ellipsis
+    st.toggle(f"Paint for all {len(here)} networks" if len(here) > 1 else "Paint for several networks",
+              key="ideal_every", disabled=len(here) < 2,
               help="The picture must convince every network with ImageNet weights on this computer at once (each "
                    "sees it at its own size): what they all agree on, not one network's quirks, so other networks "
                    "recognise it too.")
