@@ -25,7 +25,7 @@ from explorer.classroom import ClassStore, LimitReached, StoreBusy, normalise_co
 from explorer.classroom import training as class_training
 from explorer.data.images import SUPPORTED_TYPES
 from explorer.transfer import classifier_bytes, classify
-from ui import present
+from ui import links, present
 from ui.models import user_models
 from ui.phone_export import phone_download
 from ui.runs import watch
@@ -48,8 +48,9 @@ def class_store() -> ClassStore:
 
 
 def base_url() -> str:
-    """This app's address as the browser sees it (for the join link in the QR code)."""
-    url = st.context.url or ""
+    """This app's address for students' phones (the join link in the QR code): as the browser sees it, with
+    the server's network address when the teacher opened it as ``localhost`` (:func:`ui.links.shareable`)."""
+    url, _ = links.shareable(st.context.url or "")
     match = re.match(r"^(https?://[^/?#]+)(/[^?#]*)?", url)
     if not match:
         return ""
@@ -172,6 +173,10 @@ def projector(code: str) -> None:
     with text:
         st.markdown(f"## Join code: `{code}`")
         st.markdown(f"Open **{plain(link)}** on your phone, or scan the QR code, and type your name.")
+        if not links.shareable(st.context.url or "")[1]:
+            st.caption("This address names this computer only (localhost), and the server has no address on the "
+                       "classroom network: phones cannot open it. Start the server on the network and open "
+                       "this page by its network address.")
         st.caption("On plain HTTP, phones cannot open the live camera: use the upload button's **take photo**. "
                    "See deploy/README.md for HTTPS.")
 
