@@ -54,15 +54,31 @@ def quick_picks() -> list[int]:
     return [TABBY, SIAMESE_CAT, ZEBRA]
 
 
+#: Families light enough to paint for all at once by default: MobileNetV2 + MobileNet 0.75 + 0.25 paint a
+#: 300-step picture in 64-100 s on the 2-core box with other work beside it. With VGG-16 (15 billion
+#: multiply-adds a look, 50x MobileNetV2) among them a run would take many minutes: the page then paints on
+#: one network unless the teacher turns "all networks" on.
+LIGHT_FAMILIES = ("MobileNet",)
+
+
+def paint_together(keys) -> bool:
+    """Whether the page paints for all of ``keys`` (zoo variant keys) at once by default: two or more,
+    every one of a light family."""
+    from .models.zoo import VARIANTS
+
+    return len(keys) > 1 and all(VARIANTS[k].info.family in LIGHT_FAMILIES for k in keys)
+
+
 def default_painter():
     """What the page paints on by default: every network with ImageNet weights here, as one
     :func:`explorer.ensemble_classifier` (members in registry order, named by their titles, as the page
-    builds it), or MobileNetV2 alone where it is the only one (a fresh machine: the bundled model)."""
+    builds it), when :func:`paint_together` says so; else MobileNetV2 alone (on a fresh machine, the
+    bundled model)."""
     from .models.ensemble import ensemble_classifier
     from .models.zoo import VARIANTS, load_model, pretrained_here
 
     here = pretrained_here()
-    if len(here) < 2:
+    if not paint_together(here):
         return load_model(DEFAULT_MODEL)
     return ensemble_classifier([load_model(VARIANTS[k].model, **VARIANTS[k].kwargs()) for k in here],
                                names=[VARIANTS[k].title for k in here])

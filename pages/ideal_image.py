@@ -114,7 +114,7 @@ def _model_picker():
     here = [k for k in zoo.pretrained_here() if k not in NOT_PAINTED]
     # On by default where several networks have weights, unless a link names one model to paint on; picking
     # another model turns it off (the pick means "paint on this one").
-    links.default("ideal_every", len(here) > 1 and "model" not in st.query_params
+    links.default("ideal_every", warm.paint_together(here) and "model" not in st.query_params
                   and st.query_params.get("preset") != LESSON)
     if st.session_state.get("ideal_last_choice", choice) != choice:
         st.session_state["ideal_every"] = False
@@ -124,7 +124,7 @@ def _model_picker():
               key="ideal_every", disabled=len(here) < 2,
               help="The picture must convince every network with ImageNet weights on this computer at once (each "
                    "sees it at its own size): what they all agree on, not one network's quirks, so other networks "
-                   "recognise it too.")
+                   "recognise it too. Each step costs the sum of the networks' steps.")
     st.session_state["ideal_painters"] = [label]
     if st.session_state["ideal_every"] and len(here) > 1:
         titles = [zoo.VARIANTS[k].title for k in here]

@@ -45,3 +45,9 @@ def test_the_background_compile_runs_once_per_model(mobilenet_small, monkeypatch
     assert calls == [mobilenet_small]
     monkeypatch.setenv(warm.PRECOMPILE_ENV, "0")
     assert warm.compile_in_background(mobilenet_small) is False  # turned off
+
+
+def test_the_page_paints_for_all_networks_by_default_only_when_they_are_few_and_light():
+    assert warm.paint_together(["mobilenet_v2", "mobilenet_0.75", "mobilenet_0.25"])
+    assert not warm.paint_together(["mobilenet_v2"])  # alone: nothing to paint together with
+    assert not warm.paint_together(["vgg16", "mobilenet_v2", "mobilenet_0.25"])  # VGG-16: minutes a picture
