@@ -12,7 +12,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from explorer.attacks import single as attacks, shared as shared_attacks, verdicts
+from explorer.attacks import ensemble, single as attacks, shared as shared_attacks, verdicts
 from explorer.models import classifier, zoo
 from explorer.inspect import gradcam
 from explorer.plain_numbers import plain_probability
@@ -34,6 +34,28 @@ def load_judge(key: str):
     """A zoo network with its ImageNet weights, shared through ``cached_model`` (never mutated)."""
     spec = zoo.VARIANTS[key]
     return cached_model(spec.model, "imagenet", **spec.kwargs(True))
+
+
+# "Make it transfer" (explorer.adversarial(..., transfer=True)): it runs on until every attacked network is this sure
+TRANSFER_SURE = float(ensemble.TRANSFER["confidence"])
+
+
+def transfer_toggle(method: str) -> bool:
+    """The ensemble section's "Make it transfer" switch, with what it does in plain words."""
+    on = st.toggle("Make it transfer", key="adv_transfer", disabled=method != "pgd",
+                   help="For networks the attack never saw. Only PGD can (its many small steps).")
+    if method != "pgd":
+        st.caption("Make it transfer needs PGD.")
+    elif on:
+        st.caption("It keeps pushing past 90% sure, and every step it shows each network the photo a little "
+                   "smaller at a random place, so the change cannot rely on one network's quirks "
+                   "(momentum + input diversity: MI-FGSM and DI-FGSM).")
+    return on
+
+
+def transfer_words(result) -> str:
+    """What the transfer mode ran, e.g. 'momentum + input diversity, 40 steps, ε 8'."""
+    return f"momentum + input diversity, {result.steps} steps, ε {result.epsilon}"
 
 
 def sure_words(confidence: float, target_name: str) -> str:
@@ -108,7 +130,9 @@ def verdict_table(saved: dict) -> None:
     if len(saved["names"]) != 1000:
         st.info(f"Only ImageNet networks can judge here, and they do not know '{target_name}'.")
         return
-    if st.button("Ask every network", icon=":material/groups:", key="adv_judge"):
+    # made to transfer: the networks it never saw are the point, so they judge at once
+    if st.button("Ask every network", icon=":material/groups:", key="adv_judge") or (
+            result.transfer and "judges" not in saved):
         with st.spinner("Every network looks at both photos..."):
             saved["judges"] = judge_all(saved)
     rows = saved.get("judges")
