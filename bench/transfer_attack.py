@@ -10,7 +10,7 @@ classes at epsilon = 8 pixel levels, three ways, against the ensemble of the two
 (``explorer.adversarial([a, b], ...)``):
 - plain PGD with the page's and the API's stopping rule (stop once both are 90% sure), what a user gets,
 - plain PGD until both are 99% sure,
-- the transfer mode (``transfer=True``: momentum + input diversity, on until both are 99.9% sure or the
+- the transfer mode (``transfer=True``: momentum + input diversity, on until both are 99.99% sure or the
   steps run out),
 and the saved uint8 photo is judged by the left-out network. Printed side by side from one run: how
 many photos the judge now sees as the target ("fooled"), how many it now sees as something other than

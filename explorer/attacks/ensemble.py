@@ -39,7 +39,9 @@ from ..runtime import WeakCache
 _COMPILED = WeakCache()
 # The transfer mode: momentum, the chance a step's copy is shrunk and shifted, the constant step as a
 # share of the budget, the confidence it runs on to, and the seed of its random copies.
-TRANSFER = types.MappingProxyType({"momentum": 1.0, "diversity": 0.5, "step": 0.1, "confidence": 0.999,
+# Tuned on bench/transfer_attack.py's fixture photos (a step of a quarter of the budget and on to 99.99% did
+# as well as any; a logit-margin loss instead of the cross-entropy did no better at 40 steps).
+TRANSFER = types.MappingProxyType({"momentum": 1.0, "diversity": 0.5, "step": 0.25, "confidence": 0.9999,
                                    "seed": 0})
 
 
@@ -93,13 +95,6 @@ def _compile(refs, sizes):
     def cross_entropy(p_target):
         return tf.reduce_mean(-tf.math.log(tf.maximum(p_target, attacks.TINY)))
 
-    def margin(probs, target):
-        """How far the target's log-probability trails the best other class's, negated (the logit margin: it
-        keeps falling once the target is sure, where the cross-entropy flattens out)."""
-        log_p = tf.math.log(tf.maximum(probs, attacks.TINY))
-        others = tf.tensor_scatter_nd_update(log_p, [[target]], [tf.float32.min])
-        return tf.reduce_max(others) - log_p[target]
-
     def measured(delta):
         change = tf.round(delta)
         return tf.reduce_max(tf.abs(change)), tf.norm(tf.reshape(change, [-1]))
@@ -126,8 +121,8 @@ def _compile(refs, sizes):
         with tf.GradientTape() as tape:
             tape.watch(delta)
             rounded = delta + tf.stop_gradient(tf.round(delta) - delta)
-            seen, _ = all_probs((original + rounded)[None], targets, diverse)
-            diverse_loss = tf.reduce_mean(tf.stack([margin(p, targets[i]) for i, p in enumerate(seen)]))
+            _, p_seen = all_probs((original + rounded)[None], targets, diverse)
+            diverse_loss = cross_entropy(p_seen)
         new_delta, velocity = _update(original, delta, velocity, tape.gradient(diverse_loss, delta), epsilon,
                                       step_size, momentum, signed)
         probs, p_target = all_probs((original + tf.round(delta))[None], targets)
