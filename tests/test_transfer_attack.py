@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 
 import explorer
-from explorer.attacks import ensemble, shared as shared_attacks, single as attacks
+from explorer.attacks import shared as shared_attacks, single as attacks
 from explorer.attacks.diversity import GREY, input_diversity
 from tests.conftest import needs_fixtures
 

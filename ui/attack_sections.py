@@ -190,7 +190,8 @@ def sweep_figure(points, target_name: str, confidence: float) -> go.Figure:
 def epsilon_sweep(attack, models, signature: tuple) -> None:
     """A button that attacks the current photo once per budget and draws the curve (kept per settings)."""
     st.subheader("How big must the change be?")
-    st.markdown(f"Run the same attack ({attacks.METHODS[attack.method].split(':')[0]}, up to {attack.planned} "
+    plain = " plain, not made to transfer:" if attack.transfer else ""
+    st.markdown(f"Run the attack ({plain}{attacks.METHODS[attack.method].split(':')[0]}, up to {attack.planned} "
                 f"step(s), {sure_words(attack.confidence, attack.target_name)}) once for each budget ε, "
                 "on this photo.")
     clicked = st.button("Sweep the budget", icon=":material/stacked_line_chart:", key="adv_sweep_go")
