@@ -162,8 +162,11 @@ def method_settings(choice: str, names: list[str]) -> tuple:
             step_size = st.select_slider("Learning rate (pixel levels per unit of gradient)", LESSON_RATES,
                                          value=int(attacks.LESSON_LEARNING_RATE), key="adv_rate")
         elif method == "pgd":
+            transfer = bool(st.session_state.get("adv_transfer"))  # it takes its own steps: the slider rests
             step_size = st.select_slider("First step, in budgets ε (later steps shrink)", PGD_STEPS, value=1,
-                                         key="adv_step")
+                                         key="adv_step", disabled=transfer,
+                                         help=f"Make it transfer takes steps of {attack_sections.TRANSFER_STEP:g} "
+                                              "ε each, all the same size." if transfer else None)
         also = []
         if len(names) == 1000 and choice in zoo.VARIANTS:
             others = [k for k in attack_sections.judges() if k != choice]
@@ -270,7 +273,8 @@ def verdict(saved: dict) -> tuple[bool, str]:
     p_target = float(result.probs_after[result.target])
     how = (f"after {result.steps} step(s) that changed no pixel by more than {result.linf:.0f} level(s) of 255")
     if result.transfer:
-        how = f"{how} ({attack_sections.transfer_words(result)})"
+        how = (f"made to transfer ({attack_sections.transfer_words(result)}; no pixel changed by more than "
+               f"{result.linf:.0f} level(s) of 255)")
     if result.success:
         sure = (f"is now {plain_probability(p_target)} sure it sees **{names[top]}**" if saved["confidence"] > 0
                 else f"now sees **{names[top]}** first ({plain_probability(p_target)})")

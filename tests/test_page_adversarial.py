@@ -124,7 +124,7 @@ def test_make_it_transfer_says_what_ran_and_asks_the_networks_it_never_saw():
     assert not at.exception and not at.error
     result = at.session_state["adv_result"]["result"]
     assert result.transfer and result.linf <= 8 and len(result.per_model_after) == 2
-    assert f"(momentum + input diversity, {result.steps} steps, ε 8)" in at.success[0].value
+    assert f"made to transfer (momentum + input diversity, {result.steps} steps, ε 8;" in at.success[0].value
     # the networks it never saw judge at once (no button to press): here MobileNetV2
     table = next(t.value for t in at.table if "verdict" in t.value.columns)
     assert list(table.index).count(explorer.VARIANTS["mobilenet_v2"].title) == 1

@@ -38,6 +38,7 @@ def load_judge(key: str):
 
 # "Make it transfer" (explorer.adversarial(..., transfer=True)): it runs on until every attacked network is this sure
 TRANSFER_SURE = float(ensemble.TRANSFER["confidence"])
+TRANSFER_STEP = float(ensemble.TRANSFER["step"])  # its steps, as a share of the budget
 
 
 def transfer_toggle(method: str) -> bool:
@@ -126,7 +127,8 @@ def verdict_table(saved: dict) -> None:
     st.markdown(f"The photo was attacked against **{attacked}**. Ask every network on this computer whether it "
                 f"now sees '{target_name}'. Attacks made for one network rarely fool another; attacking "
                 "several at once (an *ensemble*: more networks under *Method, steps, ensemble*) fools the "
-                "others more often.")
+                "others more often." + (" This one was made to transfer, so every network judges it at once."
+                                        if result.transfer else ""))
     if len(saved["names"]) != 1000:
         st.info(f"Only ImageNet networks can judge here, and they do not know '{target_name}'.")
         return
@@ -190,7 +192,7 @@ def sweep_figure(points, target_name: str, confidence: float) -> go.Figure:
 def epsilon_sweep(attack, models, signature: tuple) -> None:
     """A button that attacks the current photo once per budget and draws the curve (kept per settings)."""
     st.subheader("How big must the change be?")
-    plain = " plain, not made to transfer:" if attack.transfer else ""
+    plain = "plain, not made to transfer: " if attack.transfer else ""
     st.markdown(f"Run the attack ({plain}{attacks.METHODS[attack.method].split(':')[0]}, up to {attack.planned} "
                 f"step(s), {sure_words(attack.confidence, attack.target_name)}) once for each budget ε, "
                 "on this photo.")

@@ -15,9 +15,9 @@ SMALLEST = 0.85
 GREY = 127.5  # the border's pixel value (0..255): neither a dark nor a bright frame
 
 
-def input_diversity(images: tf.Tensor, probability, seed, smallest: float = SMALLEST) -> tf.Tensor:
+def input_diversity(images: tf.Tensor, probability, seed, smallest=SMALLEST) -> tf.Tensor:
     """``images`` (N x S x S x 3, pixels 0..255, S static) or, with probability ``probability``, a copy
-    shrunk to a random side in [``smallest`` S, S] and padded back to S x S with a grey border at a random
+    shrunk to a random side in [``smallest`` S, S] (``smallest``: a number or a scalar tensor) and padded back to S x S with a grey border at a random
     offset. ``seed``: int32 tensor of shape [2] (stateless: the same seed gives the same copy).
     Differentiable with respect to ``images``; the shape is kept."""
     images = tf.convert_to_tensor(images, tf.float32)
@@ -25,8 +25,8 @@ def input_diversity(images: tf.Tensor, probability, seed, smallest: float = SMAL
     if side is None or images.shape[2] != side:
         raise ValueError(f"input_diversity needs square images of a known size, got {images.shape}.")
     draw = tf.random.stateless_uniform([4], seed=tf.cast(seed, tf.int32))
-    low = int(round(side * smallest))
-    new = low + tf.cast(tf.floor(draw[1] * (side - low + 1)), tf.int32)  # low..side
+    low = tf.cast(tf.round(side * tf.clip_by_value(tf.cast(smallest, tf.float32), 0.1, 1.0)), tf.int32)
+    new = low + tf.cast(tf.floor(draw[1] * tf.cast(side - low + 1, tf.float32)), tf.int32)  # low..side
     new = tf.minimum(new, side)
     room = side - new
     top = tf.cast(tf.floor(draw[2] * tf.cast(room + 1, tf.float32)), tf.int32)
