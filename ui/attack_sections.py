@@ -44,13 +44,13 @@ TRANSFER_STEP = float(ensemble.TRANSFER["step"])  # its steps, as a share of the
 def transfer_toggle(method: str) -> bool:
     """The ensemble section's "Make it transfer" switch, with what it does in plain words."""
     on = st.toggle("Make it transfer", key="adv_transfer", disabled=method != "pgd",
-                   help="For networks the attack never saw. Only PGD can (its many small steps).")
+                   help="For networks the attack never saw: momentum + input diversity (MI-FGSM and DI-FGSM). "
+                        "Only PGD can (its many small steps).")
     if method != "pgd":
         st.caption("Make it transfer needs PGD.")
     elif on:
-        st.caption("It keeps pushing past 90% sure, and every step it shows each network the photo a little "
-                   "smaller at a random place, so the change cannot rely on one network's quirks "
-                   "(momentum + input diversity: MI-FGSM and DI-FGSM).")
+        st.caption("It keeps pushing past 90% sure, and on about half the steps it shows each network the photo "
+                   "a little smaller at a random place, so the change cannot rely on one network's quirks.")
     return on
 
 
