@@ -48,7 +48,7 @@ def attack_key(model, image, target, epsilon=attacks.DEFAULTS["epsilon"], steps=
     budget, steps, step_size, confidence, _ = attacks.attack_settings(method, epsilon, steps, step_size, confidence)
     extra = {}
     if transfer:  # its own step size and stopping point, and its settings (a change of them is another run)
-        step_size, _ = transfer_settings(method, budget, steps, given, confidence)
+        step_size, _ = transfer_settings(method, budget, given, confidence)
         extra = {"transfer": dict(TRANSFER)}
     target = target_index(models[0], target)
     prints = _fingerprints(models)
