@@ -37,6 +37,7 @@ PARAMS = [
     links.number("adv_confidence", "sure", 0, 0.99, float, options=SURE),
     links.choice("adv_method", "method", list(METHOD_LABELS)),
     links.number("adv_steps", "steps", 1, 500, int),
+    links.flag("adv_transfer", "transfer"),
 ]
 
 
@@ -103,6 +104,7 @@ class Attack:
     step_size: float | None
     confidence: float
     also: list = field(default_factory=list)  # more zoo networks attacked at once (the ensemble)
+    transfer: bool = False  # "make it transfer": momentum + input diversity, on past the usual stopping point
 
     @property
     def target_name(self) -> str:
@@ -127,7 +129,8 @@ class Attack:
     @property
     def signature(self) -> tuple:
         return (content_key(self.photo), self.choice, self.target,
-                self.method, self.epsilon, self.steps, self.step_size, self.confidence, tuple(self.also))
+                self.method, self.epsilon, self.steps, self.step_size, self.confidence, tuple(self.also),
+                self.transfer)
 
 
 def pick_photo() -> np.ndarray:
@@ -159,8 +162,11 @@ def method_settings(choice: str, names: list[str]) -> tuple:
             step_size = st.select_slider("Learning rate (pixel levels per unit of gradient)", LESSON_RATES,
                                          value=int(attacks.LESSON_LEARNING_RATE), key="adv_rate")
         elif method == "pgd":
+            transfer = bool(st.session_state.get("adv_transfer"))  # it takes its own steps: the slider rests
             step_size = st.select_slider("First step, in budgets ε (later steps shrink)", PGD_STEPS, value=1,
-                                         key="adv_step")
+                                         key="adv_step", disabled=transfer,
+                                         help=f"Make it transfer takes steps of {attack_sections.TRANSFER_STEP:g} "
+                                              "ε each, all the same size." if transfer else None)
         also = []
         if len(names) == 1000 and choice in zoo.VARIANTS:
             others = [k for k in attack_sections.judges() if k != choice]
@@ -168,7 +174,8 @@ def method_settings(choice: str, names: list[str]) -> tuple:
                                   format_func=lambda k: zoo.VARIANTS[k].title, key="adv_also",
                                   help="One change that must fool every one of them: it fools networks it "
                                        "never saw more often.")
-    return method, steps, step_size, also
+        transfer = attack_sections.transfer_toggle(method)
+    return method, steps, step_size, also, transfer and method == "pgd"
 
 
 def attack_settings() -> Attack:
@@ -191,10 +198,13 @@ def attack_settings() -> Attack:
                                   key="adv_confidence",
                                   help="The attack stops once the target has this probability ('top class': as "
                                        "soon as it is the network's first choice).")
-    method, steps, step_size, also = method_settings(choice, names)
-    if method == "pgd" and step_size is not None:
+    method, steps, step_size, also, transfer = method_settings(choice, names)
+    if method == "pgd" and step_size is not None and not transfer:  # the transfer mode has its own steps
         step_size = max(epsilon, 1) * step_size
-    return Attack(photo, choice, model, names, target, method, epsilon, steps, step_size, confidence, also)
+    elif transfer:
+        step_size = None
+    return Attack(photo, choice, model, names, target, method, epsilon, steps, step_size, confidence, also,
+                  transfer)
 
 
 def run_attack(attack: Attack, frames: Frames, alert, status) -> None:
@@ -202,8 +212,8 @@ def run_attack(attack: Attack, frames: Frames, alert, status) -> None:
     animating each step in place; the result is kept in the session."""
     starting = "Starting (the first run of a network compiles its step)..."
     status.progress(0.0, text=starting)
-    several = len(attack.also) > 0
-    label = f"p('{attack.target_name}')" + (f", mean of {len(attack.also) + 1} networks" if several else "")
+    several = len(attack.also) > 0 or attack.transfer
+    label = f"p('{attack.target_name}')" + (f", mean of {len(attack.also) + 1} networks" if attack.also else "")
     def draw(snap):
         if not snap.log:
             status.progress(0.0, text=starting)
@@ -226,7 +236,8 @@ def run_attack(attack: Attack, frames: Frames, alert, status) -> None:
         models = attack.models
         subscription = shared_attacks.attack(models if several else attack.model, attack.photo, attack.target,
                                              epsilon=attack.epsilon, steps=attack.steps, method=attack.method,
-                                             step_size=attack.step_size, confidence=attack.confidence)
+                                             step_size=attack.step_size, confidence=attack.confidence,
+                                             transfer=attack.transfer)
     except (ValueError, RuntimeError, explorer.WeightsUnavailable) as exc:
         alert.error(f"The attack could not run: {exc}", icon=":material/error:")
         return
@@ -248,9 +259,11 @@ def show_not_attacked(attack: Attack, frames: Frames, before_slot, status) -> No
                 attack.confidence, caption="Not attacked yet")
     with before_slot.container():
         top5(attack.model, probs, target=attack.target, title=f"{attack.model_label} sees")
+    until = (f"for {attack.steps} steps, or until every attacked network is "
+             f"{attack_sections.TRANSFER_SURE:.1%} sure it sees '{attack.target_name}' (made to transfer)"
+             if attack.transfer else attack_sections.sure_words(attack.confidence, attack.target_name))
     status.info(f"Press **Fool the network**: it changes the photo by at most {attack.epsilon} level(s) of 255 "
-                f"{attack_sections.sure_words(attack.confidence, attack.target_name)}.",
-                icon=":material/touch_app:")
+                f"{until}.", icon=":material/touch_app:")
 
 
 def verdict(saved: dict) -> tuple[bool, str]:
@@ -259,6 +272,9 @@ def verdict(saved: dict) -> tuple[bool, str]:
     top = int(np.argmax(result.probs_after))
     p_target = float(result.probs_after[result.target])
     how = (f"after {result.steps} step(s) that changed no pixel by more than {result.linf:.0f} level(s) of 255")
+    if result.transfer:
+        how = (f"made to transfer ({attack_sections.transfer_words(result)}; no pixel changed by more than "
+               f"{result.linf:.0f} level(s) of 255)")
     if result.success:
         sure = (f"is now {plain_probability(p_target)} sure it sees **{names[top]}**" if saved["confidence"] > 0
                 else f"now sees **{names[top]}** first ({plain_probability(p_target)})")

@@ -113,6 +113,28 @@ def test_an_ensemble_attack_every_networks_verdict_and_the_epsilon_sweep():
 
 
 @needs_fixtures
+@pytest.mark.slow
+def test_make_it_transfer_says_what_ran_and_asks_the_networks_it_never_saw():
+    """Issue 24: the ensemble section's "Make it transfer" switch (from a lesson link here)."""
+    at = open_page({"model": SMALL, "eps": "8", "transfer": "1"})
+    assert at.toggle(key="adv_transfer").value
+    assert "keeps pushing past 90% sure" in texts(at) and "made to transfer" in texts(at)
+    at.multiselect(key="adv_also").set_value(["mobilenet_0.75"]).run()
+    at.button(key="adv_go").click().run()
+    assert not at.exception and not at.error
+    result = at.session_state["adv_result"]["result"]
+    assert result.transfer and result.linf <= 8 and len(result.per_model_after) == 2
+    assert f"made to transfer (momentum + input diversity, {result.steps} steps, ε 8;" in at.success[0].value
+    # the networks it never saw judge at once (no button to press): here MobileNetV2
+    table = next(t.value for t in at.table if "verdict" in t.value.columns)
+    assert list(table.index).count(explorer.VARIANTS["mobilenet_v2"].title) == 1
+    assert "of the 1 network(s) the attack never saw" in texts(at)
+    assert "plain, not made to transfer" in texts(at)  # the sweep says it is not this attack
+    at.toggle(key="adv_transfer").set_value(False).run()
+    assert "Settings changed since this run" in texts(at)
+
+
+@needs_fixtures
 def test_a_lesson_link_restores_the_settings_and_a_moved_slider_goes_back_into_it():
     query = {"photo": "Astronaut", "model": SMALL, "target": "282", "eps": "4", "sure": "0.75",
              "method": "fgsm", "steps": "12"}

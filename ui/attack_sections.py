@@ -12,7 +12,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from explorer.attacks import single as attacks, shared as shared_attacks, verdicts
+from explorer.attacks import ensemble, single as attacks, shared as shared_attacks, verdicts
 from explorer.models import classifier, zoo
 from explorer.inspect import gradcam
 from explorer.plain_numbers import plain_probability
@@ -34,6 +34,29 @@ def load_judge(key: str):
     """A zoo network with its ImageNet weights, shared through ``cached_model`` (never mutated)."""
     spec = zoo.VARIANTS[key]
     return cached_model(spec.model, "imagenet", **spec.kwargs(True))
+
+
+# "Make it transfer" (explorer.adversarial(..., transfer=True)): it runs on until every attacked network is this sure
+TRANSFER_SURE = float(ensemble.TRANSFER["confidence"])
+TRANSFER_STEP = float(ensemble.TRANSFER["step"])  # its steps, as a share of the budget
+
+
+def transfer_toggle(method: str) -> bool:
+    """The ensemble section's "Make it transfer" switch, with what it does in plain words."""
+    on = st.toggle("Make it transfer", key="adv_transfer", disabled=method != "pgd",
+                   help="For networks the attack never saw: momentum + input diversity (MI-FGSM and DI-FGSM). "
+                        "Only PGD can (its many small steps).")
+    if method != "pgd":
+        st.caption("Make it transfer needs PGD.")
+    elif on:
+        st.caption("It keeps pushing past 90% sure, and on about half the steps it shows each network the photo "
+                   "a little smaller at a random place, so the change cannot rely on one network's quirks.")
+    return on
+
+
+def transfer_words(result) -> str:
+    """What the transfer mode ran, e.g. 'momentum + input diversity, 40 steps, ε 8'."""
+    return f"momentum + input diversity, {result.steps} steps, ε {result.epsilon}"
 
 
 def sure_words(confidence: float, target_name: str) -> str:
@@ -104,11 +127,14 @@ def verdict_table(saved: dict) -> None:
     st.markdown(f"The photo was attacked against **{attacked}**. Ask every network on this computer whether it "
                 f"now sees '{target_name}'. Attacks made for one network rarely fool another; attacking "
                 "several at once (an *ensemble*: more networks under *Method, steps, ensemble*) fools the "
-                "others more often.")
+                "others more often." + (" This one was made to transfer, so every network judges it at once."
+                                        if result.transfer else ""))
     if len(saved["names"]) != 1000:
         st.info(f"Only ImageNet networks can judge here, and they do not know '{target_name}'.")
         return
-    if st.button("Ask every network", icon=":material/groups:", key="adv_judge"):
+    # made to transfer: the networks it never saw are the point, so they judge at once
+    if st.button("Ask every network", icon=":material/groups:", key="adv_judge") or (
+            result.transfer and "judges" not in saved):
         with st.spinner("Every network looks at both photos..."):
             saved["judges"] = judge_all(saved)
     rows = saved.get("judges")
@@ -166,7 +192,8 @@ def sweep_figure(points, target_name: str, confidence: float) -> go.Figure:
 def epsilon_sweep(attack, models, signature: tuple) -> None:
     """A button that attacks the current photo once per budget and draws the curve (kept per settings)."""
     st.subheader("How big must the change be?")
-    st.markdown(f"Run the same attack ({attacks.METHODS[attack.method].split(':')[0]}, up to {attack.planned} "
+    plain = "plain, not made to transfer: " if attack.transfer else ""
+    st.markdown(f"Run the attack ({plain}{attacks.METHODS[attack.method].split(':')[0]}, up to {attack.planned} "
                 f"step(s), {sure_words(attack.confidence, attack.target_name)}) once for each budget ε, "
                 "on this photo.")
     clicked = st.button("Sweep the budget", icon=":material/stacked_line_chart:", key="adv_sweep_go")

@@ -1,4 +1,4 @@
-"""Adversarial examples: one network (:mod:`.single`), several at once (:mod:`.ensemble`), the epsilon
+"""Adversarial examples: one network (:mod:`.single`), several at once (:mod:`.ensemble`, with its "make it transfer" mode and :mod:`.diversity`), the epsilon
 sweep (:mod:`.sweep`), verdicts made once for the server (:mod:`.verdicts`) and the attacks computed once
 for the whole class (:mod:`.shared`).
 
@@ -14,7 +14,8 @@ import importlib
 _EXPORTS = {
     "DEFAULTS": "single", "METHODS": "single", "AdversarialResult": "single", "target_index": "single",
     "amplify": "single", "shrink": "single", "png_bytes": "single",
-    "adversarial": "ensemble", "adversarial_ensemble": "ensemble",
+    "adversarial": "ensemble", "adversarial_ensemble": "ensemble", "TRANSFER": "ensemble",
+    "input_diversity": "diversity",
     "epsilon_sweep": "sweep", "SweepPoint": "sweep", "success_rate": "sweep",
     "shared_predict": "verdicts", "check_transfer": "verdicts", "TransferCheck": "verdicts",
 }

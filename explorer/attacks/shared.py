@@ -15,7 +15,7 @@ done. Results are shared between sessions: read-only, never mutate them.
 from __future__ import annotations
 
 from . import single as attacks
-from .ensemble import adversarial
+from .ensemble import TRANSFER, adversarial, transfer_settings
 from .sweep import epsilon_sweep
 from ..models.classifier import as_uint8, target_index
 from .. import serving
@@ -37,34 +37,41 @@ def _fingerprints(models: list) -> list[str] | None:
 
 def attack_key(model, image, target, epsilon=attacks.DEFAULTS["epsilon"], steps=attacks.DEFAULTS["steps"],
                method=attacks.DEFAULTS["method"], *, step_size=None,
-               confidence=attacks.DEFAULTS["confidence"]) -> tuple | None:
+               confidence=attacks.DEFAULTS["confidence"], transfer: bool = False) -> tuple | None:
     """Full-inputs key of an attack, with the settings as the attack will use them (so a budget of 2.0
     and 2, or FGSM with 10 or 40 steps, share). ``ValueError`` for bad settings (as the attack would
     raise); None when a model cannot be fingerprinted."""
     models = _models(model)
     if not models:
         raise ValueError("Give at least one model to attack.")
+    given = step_size
     budget, steps, step_size, confidence, _ = attacks.attack_settings(method, epsilon, steps, step_size, confidence)
+    extra = {}
+    if transfer:  # its own step size and stopping point, and its settings (a change of them is another run)
+        step_size, _ = transfer_settings(method, budget, given, confidence)
+        extra = {"transfer": dict(TRANSFER)}
     target = target_index(models[0], target)
     prints = _fingerprints(models)
     if prints is None:
         return None
     return run_key("attack", models=prints, ensemble=isinstance(model, (list, tuple)), photo=as_uint8(image),
                    target=target, epsilon=budget, steps=steps, method=method, step_size=step_size,
-                   confidence=confidence)
+                   confidence=confidence, **extra)
 
 
 def attack(model, image, target, epsilon=attacks.DEFAULTS["epsilon"], steps=attacks.DEFAULTS["steps"],
            method=attacks.DEFAULTS["method"], *, step_size=None, confidence=attacks.DEFAULTS["confidence"],
-           jobs: SharedJobs | None = None) -> Subscription:
-    """Watch :func:`explorer.adversarial` for these inputs (a list of models: the ensemble attack),
-    computed once for every session asking the same. Bad settings raise ``ValueError`` at once."""
+           transfer: bool = False, jobs: SharedJobs | None = None) -> Subscription:
+    """Watch :func:`explorer.adversarial` for these inputs (a list of models: the ensemble attack;
+    ``transfer=True``: its "make it transfer" mode), computed once for every session asking the same. Bad
+    settings raise ``ValueError`` at once."""
     photo = as_uint8(image)
-    key = attack_key(model, photo, target, epsilon, steps, method, step_size=step_size, confidence=confidence)
+    key = attack_key(model, photo, target, epsilon, steps, method, step_size=step_size, confidence=confidence,
+                     transfer=transfer)
 
     def work(publish, token):
         return adversarial(model, photo, target, epsilon=epsilon, steps=steps, method=method,
-                                   callback=publish, step_size=step_size, confidence=confidence)
+                           callback=publish, step_size=step_size, confidence=confidence, transfer=transfer)
 
     return serving.submit(key, work, via=jobs)
 

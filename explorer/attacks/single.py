@@ -86,6 +86,7 @@ class AdversarialResult:
     per_model_before: list[np.ndarray] = field(default_factory=list)
     per_model_after: list[np.ndarray] = field(default_factory=list)
     targets: list[int] = field(default_factory=list)
+    transfer: bool = False  # the ensembles' "make it transfer" mode ran (momentum + input diversity)
 
     def __post_init__(self):
         if not self.per_model_after:
@@ -212,21 +213,26 @@ def adversarial(model, image, target, epsilon: float = DEFAULTS["epsilon"], step
 
 
 def descend(step_fn, original: np.ndarray, targets, budget: int, method: str, step_size: float, steps: int,
-            visit) -> tf.Tensor:
+            visit, *, momentum: float | None = None, shrinking: bool = True, extra=lambda k: ()) -> tf.Tensor:
     """The attack loop shared by one model and ensembles: score, then step, ``steps`` times at most.
 
     ``step_fn`` is a compiled step (:func:`compiled_step` here or the ensemble's); ``visit(k, probs,
     loss, linf, l2, delta)`` sees every scored image (step 0 is the photo) and returns True to stop.
+    ``momentum`` (default: PGD's :data:`PGD_MOMENTUM`, none for the others) and ``shrinking=False`` (a
+    constant PGD step) serve the ensembles' transfer mode, whose step also takes ``extra(k)``'s tensors.
     Returns the final perturbation ``delta`` (float pixel levels).
     """
     x0 = tf.constant(original, tf.float32)
     fixed = (tf.constant(targets, tf.int32), tf.constant(float(budget)))
-    momentum = tf.constant(PGD_MOMENTUM if method == "pgd" else 0.0)
+    if momentum is None:
+        momentum = PGD_MOMENTUM if method == "pgd" else 0.0
+    momentum = tf.constant(float(momentum))
     signed = tf.constant(method != "lesson")
     delta = velocity = tf.zeros_like(x0)
     for k in range(steps + 1):
-        size = tf.constant(_step_size(method, float(step_size), k, steps))
-        probs, loss, linf, l2, new_delta, velocity = step_fn(x0, delta, velocity, *fixed, size, momentum, signed)
+        size = tf.constant(_step_size(method if shrinking else "constant", float(step_size), k, steps))
+        probs, loss, linf, l2, new_delta, velocity = step_fn(x0, delta, velocity, *fixed, size, momentum, signed,
+                                                             *extra(k))
         if visit(k, probs, float(loss), float(linf), float(l2), delta):
             break
         if k < steps:

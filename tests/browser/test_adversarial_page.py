@@ -106,3 +106,29 @@ def test_a_lesson_link_restores_the_settings_in_presentation_mode(server, wide):
     assert errors_on(wide) == []
     wait_for_charts(wide)
     screenshot(wide, "adversarial_present_done_1440")
+
+
+@needs_fixtures
+def test_make_it_transfer_runs_and_the_networks_it_never_saw_judge(server, wide):
+    """Issue 24: the "Make it transfer" switch (on from a lesson link), its words, a run, its caption."""
+    wide.goto(server)
+    wait_for_app(wide)
+    _open(wide, f"{server}/adversarial?model=mobilenet_0.25&eps=8&transfer=1")
+    assert errors_on(wide) == []
+    wide.get_by_text("Method, steps, ensemble").click()
+    switch = wide.get_by_role("switch", name="Make it transfer")
+    switch.wait_for(state="attached", timeout=30_000)
+    assert switch.is_checked()
+    wide.get_by_text("keeps pushing past 90% sure").wait_for(timeout=30_000)
+    wide.get_by_role("button", name="Fool the network").click()
+    wide.wait_for_selector('[data-testid="stAlertContentSuccess"], [data-testid="stAlertContentWarning"]',
+                           timeout=300_000)
+    wait_for_app(wide)
+    assert errors_on(wide) == []
+    headline = wide.inner_text('[data-testid="stAlertContentSuccess"], [data-testid="stAlertContentWarning"]')
+    assert "made to transfer (momentum + input diversity, " in headline and " steps, ε 8;" in headline, headline
+    # the networks it never saw judge at once: MobileNetV2 and MobileNet 0.75 here
+    wide.wait_for_selector('[data-testid="stTable"]', timeout=120_000)
+    wide.get_by_text("of the 2 network(s) the attack never saw").wait_for(timeout=60_000)
+    wait_for_charts(wide)
+    screenshot(wide, "adversarial_transfer_1440")
