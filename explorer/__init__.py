@@ -53,6 +53,8 @@ _EXPORTS = {
     # a whole class on one server (issue 12): identical runs shared, distinct runs batched
     "Scheduler": "serving.batching", "paint": "optvis.batching", "default_scheduler": "serving.batching",
     "SharedRuns": "serving.runs", "run_key": "serving.keys",
+    # explanations side by side, and which to trust (issue 24)
+    "attribution": "explain.methods", "deletion_curve": "explain.deletion", "sanity_check": "explain.sanity",
 }
 
 __all__ = sorted(_EXPORTS)
