@@ -112,8 +112,8 @@ def deletion_figure(result, class_name: str) -> go.Figure:
                     line=dict(color="#555555", dash="dash", width=3))
     for m, curve in result.curves.items():
         fig.add_scatter(x=x, y=curve.by_map, name=TITLES[m], mode="lines", line=dict(color=COLORS.get(m), width=2))
-    fig.update_layout(margin=dict(l=10, r=10, t=10, b=10), legend=dict(orientation="h", y=-0.25),
-                      hovermode="x unified")
+    fig.update_layout(margin=dict(l=10, r=10, t=10, b=10), hovermode="x unified",
+                      legend=dict(orientation="h", yanchor="top", y=-0.32))
     fig.update_xaxes(title_text="% of the photo greyed (most important first)", range=[0, 100])
     fig.update_yaxes(title_text=f"p({class_name})", range=[0, 1], tickformat=".0%")
     return fig
@@ -127,9 +127,10 @@ def sanity_figure(check) -> go.Figure:
         fig.add_scatter(x=[0] + x, y=[1.0] + [s.correlation[m] for s in check.steps], name=TITLES[m],
                         mode="lines+markers", line=dict(color=COLORS.get(m), width=2))
     fig.add_hline(y=0, line_color="#999999", line_dash="dot")
-    fig.update_layout(margin=dict(l=10, r=10, t=10, b=10), legend=dict(orientation="h", y=-0.25))
+    lowest = min([0.0] + [s.correlation[m] for s in check.steps for m in check.original])
+    fig.update_layout(margin=dict(l=10, r=10, t=10, b=10), legend=dict(orientation="h", yanchor="top", y=-0.32))
     fig.update_xaxes(title_text="blocks randomised, from the top", tickvals=[0] + x)
-    fig.update_yaxes(title_text="same order as before?", range=[-0.3, 1.05])
+    fig.update_yaxes(title_text="same order as before?", range=[min(-0.3, lowest - 0.1), 1.05])
     return fig
 
 
@@ -191,11 +192,14 @@ def sanity_part(model, photo_raw: np.ndarray, seen: np.ndarray, target: int, opt
         return
     present.plotly_chart(sanity_figure(check), height=260, key="fm_sanity_chart", width="stretch")
     picks = sorted({0, len(check.steps) // 2, len(check.steps) - 1})[:SHOWN_STEPS]
-    heads = ["trained"] + [f"{len(check.steps[i].blocks)} random" for i in picks]
+    counts = [str(len(check.steps[i].blocks)) for i in picks]
+    listed = counts[0] if len(counts) == 1 else f"{', '.join(counts[:-1])} and {counts[-1]}"
+    st.caption(f"Left to right: the trained network, then {listed} of its "
+               f"{len(check.steps[-1].blocks)} blocks random.")
     for m in check.original:
         pics = [check.original[m]] + [check.steps[i].maps[m] for i in picks]
         st.image([_overlay(seen, p) for p in pics], width=present.px(96),
-                 caption=[f"{TITLES[m]}: {h}" for h in heads])
+                 caption=[TITLES[m]] + [""] * len(picks))
     last = check.steps[-1]
     kept = [TITLES[m] for m, r in last.correlation.items() if r >= 0.5]
     st.caption(f"1 on the chart: the map ranks the pixels as before; 0: unrelated. With all {len(last.blocks)} "

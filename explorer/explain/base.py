@@ -14,7 +14,6 @@ through the network :data:`CHUNK` at a time.
 from __future__ import annotations
 
 import weakref
-import os as _os
 from dataclasses import dataclass
 
 import keras
@@ -68,10 +67,7 @@ def subject(model: keras.Model, image, target=None) -> Subject:
 def log_prob(outputs, cls):
     """``log p(class)`` for each image of a batch from a model's outputs (main head of several)."""
     probs = main_output(outputs)
-    logs = tf.math.log(tf.maximum(probs, TINY))
-    if _os.environ.get("XSCORE") == "logit":
-        return tf.gather(logs, cls, axis=1) - tf.reduce_mean(logs, axis=1)
-    return tf.gather(logs, cls, axis=1)
+    return tf.math.log(tf.maximum(tf.gather(probs, cls, axis=1), TINY))
 
 
 def _compile_forward(model):

@@ -26,7 +26,7 @@ from .methods import explain
 FRACTIONS = tuple(round(i * 0.05, 2) for i in range(21))  # 0%, 5% ... 100% of the pixels greyed
 SCORED = (0.1, 0.5)  # the score is the mean p(class) over this range of fractions deleted
 RANDOM_ORDERS = 3
-CELLS = int(__import__('os').environ.get('XCELLS', 14))  # squares per side of the model's input greyed one by one (16x16 pixels at 224x224)
+CELLS = 14  # squares per side of the model's input greyed one by one (16x16 pixels at 224x224)
 
 
 @dataclass(frozen=True)
@@ -68,11 +68,16 @@ def cell_index(size: tuple[int, int]) -> np.ndarray:
     return rows[:, None] * CELLS + cols[None, :]
 
 
+def cell_means(view_map: np.ndarray) -> np.ndarray:
+    """float64 CELLS*CELLS: the map's mean over each square (row by row)."""
+    cells = cell_index(view_map.shape)
+    means = np.bincount(cells.ravel(), weights=np.ravel(view_map).astype(np.float64), minlength=CELLS * CELLS)
+    return means / np.maximum(np.bincount(cells.ravel(), minlength=CELLS * CELLS), 1)
+
+
 def order_of(view_map: np.ndarray, seed: int = 0) -> np.ndarray:
     """Squares ranked by the map's mean over each, highest first; ties (flat maps) broken at random."""
-    cells = cell_index(view_map.shape)
-    means = np.bincount(cells.ravel(), weights=view_map.ravel().astype(np.float64), minlength=CELLS * CELLS)
-    means /= np.maximum(np.bincount(cells.ravel(), minlength=CELLS * CELLS), 1)
+    means = cell_means(view_map)
     jitter = np.random.default_rng(seed).random(means.size) * 1e-9
     return np.argsort(-(means + jitter), kind="stable")
 

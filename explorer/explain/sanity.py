@@ -6,7 +6,9 @@ top (the class layer) down, one more block at a time, and each method's map is m
 photo and class. A map that explains the network must change as its knowledge is destroyed; a map that
 stays the same shows the photo's edges whatever the network knows ("an edge detector in disguise").
 The change is measured as the Spearman rank correlation of the map with the original one (1: the same
-order of importance; 0: unrelated), over the model's input grid.
+order of importance; 0: unrelated) over the squares of the deletion test (14x14, the map's mean over
+each): whether the map points at the same places. Pixel by pixel, the speckle of a gradient map is
+drawn anew by any change at all, so two maps that look alike would score near 0.
 
 The shared model is never touched: the check works on a copy (:func:`explorer.models.classifier.clone`).
 """
@@ -22,6 +24,7 @@ import numpy as np
 from ..inspect.features import walk_layers
 from ..models.classifier import clone
 from .base import class_probability, subject
+from .deletion import cell_means
 from .methods import METHODS, explain
 
 _BLOCK_WORD = re.compile(r"^block\d*$", re.IGNORECASE)
@@ -141,5 +144,6 @@ def sanity_check(model: keras.Model, image, methods=tuple(METHODS), target=None,
         maps = make(work)
         p = float(class_probability(work, subj.pixels, subj.target)[0])
         result.steps.append(SanityStep(tuple(name for name, _ in blocks[:depth]), maps,
-                                       {m: spearman(result.original[m], maps[m]) for m in methods}, p))
+                                       {m: spearman(cell_means(result.original[m]), cell_means(maps[m]))
+                                        for m in methods}, p))
     return result
