@@ -220,14 +220,15 @@ def where_it_looks(model, model_title: str, photo_raw: np.ndarray, seen: np.ndar
     row = st.columns([3, 1.2]) if not present.is_on() else [st.container(), st.container()]
     with row[0]:
         target = class_picker(model, probs)
-    with row[1]:
+    with row[1], present.details("Settings"):  # presenting: folded, so the pictures start on the first screen
         st.selectbox("Integrated gradients starts from", list(BASELINES), key=BASELINE,
                      format_func=lambda b: BASELINES[b],
                      help="The picture the photo is faded in from: black, a blur of the photo, or noise.")
     if shown == VIEWS[1]:
-        st.caption(f"Five ways to ask where {model_title} finds {names[target]} in this photo, drawn on what it "
-                   "sees. Bright: what each method calls important. They disagree: *Which one can we trust?* "
-                   "tests them.")
+        with present.details("What these pictures show"):
+            st.caption(f"Five ways to ask where {model_title} finds {names[target]} in this photo, drawn on what "
+                       "it sees. Bright: what each method calls important. They disagree: *Which one can we "
+                       "trust?* tests them.")
         wall_section(model, photo_raw, seen, target)
     else:
         trust_section(model, photo_raw, seen, target)
