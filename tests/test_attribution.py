@@ -44,14 +44,15 @@ def red_in_top_left(size: int = 32) -> np.ndarray:
 @pytest.mark.parametrize("method", list(METHODS))
 def test_every_method_finds_the_only_evidence_where_it_is(method):
     """Known answer: the red square is the only evidence for "red"; every map puts (nearly) all its
-    weight in that quadrant. Measured share of the map's sum in the top-left quadrant: 1.00 for every
-    method but occlusion (0.81: its 8x8 patches overlap the square's edges into the neighbouring quadrants)."""
+    weight in that quadrant. Measured share of the map's sum in the top-left quadrant, oneDNN on and off:
+    1.00 for every method but SmoothGrad, 0.79 (its noise now and then makes a grey pixel a little red);
+    square vs bottom-right mean: SmoothGrad 42x, the others have exactly 0 there."""
     model = red_detector()
     heat = explorer.attribution(model, red_in_top_left(), method, target="red", **LIGHT.get(method, {}))
     assert heat.shape == (32, 32) and heat.dtype == np.float32
     assert heat.min() >= 0 and heat.max() == pytest.approx(1.0, abs=1e-6)
     share = heat[:16, :16].sum() / heat.sum()
-    assert share > 0.7, share
+    assert share > 0.6, share
     assert heat[4:12, 4:12].mean() > 5 * heat[16:, 16:].mean()
 
 
@@ -118,19 +119,23 @@ def test_the_red_detectors_deletion_curve_falls_at_once_and_random_slowly():
     model = red_detector()
     curve = explorer.deletion_curve(model, red_in_top_left(), "gradcam", target="red")
     assert curve.by_map[0] == pytest.approx(curve.by_random[0])
-    assert curve.faithful and curve.score < 0.6 and curve.random_score > 0.9  # 0.50 and 0.97 measured
+    # measured 0.500 (the square greyed first: p = 1/2) and 0.955, oneDNN on and off
+    assert curve.faithful and curve.score < 0.6 and curve.random_score > 0.9
     # a map given as an array is scored the same way
     heat = explorer.attribution(model, red_in_top_left(), "gradcam", target="red")
     assert explorer.deletion_curve(model, red_in_top_left(), heat, target="red").score == pytest.approx(curve.score)
 
 
 @needs_fixtures
-def test_smoothgrad_and_occlusion_beat_random_deletion_on_the_cat(mobilenet_v2, cat_photo):
-    """Real MobileNetV2 weights, the fixture cat (the photo these tests tune on; the README's table uses five
-    others). Mean p(Egyptian cat) over 10-50% greyed, map order vs random order (3 orders): SmoothGrad
-    0.21 vs 0.38, occlusion 0.34 vs 0.38 with oneDNN."""
-    curve = explorer.deletion_curve(mobilenet_v2, cat_photo, "smoothgrad", samples=16)
-    assert curve.score < 0.75 * curve.random_score, (curve.score, curve.random_score)
+@pytest.mark.parametrize("method", ["gradcam", "occlusion"])
+def test_deleting_in_the_maps_order_beats_random_on_a_real_photo(mobilenet_v2, method):
+    """Real MobileNetV2 weights, the Cat (Chelsea) sample (not one of the README table's five photos). Mean
+    p(tiger cat) over 10-50% greyed, map order vs 3 random orders, oneDNN on and off alike: Grad-CAM 0.029
+    vs 0.104 (ratio 0.28), occlusion 0.017 vs 0.104 (0.17)."""
+    from explorer.data.samples import sample_image
+
+    curve = explorer.deletion_curve(mobilenet_v2, sample_image("Cat (Chelsea)"), method)
+    assert curve.score < 0.5 * curve.random_score, (curve.score, curve.random_score)
 
 
 def test_block_names_group_layers_from_the_top():
@@ -150,15 +155,16 @@ def test_spearman_of_known_orders():
 
 
 @needs_fixtures
-def test_randomising_the_network_changes_grad_cam_and_never_the_shared_model(mobilenet_small, cat_photo):
-    blocks = sanity.weight_blocks(mobilenet_small)
-    assert blocks[0][0] == "conv_preds" and blocks[1][0] == "conv_pw_13"
-    before = explorer.predict(mobilenet_small, cat_photo)
-    check = explorer.sanity_check(mobilenet_small, cat_photo, methods=("gradcam",), depths=(1, len(blocks)))
+def test_randomising_the_network_changes_grad_cam_and_never_the_shared_model(mobilenet_v2, cat_photo):
+    blocks = sanity.weight_blocks(mobilenet_v2)
+    assert [name for name, _ in blocks[:3]] == ["predictions", "Conv_1", "block_16"] and len(blocks) == 24
+    before = explorer.predict(mobilenet_v2, cat_photo)
+    check = explorer.sanity_check(mobilenet_v2, cat_photo, methods=("gradcam",), depths=(1, len(blocks)))
     assert [len(s.blocks) for s in check.steps] == [1, len(blocks)]
-    # measured: 0.37 after the class layer, -0.09 with every block random
-    assert check.steps[-1].correlation["gradcam"] < 0.6
-    np.testing.assert_array_equal(explorer.predict(mobilenet_small, cat_photo), before)
+    # measured on the cat: -0.34 with the class layer random, 0.05 with all 24 blocks (oneDNN on and off)
+    assert all(s.correlation["gradcam"] < 0.6 for s in check.steps)
+    assert all(s.maps["gradcam"].std() > 0 for s in check.steps)  # a map, not an empty one
+    np.testing.assert_array_equal(explorer.predict(mobilenet_v2, cat_photo), before)
 
 
 def test_a_vgg16_without_weights_is_explained_too():
