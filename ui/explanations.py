@@ -202,9 +202,12 @@ def sanity_part(model, photo_raw: np.ndarray, seen: np.ndarray, target: int, opt
                  caption=[TITLES[m]] + [""] * len(picks))
     last = check.steps[-1]
     kept = [TITLES[m] for m, r in last.correlation.items() if r >= 0.5]
-    st.caption(f"1 on the chart: the map ranks the pixels as before; 0: unrelated. With all {len(last.blocks)} "
-               f"blocks random (p({class_name}) = {plain_probability(last.probability)}), the maps that still look "
-               f"the same ({', '.join(kept) or 'none'}) show the photo's edges, not what the network learned.")
+    verdict = (f"the maps that still rank the squares much as before ({', '.join(kept)}) show the photo's edges "
+               "and contrasts, not what the network learned" if kept else
+               "no map still ranks the squares as before: each depended on what the network learned")
+    st.caption(f"1 on the chart: the map ranks the photo's squares as before; 0: unrelated. With all "
+               f"{len(last.blocks)} blocks random (p({class_name}) = {plain_probability(last.probability)}), "
+               f"{verdict}.")
 
 
 def where_it_looks(model, model_title: str, photo_raw: np.ndarray, seen: np.ndarray, probs, single) -> None:
