@@ -128,7 +128,9 @@ def sanity_figure(check) -> go.Figure:
                         mode="lines+markers", line=dict(color=COLORS.get(m), width=2))
     fig.add_hline(y=0, line_color="#999999", line_dash="dot")
     lowest = min([0.0] + [s.correlation[m] for s in check.steps for m in check.original])
-    fig.update_layout(margin=dict(l=10, r=10, t=10, b=10), legend=dict(orientation="h", yanchor="top", y=-0.32))
+    # the legend above the plot: below it, in a short chart, it ran into the axis title
+    fig.update_layout(margin=dict(l=10, r=10, t=70, b=10),
+                      legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0, xanchor="left"))
     fig.update_xaxes(title_text="blocks randomised, from the top", tickvals=[0] + x)
     fig.update_yaxes(title_text="same order as before?", range=[min(-0.3, lowest - 0.1), 1.05])
     return fig
@@ -190,7 +192,7 @@ def sanity_part(model, photo_raw: np.ndarray, seen: np.ndarray, target: int, opt
         st.caption("A map that explains the network must change when the network forgets what it learned. "
                    "Press the button: about a minute on a laptop.")
         return
-    present.plotly_chart(sanity_figure(check), height=260, key="fm_sanity_chart", width="stretch")
+    present.plotly_chart(sanity_figure(check), height=320, key="fm_sanity_chart", width="stretch")
     picks = sorted({0, len(check.steps) // 2, len(check.steps) - 1})[:SHOWN_STEPS]
     counts = [str(len(check.steps[i].blocks)) for i in picks]
     listed = counts[0] if len(counts) == 1 else f"{', '.join(counts[:-1])} and {counts[-1]}"
