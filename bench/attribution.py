@@ -70,7 +70,7 @@ def faithfulness(model, photos: dict) -> None:
             random_score = curve.random_score
         label = explorer.class_names_of(model)[subj.target]
         print(f"| {name} ({label}, {subj.probabilities[subj.target]:.2f}) | {random_score:.3f} | " + " | ".join(cells) + " |")
-    print(f"| **beat random** | | " + " | ".join(f"**{wins[m]} of {len(photos)}**" for m in METHODS) + " |")
+    print("| **beat random** | | " + " | ".join(f"**{wins[m]} of {len(photos)}**" for m in METHODS) + " |")
 
 
 def sanity_table(model, photos: dict) -> None:

@@ -92,11 +92,11 @@ def test_integrated_gradients_add_up_to_the_change_of_the_score():
     import tensorflow as tf
 
     from explorer.explain.base import log_prob
-    from explorer.explain.gradients import _PATHS, _compile_path  # noqa: F401  (the same compiled path)
+    from explorer.explain.gradients import path_gradients
 
     model = red_detector()
     subj = subject(model, red_in_top_left(), "red")
-    run = _PATHS.get(model, lambda: _compile_path(model))
+    run = path_gradients(model)
     steps = 64
     alphas = (np.arange(steps, dtype=np.float32) + 0.5) / steps
     grads = run(tf.zeros_like(subj.pixels), tf.constant(subj.pixels), tf.constant(alphas), tf.constant(0)).numpy()

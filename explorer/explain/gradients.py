@@ -62,6 +62,12 @@ def _compile_noisy(model: keras.Model):
     return run
 
 
+def path_gradients(model: keras.Model):
+    """The compiled ``run(start, end, alphas, cls)``: the sum over ``alphas`` of the gradient of log p(class)
+    at start + alpha (end - start), made once per model."""
+    return _PATHS.get(model, lambda: _compile_path(model))
+
+
 def baseline_picture(pixels: np.ndarray, kind: str, seed: int = 0) -> np.ndarray:
     """The picture integrated gradients starts from: ``black`` (all 0), ``blurred`` (the photo under a
     wide Gaussian blur: its colours without its shapes) or ``noise`` (uniform 0..255, seeded)."""
@@ -89,7 +95,7 @@ def integrated_gradients(model: keras.Model, subj: Subject, baseline: str = "bla
     steps = int(steps)
     if steps < 1:
         raise ValueError(f"Integrated gradients needs at least 1 step, got {steps}.")
-    run = _PATHS.get(model, lambda: _compile_path(model))
+    run = path_gradients(model)
     start = baseline_picture(subj.pixels, baseline, seed)
     alphas = (np.arange(steps, dtype=np.float32) + 0.5) / steps
     total = np.zeros(subj.pixels.shape[1:], np.float32)
