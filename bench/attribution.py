@@ -1,6 +1,6 @@
 """Benchmark: the five explanation methods against one Grad-CAM, their faithfulness and the sanity check.
 
-Run: ``python bench/attribution.py [--repeats 3] [--sanity-photos 5]`` (MobileNetV2 with its ImageNet
+Run: ``python bench/attribution.py [--repeats 3] [--sanity-photos 5] [--parts cost,faithfulness,sanity]`` (MobileNetV2 with its ImageNet
 weights, offline). Prints three markdown tables (the README's "Which explanation can we trust?"):
 
 1. cost: ms per map of each method (library defaults and the page's lighter settings), medians of
@@ -92,11 +92,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--sanity-photos", type=int, default=5)
+    parser.add_argument("--parts", default="cost,faithfulness,sanity", help="which tables, comma-separated")
     args = parser.parse_args()
+    parts = set(args.parts.split(","))
     model = explorer.load_model("mobilenet_v2")
-    cost(model, explorer.load_image(PHOTOS["dog"]), args.repeats)
-    faithfulness(model, PHOTOS)
-    sanity_table(model, dict(list(PHOTOS.items())[:args.sanity_photos]))
+    if "cost" in parts:
+        cost(model, explorer.load_image(PHOTOS["dog"]), args.repeats)
+    if "faithfulness" in parts:
+        faithfulness(model, PHOTOS)
+    if "sanity" in parts:
+        sanity_table(model, dict(list(PHOTOS.items())[:args.sanity_photos]))
 
 
 if __name__ == "__main__":
