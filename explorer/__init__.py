@@ -56,6 +56,8 @@ _EXPORTS = {
     "SharedRuns": "serving.runs", "run_key": "serving.keys",
     # models out of the app, for phones (issue 24)
     "export_tflite": "models.export", "labels_txt": "models.export",
+    # explanations side by side, and which to trust (issue 24)
+    "attribution": "explain.methods", "deletion_curve": "explain.deletion", "sanity_check": "explain.sanity",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -20,6 +20,7 @@ from explorer.inspect import features
 from explorer.data.images import png_bytes
 from explorer.plain_numbers import plain_number
 from explorer import serving
+from ui import explanations
 from ui import feature_sections as sections
 from ui import links, present
 from ui.models import GEOMETRY_NOTE, choices, model_select, title_of, top5
@@ -42,7 +43,7 @@ PRESENT_GRID_WIDTH = 560  # the same presenting (wider side bar and photo column
 THUMB = 100  # a channel tile's least width when presenting (times present.THUMB_SCALE); ~85 px normally
 # Widgets inside tabs that do not run while another tab is open: their values are kept (and linked).
 KEPT = (CHANNEL, SCALE, COUNT, OPACITY, sections.CAM_CLASS, sections.RF_ROW, sections.RF_COL,
-        sections.HAND_ROW, sections.HAND_COL, sections.HAND_KERNEL)
+        sections.HAND_ROW, sections.HAND_COL, sections.HAND_KERNEL, explanations.VIEW, explanations.BASELINE)
 
 
 def keep_tab_widgets() -> None:
@@ -282,7 +283,9 @@ def page_params() -> list[links.Param]:
     return [links.choice("fm_model", "model", choices(zoo.VARIANTS, user=True)),
             sample_param("fm_photo"),
             links.choice(MODE, "show", MODES),
-            links.choice(SECTION, "section", SECTIONS)]
+            links.choice(SECTION, "section", SECTIONS),
+            links.choice(explanations.VIEW, "explain", explanations.VIEWS),
+            links.choice(explanations.BASELINE, "baseline", list(explanations.BASELINES))]
 
 
 def layer_params(model, names: list[str], fmap: np.ndarray, probs) -> list[links.Param]:
@@ -362,13 +365,15 @@ more = layer_params(model, names, maps[layer], probs)
 restore_layer_links(more[1:])
 
 links.default(SECTION, SECTIONS[0])
+links.default(explanations.VIEW, explanations.VIEWS[0])
+links.default(explanations.BASELINE, "black")
 tabs = st.tabs(SECTIONS, key=SECTION, on_change="rerun")
 with tabs[0]:
     if tabs[0].open:
         channels_tab(model, model_label, layer, names, maps, probs, seen, photo_caption)
 with tabs[1]:
     if tabs[1].open:
-        sections.where_it_looks(model, title_of(model_label), photo_raw, seen, probs)
+        explanations.where_it_looks(model, title_of(model_label), photo_raw, seen, probs, sections.where_it_looks)
 with tabs[2]:
     if tabs[2].open:
         channel = st.session_state.get(CHANNEL)
