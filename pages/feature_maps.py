@@ -366,7 +366,7 @@ restore_layer_links(more[1:])
 
 links.default(SECTION, SECTIONS[0])
 links.default(explanations.VIEW, explanations.VIEWS[0])
-links.default(explanations.BASELINE, "black")
+links.default(explanations.BASELINE, "blurred")
 tabs = st.tabs(SECTIONS, key=SECTION, on_change="rerun")
 with tabs[0]:
     if tabs[0].open:

@@ -45,7 +45,7 @@ def view_choice() -> str:
 def options() -> dict:
     """The settings the page runs, with the integrated-gradients baseline the user chose."""
     opts = {m: dict(o) for m, o in PAGE_OPTIONS.items()}
-    opts["integrated_gradients"]["baseline"] = st.session_state.get(BASELINE, "black")
+    opts["integrated_gradients"]["baseline"] = st.session_state.get(BASELINE, "blurred")
     return opts
 
 

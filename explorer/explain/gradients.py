@@ -70,7 +70,14 @@ def path_gradients(model: keras.Model):
 
 def baseline_picture(pixels: np.ndarray, kind: str, seed: int = 0) -> np.ndarray:
     """The picture integrated gradients starts from: ``black`` (all 0), ``blurred`` (the photo under a
-    wide Gaussian blur: its colours without its shapes) or ``noise`` (uniform 0..255, seeded)."""
+    wide Gaussian blur: its colours without its shapes) or ``noise`` (uniform 0..255, seeded).
+
+    ``blurred`` is the default: from black, a pixel's attribution is scaled by its own brightness, so dark
+    parts of the object can never count (Sturmfels et al., *Visualizing the Impact of Feature Attribution
+    Baselines*, Distill 2020). Measured with bench/attribution.py's deletion test (MobileNetV2, 5 photos,
+    32 steps): blurred and noise beat a random order on 4 of 5 photos, black on 3 (the parrot a tie,
+    0.449 against 0.445). The sanity check keeps black among the choices: its map hardly changes when the
+    network is randomised (an edge detector in disguise)."""
     if kind == "black":
         return np.zeros_like(pixels)
     if kind == "noise":
@@ -88,7 +95,7 @@ def baseline_picture(pixels: np.ndarray, kind: str, seed: int = 0) -> np.ndarray
     raise ValueError(f"Unknown baseline '{kind}': choose one of {', '.join(BASELINES)}.")
 
 
-def integrated_gradients(model: keras.Model, subj: Subject, baseline: str = "black", steps: int = 32,
+def integrated_gradients(model: keras.Model, subj: Subject, baseline: str = "blurred", steps: int = 32,
                          seed: int = 0) -> Attribution:
     """Integrated gradients: (photo - baseline) x the mean gradient along the path (midpoint rule,
     ``steps`` points), magnitude summed over colours."""
