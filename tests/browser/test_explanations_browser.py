@@ -63,7 +63,7 @@ def _wall_width(browser, server: str, present: bool) -> float:
             assert page.get_by_text(title, exact=True).first.is_visible()
         captions = " ".join(page.locator('[data-testid="stCaptionContainer"]').all_inner_texts())
         # every caption says what ran, from the settings (the page's: 16 steps, 16 samples, 32x32 squares)
-        assert "from a black picture in 16 steps" in captions and "averaged over 16 copies" in captions
+        assert "from a blurred copy in 16 steps" in captions and "averaged over 16 copies" in captions
         assert "Greys one 32x32 pixel square at a time, every 16 pixels" in captions
         assert "(out_relu)" in captions
         _no_missing_numbers(page)
