@@ -8,19 +8,7 @@ import explorer
 from explorer.attacks import shared as shared_attacks, single as attacks
 from explorer.attacks.diversity import GREY, input_diversity
 from tests.conftest import needs_fixtures
-
-
-@pytest.fixture(scope="module")
-def tiny(tiny_classifier):
-    return tiny_classifier(["apple", "bear", "cat", "dog", "eel"], size=16)
-
-
-@pytest.fixture(scope="module")
-def odd_photo():
-    rng = np.random.default_rng(3)
-    photo = rng.integers(0, 256, (23, 37, 3), dtype=np.uint8)
-    photo[:4, :4], photo[-4:, -4:] = 0, 255
-    return photo
+from tests.test_adversarial import odd_photo, tiny  # noqa: F401  (the same shared fixtures)
 
 
 def test_input_diversity_keeps_the_shape_and_draws_a_new_copy_per_seed():

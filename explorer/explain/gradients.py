@@ -26,6 +26,15 @@ _PATHS = WeakCache()  # model -> compiled gradient sum along a path
 _NOISY = WeakCache()  # model -> compiled gradient sum at noisy copies
 
 
+def _gradient_sum(model: keras.Model, batch: tf.Tensor, cls: tf.Tensor) -> tf.Tensor:
+    """The sum over a batch of the gradient of log p(class) at each picture (non-finite parts as 0)."""
+    with tf.GradientTape() as tape:
+        tape.watch(batch)
+        score = tf.reduce_sum(log_prob(model(batch, training=False), cls))
+    grads = tape.gradient(score, batch)
+    return tf.reduce_sum(tf.where(tf.math.is_finite(grads), grads, 0.0), axis=0)
+
+
 def _compile_path(model: keras.Model):
     ref = weakref.ref(model)
 
@@ -33,12 +42,7 @@ def _compile_path(model: keras.Model):
                  + [tf.TensorSpec([None], tf.float32), tf.TensorSpec([], tf.int32)])
     def run(start, end, alphas, cls):
         """Sum over ``alphas`` of the gradient of log p(class) at start + alpha (end - start)."""
-        batch = start + alphas[:, None, None, None] * (end - start)
-        with tf.GradientTape() as tape:
-            tape.watch(batch)
-            score = tf.reduce_sum(log_prob(ref()(batch, training=False), cls))
-        grads = tape.gradient(score, batch)
-        return tf.reduce_sum(tf.where(tf.math.is_finite(grads), grads, 0.0), axis=0)
+        return _gradient_sum(ref(), start + alphas[:, None, None, None] * (end - start), cls)
 
     return run
 
@@ -52,12 +56,7 @@ def _compile_noisy(model: keras.Model):
     def run(pixels, count, sigma, seed, cls):
         """Sum of the gradients of log p(class) at ``count`` copies of the photo plus Gaussian noise."""
         shape = tf.concat([[count], tf.shape(pixels)[1:]], axis=0)
-        batch = pixels + sigma * tf.random.stateless_normal(shape, seed)
-        with tf.GradientTape() as tape:
-            tape.watch(batch)
-            score = tf.reduce_sum(log_prob(ref()(batch, training=False), cls))
-        grads = tape.gradient(score, batch)
-        return tf.reduce_sum(tf.where(tf.math.is_finite(grads), grads, 0.0), axis=0)
+        return _gradient_sum(ref(), pixels + sigma * tf.random.stateless_normal(shape, seed), cls)
 
     return run
 
