@@ -74,14 +74,11 @@ def default_painter():
     :func:`explorer.ensemble_classifier` (members in registry order, named by their titles, as the page
     builds it), when :func:`paint_together` says so; else MobileNetV2 alone (on a fresh machine, the
     bundled model)."""
-    from .models.ensemble import ensemble_classifier
-    from .models.zoo import VARIANTS, load_model, pretrained_here
+    from .models.ensemble import ensemble_of
+    from .models.zoo import load_model, pretrained_here
 
     here = pretrained_here()
-    if not paint_together(here):
-        return load_model(DEFAULT_MODEL)
-    return ensemble_classifier([load_model(VARIANTS[k].model, **VARIANTS[k].kwargs()) for k in here],
-                               names=[VARIANTS[k].title for k in here])
+    return ensemble_of(here) if paint_together(here) else load_model(DEFAULT_MODEL)
 
 
 def warm(model=None, classes=None, steps: int = DEFAULT_STEPS, report=print) -> dict:

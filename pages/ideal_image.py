@@ -7,6 +7,7 @@ import streamlit as st
 
 import explorer
 from explorer.models import classifier, zoo
+from explorer.models.ensemble import ensemble_of, members_of
 from explorer import optvis, warm
 from explorer.optvis import recipe
 from explorer.plain_numbers import plain_probability
@@ -111,7 +112,7 @@ def _model_picker():
     choice, model = model_select("Model", "ideal_model_choice", default=("vgg16", "mobilenet_v2"),
                                  variants=zoo.VARIANTS, exclude=NOT_PAINTED, user=True)
     label = title_of(choice)
-    here = [k for k in zoo.pretrained_here() if k not in NOT_PAINTED]
+    here = zoo.pretrained_here()  # the same networks `python -m explorer.warm` paints for
     # On by default where several networks have weights, unless a link names one model to paint on; picking
     # another model turns it off (the pick means "paint on this one").
     links.default("ideal_every", warm.paint_together(here) and "model" not in st.query_params
@@ -125,14 +126,10 @@ def _model_picker():
               help="The picture must convince every network with ImageNet weights on this computer at once (each "
                    "sees it at its own size): what they all agree on, not one network's quirks, so other networks "
                    "recognise it too. Each step costs the sum of the networks' steps.")
-    st.session_state["ideal_painters"] = [label]
     if st.session_state["ideal_every"] and len(here) > 1:
-        titles = [zoo.VARIANTS[k].title for k in here]
-        model = explorer.ensemble_classifier([cached_model(zoo.VARIANTS[k].model, **zoo.VARIANTS[k].kwargs())
-                                              for k in here], names=titles)
+        model = ensemble_of(here, load=lambda v: cached_model(v.model, **v.kwargs()))
         label = "every network here"
-        st.session_state["ideal_painters"] = titles
-        st.caption("Painted by: " + ", ".join(titles) + ".")
+        st.caption("Painted by: " + ", ".join(members_of(model)) + ".")
     elif len(here) < 2:
         st.caption("Only one network has ImageNet weights here, so it paints alone (more weights: "
                    "`python -m explorer.weights`).")
@@ -357,7 +354,7 @@ def _paint(model, label, names, target, steps, seed, compare, options, place=Non
         plain, plain_error = outcomes[1].result, outcomes[1].error
     st.session_state.pop("ideal_stopped", None)
     st.session_state["ideal_run"] = dict(main=main, plain=plain, error=error or plain_error, label=label,
-                                         painters=list(st.session_state.get("ideal_painters") or [label]),
+                                         painters=list(members_of(model)) or [label],
                                          class_label=names[target], target=target, options=options, shared=shared)
     st.rerun()
 

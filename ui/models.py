@@ -166,7 +166,7 @@ def second_opinion(label: str, key: str, default: str, original: np.ndarray, ima
     Returns ``(title, model, verdicts.TransferCheck)``, or ``(title, None, None)`` if it cannot run.
     """
     # Offline, the default may have no weights here: fall back to the bundled model, never a warning box.
-    fallback = (default,) if not isinstance(default, str) else (default, "mobilenet_v2")
+    fallback = (default, "mobilenet_v2") if isinstance(default, str) else (*default, "mobilenet_v2")
     choice, model = model_select(label, key, fallback, variants=zoo.VARIANTS, exclude=exclude, user=True)
     title = title_of(choice)
     if model is None:

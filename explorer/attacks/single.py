@@ -230,7 +230,7 @@ def descend(step_fn, original: np.ndarray, targets, budget: int, method: str, st
     signed = tf.constant(method != "lesson")
     delta = velocity = tf.zeros_like(x0)
     for k in range(steps + 1):
-        size = tf.constant(_step_size(method if shrinking else "constant", float(step_size), k, steps))
+        size = tf.constant(_step_size(method, float(step_size), k, steps) if shrinking else float(step_size))
         probs, loss, linf, l2, new_delta, velocity = step_fn(x0, delta, velocity, *fixed, size, momentum, signed,
                                                              *extra(k))
         if visit(k, probs, float(loss), float(linf), float(l2), delta):

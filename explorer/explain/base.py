@@ -20,7 +20,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ..models.classifier import as_uint8, main_output, predict, target_index, view
+from ..models.classifier import as_uint8, crop_box, main_output, predict, target_index, view
 from ..runtime import WeakCache
 
 TINY = 1e-30
@@ -83,17 +83,8 @@ def _compile_forward(model):
 def class_probability(model: keras.Model, batch: np.ndarray, cls: int) -> np.ndarray:
     """p(class) of every image of a float32 batch already at the model's input size, CHUNK at a time."""
     run = _FORWARD.get(model, lambda: _compile_forward(model))
-    out = [run(tf.constant(batch[i:i + CHUNK]), tf.constant(cls, tf.int32)).numpy()
-           for i in range(0, len(batch), CHUNK)]
+    out = [run(tf.constant(batch[a:b]), tf.constant(cls, tf.int32)).numpy() for a, b in chunks(len(batch))]
     return np.concatenate(out).astype(np.float32)
-
-
-def crop_box(height: int, width: int, size: tuple[int, int]) -> tuple[int, int, int, int]:
-    """``(top, left, crop height, crop width)``: the part of a photo :func:`model_view` keeps."""
-    want_h, want_w = size
-    crop_h = min(height, int(np.round(np.float32(width) * np.float32(want_h) / np.float32(want_w))))
-    crop_w = min(width, int(np.round(np.float32(height) * np.float32(want_w) / np.float32(want_h))))
-    return (height - crop_h) // 2, (width - crop_w) // 2, crop_h, crop_w
 
 
 def scaled(small: np.ndarray, how: str) -> np.ndarray:
@@ -121,9 +112,10 @@ def on_grid(small: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 
 
 def on_photo(small: np.ndarray, photo_shape, size: tuple[int, int]) -> np.ndarray:
-    """A 0..1 map over the model's view stretched over the crop of the photo it saw; 0 outside."""
+    """A 0..1 map over the model's view stretched over the crop of the photo it saw (the one geometry's
+    :func:`~explorer.models.classifier.crop_box`); 0 outside."""
     height, width = int(photo_shape[0]), int(photo_shape[1])
-    top, left, crop_h, crop_w = crop_box(height, width, size)
+    top, left, crop_h, crop_w = (int(v) for v in crop_box(height, width, size))
     full = np.zeros((height, width), np.float32)
     full[top:top + crop_h, left:left + crop_w] = on_grid(small, (crop_h, crop_w))
     return full

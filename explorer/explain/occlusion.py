@@ -14,7 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from ..runtime import WeakCache
-from .base import GREY, Attribution, Subject, chunks, finish, log_prob
+from .base import GREY, TINY, Attribution, Subject, chunks, finish, log_prob
 
 _COMPILED = WeakCache()  # model -> compiled log p(class) of occluded copies
 
@@ -60,7 +60,7 @@ def occlusion(model: keras.Model, subj: Subject, patch: int | None = None, strid
     masks = patch_masks((h, w), patch, stride)
     pixels = tf.constant(subj.pixels)
     cls = tf.constant(subj.target, tf.int32)
-    start = float(np.log(max(float(subj.probabilities[subj.target]), 1e-30)))
+    start = float(np.log(max(float(subj.probabilities[subj.target]), TINY)))
     falls = np.concatenate([start - run(pixels, tf.constant(masks[a:b]), cls).numpy()
                             for a, b in chunks(len(masks))])
     covered = masks[..., 0].sum(axis=0)

@@ -19,7 +19,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ..models.classifier import as_uint8, input_size, model_view, target_index
+from ..models.classifier import as_uint8, crop_box, input_size, model_view, target_index
 from ..runtime import WeakCache
 from .features import extractor, walk_layers
 
@@ -56,10 +56,7 @@ def _compile(model: keras.Model, layer: str):
     def run(photo, target):
         """(map at the photo's size, probabilities, class explained)."""
         height, width = tf.shape(photo)[0], tf.shape(photo)[1]
-        want_h, want_w = size
-        crop_h = tf.minimum(height, tf.cast(tf.round(tf.cast(width, tf.float32) * want_h / want_w), tf.int32))
-        crop_w = tf.minimum(width, tf.cast(tf.round(tf.cast(height, tf.float32) * want_w / want_h), tf.int32))
-        top, left = (height - crop_h) // 2, (width - crop_w) // 2
+        top, left, crop_h, crop_w = crop_box(height, width, size)
         with tf.GradientTape() as tape:
             maps, probs = extractor_ref()(model_view(photo[None], size), training=False)[:2]
             if isinstance(probs, (list, tuple)):

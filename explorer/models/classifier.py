@@ -165,13 +165,19 @@ def model_view(pixels, size: tuple[int, int]):
     photo's own resolution. A photo already at ``size`` passes through unchanged.
     """
     pixels = tf.convert_to_tensor(pixels, tf.float32)
-    height, width = tf.shape(pixels)[1], tf.shape(pixels)[2]
+    top, left, crop_h, crop_w = crop_box(tf.shape(pixels)[1], tf.shape(pixels)[2], size)
+    crop = pixels[:, top:top + crop_h, left:left + crop_w, :]
+    return tf.image.resize(crop, size, method="bilinear", antialias=True)
+
+
+def crop_box(height, width, size: tuple[int, int]):
+    """``(top, left, crop height, crop width)``: the part of a height x width photo :func:`model_view`
+    keeps (the centre, cropped to the model's aspect). Works in a graph on int32 tensors; for plain ints,
+    ``[int(v) for v in crop_box(...)]``. Maps that explain a prediction are stretched back over this box."""
     want_h, want_w = size
     crop_h = tf.minimum(height, tf.cast(tf.round(tf.cast(width, tf.float32) * want_h / want_w), tf.int32))
     crop_w = tf.minimum(width, tf.cast(tf.round(tf.cast(height, tf.float32) * want_w / want_h), tf.int32))
-    top, left = (height - crop_h) // 2, (width - crop_w) // 2
-    crop = pixels[:, top:top + crop_h, left:left + crop_w, :]
-    return tf.image.resize(crop, (want_h, want_w), method="bilinear", antialias=True)
+    return (height - crop_h) // 2, (width - crop_w) // 2, crop_h, crop_w
 
 
 def as_uint8(image) -> np.ndarray:

@@ -21,6 +21,7 @@ import keras
 
 from .classifier import describe, input_size, main_output, metadata, num_classes
 from .folding import folded
+from .zoo import VARIANTS, load_model
 
 #: log p is taken of max(p, FLOOR): a member 100% sure against a class must not make the mean -inf.
 FLOOR = 1e-12
@@ -60,6 +61,16 @@ def ensemble_classifier(models, names=None) -> keras.Model:
     return model
 
 
+def ensemble_of(keys, load=None) -> keras.Model:
+    """:func:`ensemble_classifier` of zoo variants (keys of :data:`~explorer.models.zoo.VARIANTS`, in the
+    order given), each named by its title: "every network here" for the Ideal class image page and for
+    ``python -m explorer.warm`` alike. ``load(variant)`` gives a variant's classifier (default
+    :func:`~explorer.models.zoo.load_model`; the page passes its shared model cache)."""
+    load = load or (lambda v: load_model(v.model, **v.kwargs()))
+    variants = [VARIANTS[k] for k in keys]
+    return ensemble_classifier([load(v) for v in variants], names=[v.title for v in variants])
+
+
 def _build(models, names) -> keras.Model:
     side = max(max(input_size(m)) for m in models)
     inputs = keras.Input((side, side, 3), name="pixels")
@@ -79,4 +90,4 @@ def _build(models, names) -> keras.Model:
     return describe(model, name=" + ".join(names), weights="the members' own")
 
 
-__all__ = ["FLOOR", "ensemble_classifier", "members_of"]
+__all__ = ["FLOOR", "ensemble_classifier", "ensemble_of", "members_of"]

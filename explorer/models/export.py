@@ -53,8 +53,8 @@ def _check(model, quantize) -> tuple[int, int]:
     return input_size(model)
 
 
-def _convert(model, quantize) -> bytes:
-    height, width = _check(model, quantize)
+def _convert(model, quantize, size: tuple[int, int]) -> bytes:
+    height, width = size
     spec = tf.TensorSpec([1, height, width, 3], tf.float32, name=INPUT_NAME)
     archive = keras.export.ExportArchive()
     archive.track(model)
@@ -79,8 +79,8 @@ def export_tflite(model, quantize: str | None = None) -> bytes:
     (8-bit weights: about 4x smaller, answers within a few percent). Made once per model and setting.
     ``ValueError`` (plain words) for a model that is not an image classifier or cannot be converted.
     """
-    _check(model, quantize)
-    return _FILES.get(model, lambda: _convert(model, quantize), key=quantize)
+    size = _check(model, quantize)
+    return _FILES.get(model, lambda: _convert(model, quantize, size), key=quantize)
 
 
 def labels_txt(model) -> str:
