@@ -57,7 +57,7 @@ def curve(history: list[float], target_name: str, steps: int, confidence: float,
     goal = ""
     if confidence > 0:
         fig.add_hline(y=confidence, line_dash="dash", line_color="#2ca02c")
-        goal = f" (dashed: the goal, {confidence:.0%})"
+        goal = f" (dashed: the goal, {attack_sections.percent(confidence)})"
     fig.update_layout(height=250, margin={"l": 10, "r": 10, "t": 36, "b": 10}, showlegend=False,
                       title=f"{label} after each step{goal}",
                       xaxis={"title": "step", "range": [0, max(steps, len(history) - 1, 1)]},
@@ -113,6 +113,11 @@ class Attack:
     @property
     def model_label(self) -> str:
         return title_of(self.choice)
+
+    @property
+    def goal(self) -> float:
+        """How sure the attacked networks must become: made to transfer, it runs on to TRANSFER_SURE."""
+        return attack_sections.TRANSFER_SURE if self.transfer else self.confidence
 
     @property
     def planned(self) -> int:
@@ -226,11 +231,11 @@ def run_attack(attack: Attack, frames: Frames, alert, status) -> None:
                      f"({plain_probability(metrics['top_probability'])})")
         status.progress(min(1.0, snap.step / max(attack.planned, 1)), text=text)
         frames.draw(attack.photo, snap.image, snap.history, attack.target_name, attack.planned,
-                    attack.confidence, caption=f"Step {snap.step}: {plain_probability(metrics['probability'])}",
+                    attack.goal, caption=f"Step {snap.step}: {plain_probability(metrics['probability'])}",
                     label=label)
 
     start = float(classifier.predict(attack.model, attack.photo)[attack.target])  # the pictures stay up meanwhile
-    frames.draw(attack.photo, attack.photo, [start], attack.target_name, attack.planned, attack.confidence,
+    frames.draw(attack.photo, attack.photo, [start], attack.target_name, attack.planned, attack.goal,
                 caption="Starting...", label=label)
     try:
         models = attack.models
@@ -249,18 +254,18 @@ def run_attack(attack: Attack, frames: Frames, alert, status) -> None:
         st.session_state["adv_result"] = {
             "result": done.result, "signature": attack.signature, "model": attack.model_label,
             "names": attack.names, "network": attack.model, "attacked": attack.attacked,
-            "attacked_keys": [attack.choice, *attack.also], "confidence": attack.confidence, "label": label,
+            "attacked_keys": [attack.choice, *attack.also], "confidence": attack.goal, "label": label,
             "shared": done.note}
 
 
 def show_not_attacked(attack: Attack, frames: Frames, before_slot, status) -> None:
     probs = verdicts.shared_predict(attack.model, attack.photo)  # a class opens this page on the same photo
     frames.draw(attack.photo, attack.photo, [float(probs[attack.target])], attack.target_name, attack.planned,
-                attack.confidence, caption="Not attacked yet")
+                attack.goal, caption="Not attacked yet")
     with before_slot.container():
         top5(attack.model, probs, target=attack.target, title=f"{attack.model_label} sees")
     until = (f"for {attack.steps} steps, or until every attacked network is "
-             f"{attack_sections.TRANSFER_SURE:.1%} sure it sees '{attack.target_name}' (made to transfer)"
+             f"{attack_sections.percent(attack_sections.TRANSFER_SURE)} sure it sees '{attack.target_name}' (made to transfer)"
              if attack.transfer else attack_sections.sure_words(attack.confidence, attack.target_name))
     status.info(f"Press **Fool the network**: it changes the photo by at most {attack.epsilon} level(s) of 255 "
                 f"{until}.", icon=":material/touch_app:")
@@ -283,7 +288,7 @@ def verdict(saved: dict) -> tuple[bool, str]:
         # an ensemble: the headline's number is this one network's; the metric below is the ensemble's average
         whose = f" (its own probability; the first of the {others + 1} attacked)" if others else ""
         return True, f"Fooled. {saved['model']} {sure}{whose}{also}, {how}."
-    wanted = "the top class" if saved["confidence"] <= 0 else f"{saved['confidence']:.0%}"
+    wanted = "the top class" if saved["confidence"] <= 0 else attack_sections.percent(saved["confidence"])
     hint = " Raise the budget ε." if result.epsilon == 0 else " Try more steps, PGD, or a larger budget ε."
     if top == result.target:
         return False, (f"Not sure enough yet: {saved['model']} sees **{names[top]}** first, but only "

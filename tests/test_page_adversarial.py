@@ -125,6 +125,10 @@ def test_make_it_transfer_says_what_ran_and_asks_the_networks_it_never_saw():
     result = at.session_state["adv_result"]["result"]
     assert result.transfer and result.linf <= 8 and len(result.per_model_after) == 2
     assert f"made to transfer (momentum + input diversity, {result.steps} steps, ε 8;" in at.success[0].value
+    # its goal line is where it stops (99.99%), not the plain attack's 90%
+    [curve] = [c for c in charts(at) if "after each step" in c["layout"]["title"]["text"]]
+    assert "the goal, 99.99%" in curve["layout"]["title"]["text"]
+    assert [shape["y0"] for shape in curve["layout"]["shapes"]] == [attack_sections.TRANSFER_SURE]
     # the networks it never saw judge at once (no button to press): here MobileNetV2
     table = next(t.value for t in at.table if "verdict" in t.value.columns)
     assert list(table.index).count(explorer.VARIANTS["mobilenet_v2"].title) == 1

@@ -59,11 +59,19 @@ def transfer_words(result) -> str:
     return f"momentum + input diversity, {result.steps} steps, ε {result.epsilon}"
 
 
+def percent(p: float) -> str:
+    """A goal as a percentage with the digits it needs: 0.9 -> '90%', 0.9999 -> '99.99%' (never '100%')."""
+    for digits in range(5):
+        if round(p * 100, digits) == round(p * 100, 6):
+            return f"{p:.{digits}%}"
+    return f"{p:.4%}"
+
+
 def sure_words(confidence: float, target_name: str) -> str:
     """What the attack waits for, in words."""
     if confidence <= 0:
         return f"until '{target_name}' is its first choice"
-    return f"until it is {confidence:.0%} sure it sees '{target_name}'"
+    return f"until it is {percent(confidence)} sure it sees '{target_name}'"
 
 
 # --- Grad-CAM before and after -------------------------------------------------------------------------------
@@ -181,7 +189,7 @@ def sweep_figure(points, target_name: str, confidence: float) -> go.Figure:
         fig.add_hline(y=confidence, line_dash="dash", line_color="#2ca02c")
     fig.update_layout(height=280, margin={"l": 10, "r": 10, "t": 40, "b": 10}, showlegend=False,
                       title=f"p('{target_name}') after the attack, per budget (green: fooled"
-                            + (f"; dashed: the goal, {confidence:.0%})" if confidence > 0 else ")"),
+                            + (f"; dashed: the goal, {percent(confidence)})" if confidence > 0 else ")"),
                       xaxis={"title": "budget ε (pixel levels of 255)", "tickvals": eps},
                       yaxis={"title": f"p('{target_name}')", "range": [-0.03, 1.05],
                              "tickvals": [0, 0.25, 0.5, 0.75, 1],
