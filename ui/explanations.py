@@ -99,7 +99,7 @@ def wall_section(model, photo_raw: np.ndarray, seen: np.ndarray, target: int) ->
         with cols[i % columns]:
             st.image(_overlay(seen, result.maps[m]), width="stretch")
             st.markdown(f"**{TITLES[m]}**")
-            st.caption(caption(m, result.options[m], names[target]))
+            st.caption(caption(m, result.options[m], names[target], result.facts[m]))
 
 
 def deletion_figure(result, class_name: str) -> go.Figure:

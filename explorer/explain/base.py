@@ -14,7 +14,7 @@ through the network :data:`CHUNK` at a time.
 from __future__ import annotations
 
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import keras
 import numpy as np
@@ -40,6 +40,8 @@ class Attribution:
     probabilities: np.ndarray  # the model's probabilities for the photo
     target: int  # the class explained
     options: dict  # the settings that ran (defaults filled in)
+    facts: dict = field(default_factory=dict)  # what the run found about itself (e.g. Grad-CAM++'s
+    # same_gradient_everywhere), for captions that say exactly what ran
 
 
 @dataclass(frozen=True)
@@ -121,11 +123,12 @@ def on_photo(small: np.ndarray, photo_shape, size: tuple[int, int]) -> np.ndarra
     return full
 
 
-def finish(method: str, small: np.ndarray, how: str, subj: Subject, options: dict) -> Attribution:
+def finish(method: str, small: np.ndarray, how: str, subj: Subject, options: dict,
+           facts: dict | None = None) -> Attribution:
     """The record of one explanation from its raw map on the model's grid."""
     small = scaled(small, how)
     return Attribution(method, on_photo(small, subj.photo.shape, subj.size), on_grid(small, subj.size),
-                       subj.probabilities, subj.target, dict(options))
+                       subj.probabilities, subj.target, dict(options), dict(facts or {}))
 
 
 def chunks(count: int):

@@ -58,11 +58,16 @@ def attribution(model: keras.Model, image, method: str = "gradcam", target=None,
     return explain(model, image, method, target, **options).heat
 
 
-def caption(method: str, options: dict, class_name: str) -> str:
-    """What one method did, in plain words, from the settings that ran (never written by hand)."""
+def caption(method: str, options: dict, class_name: str, facts: dict | None = None) -> str:
+    """What one method did, in plain words, from the settings that ran and what the run found about
+    itself (:attr:`Attribution.facts`; never written by hand)."""
     if method == "gradcam":
         return (f"Which places of the last feature maps ({options.get('layer', 'the last layer')}) raise the "
                 f"belief in {class_name}: each channel counts by its average gradient. Coarse blobs.")
+    if method == "gradcam++" and (facts or {}).get("same_gradient_everywhere"):
+        return (f"Here practically the same as Grad-CAM counting only the channels that speak for {class_name}: this "
+                "network averages its last maps, so every place of a channel gets the same weight, and the "
+                "evidence against the class is left out.")
     if method == "gradcam++":
         return (f"Grad-CAM where each place counts by its own positive evidence for {class_name}, so several "
                 "objects of the class can all light up.")

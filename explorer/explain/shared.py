@@ -29,6 +29,7 @@ class Wall:
     maps: dict  # method -> float32 h x w map in 0..1
     options: dict  # method -> the settings that ran
     curves: dict  # method -> DeletionCurve
+    facts: dict  # method -> what its run found about itself (Attribution.facts), for its caption
 
 
 def _key(kind: str, model, photo, target: int, options: dict, **more):
@@ -47,10 +48,10 @@ def wall(model, image, target, options: dict | None = None, methods=tuple(METHOD
 
     def work(publish, token):
         subj = subject(model, photo, target)
-        maps, ran = {}, {}
+        maps, ran, facts = {}, {}, {}
         for i, m in enumerate(methods):
             a = explain(model, photo, m, target, **options.get(m, {}))
-            maps[m], ran[m] = a.view, a.options
+            maps[m], ran[m], facts[m] = a.view, a.options, a.facts
             publish(i + 1, None, {"method": m, "view": a.view, "options": a.options, "total": total})
         rnd = random_curve(model, subj)
         publish(len(methods) + 1, None, {"total": total})
@@ -58,7 +59,7 @@ def wall(model, image, target, options: dict | None = None, methods=tuple(METHOD
         for i, m in enumerate(methods):
             curves[m] = curve_of(model, subj, maps[m], m, rnd)
             publish(len(methods) + 2 + i, None, {"curve": curves[m], "total": total})
-        return Wall(target, subj.probabilities, maps, ran, curves)
+        return Wall(target, subj.probabilities, maps, ran, curves, facts)
 
     return serving.submit(_key("explanation_wall", model, photo, target, options, methods=list(methods)), work)
 

@@ -30,14 +30,17 @@ _COMPILED = WeakCache()
 
 
 def last_conv_layer(model: keras.Model) -> str:
-    """The last layer (nested models included) whose output is a 4-D feature map (batch, H, W, C)."""
+    """The last layer (nested models included) whose output is a 4-D feature map (batch, H, W, C) with more
+    than one place: Keras' MobileNet (v1) ends in a 1x1 ``conv_preds`` layer after its pooling, whose
+    single place would make every map flat."""
     name = None
     for layer in walk_layers(model):
         try:
             shape = layer.output.shape
         except (AttributeError, ValueError):
             continue
-        if len(shape) == 4 and not isinstance(layer, keras.layers.InputLayer):
+        one_place = len(shape) == 4 and shape[1] == 1 and shape[2] == 1
+        if len(shape) == 4 and not one_place and not isinstance(layer, keras.layers.InputLayer):
             name = layer.name
     if name is None:
         raise ValueError(f"Model '{model.name}' has no layer with feature maps (HxWxC) to explain.")
