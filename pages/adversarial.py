@@ -199,10 +199,15 @@ def attack_settings() -> Attack:
     target = pick_target(names)
     epsilon = st.select_slider("Budget ε: most a pixel may change (of 255)", EPSILONS, key="adv_epsilon",
                                help="In pixel levels: 1 is the smallest change an 8-bit photo can hold.")
+    # made to transfer (the switch below, PGD only) runs on to its own goal: this slider then says so, greyed
+    transferring = bool(st.session_state.get("adv_transfer")) and st.session_state.get("adv_method", "pgd") == "pgd"
     confidence = st.select_slider("How sure must the network become?", SURE, format_func=sure_label,
-                                  key="adv_confidence",
-                                  help="The attack stops once the target has this probability ('top class': as "
-                                       "soon as it is the network's first choice).")
+                                  key="adv_confidence", disabled=transferring,
+                                  help=(f"Made to transfer (below), it runs on until every attacked network is "
+                                        f"{attack_sections.percent(attack_sections.TRANSFER_SURE)} sure; this "
+                                        "slider is for the plain attack and the sweep." if transferring else
+                                        "The attack stops once the target has this probability ('top class': as "
+                                        "soon as it is the network's first choice)."))
     method, steps, step_size, also, transfer = method_settings(choice, names)
     if method == "pgd" and step_size is not None and not transfer:  # the transfer mode has its own steps
         step_size = max(epsilon, 1) * step_size

@@ -119,6 +119,7 @@ def test_make_it_transfer_says_what_ran_and_asks_the_networks_it_never_saw():
     at = open_page({"model": SMALL, "eps": "8", "transfer": "1"})
     assert at.toggle(key="adv_transfer").value
     assert "keeps pushing past 90% sure" in texts(at) and "made to transfer" in texts(at)
+    assert at.select_slider(key="adv_confidence").disabled  # it runs to its own 99.99%, not this slider's
     at.multiselect(key="adv_also").set_value(["mobilenet_0.75"]).run()
     at.button(key="adv_go").click().run()
     assert not at.exception and not at.error
@@ -136,6 +137,7 @@ def test_make_it_transfer_says_what_ran_and_asks_the_networks_it_never_saw():
     assert "plain, not made to transfer" in texts(at)  # the sweep says it is not this attack
     at.toggle(key="adv_transfer").set_value(False).run()
     assert "Settings changed since this run" in texts(at)
+    assert not at.select_slider(key="adv_confidence").disabled
 
 
 @needs_fixtures
