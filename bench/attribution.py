@@ -76,7 +76,9 @@ def faithfulness(model, photos: dict) -> None:
             cells.append(f"{curve.score:.3f}" + (" ✓" if curve.faithful else ""))
             random_score = curve.random_score
         label = explorer.class_names_of(model)[subj.target]
-        print(f"| {name} ({label}, {subj.probabilities[subj.target]:.2f}) | {random_score:.3f} | " + " | ".join(cells) + " |")
+        fragile = ", too fragile to judge" if curve.fragile else ""  # random orders keep < 5% of the start
+        print(f"| {name} ({label}, {subj.probabilities[subj.target]:.2f}{fragile}) | {random_score:.3f} | "
+              + " | ".join(cells) + " |")
     print("| **beat random** | | " + " | ".join(f"**{wins[m]} of {len(photos)}**" for m in METHODS) + " |")
 
 

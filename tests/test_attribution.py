@@ -157,9 +157,21 @@ def test_the_red_detectors_deletion_curve_falls_at_once_and_random_slowly():
     assert curve.by_map[0] == pytest.approx(curve.by_random[0])
     # measured 0.500 (the square greyed first: p = 1/2) and 0.955, oneDNN on and off
     assert curve.faithful and curve.score < 0.6 and curve.random_score > 0.9
+    assert not curve.fragile  # random orders keep 95% of the start: the test can judge this map
     # a map given as an array is scored the same way
     heat = explorer.attribution(model, red_in_top_left(), "gradcam", target="red")
     assert explorer.deletion_curve(model, red_in_top_left(), heat, target="red").score == pytest.approx(curve.score)
+
+
+def test_a_class_that_dies_in_any_order_is_too_fragile_to_judge_a_map():
+    """The MobileNet 0.75 rocket of the README: p 0.43 at the start, random orders 0.002 over 10-50%."""
+    f = np.asarray(deletion.FRACTIONS)
+    start = 0.43
+    dying = np.where(f == 0, start, 0.002).astype(np.float32)
+    curve = deletion.DeletionCurve("m", 0, deletion.FRACTIONS, np.where(f == 0, start, 0.009), dying)
+    assert curve.fragile and not curve.faithful
+    slowly = (start * (1 - f)).astype(np.float32)  # random orders keep 70% over 10-50%
+    assert not deletion.DeletionCurve("m", 0, deletion.FRACTIONS, dying, slowly).fragile
 
 
 @needs_fixtures
