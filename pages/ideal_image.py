@@ -165,7 +165,12 @@ def _robust(options) -> bool:
 
 def _progress_text(label, step, steps, class_label, seen, clean, robust) -> str:
     """Live progress: the shown picture's own probability (the number the result caption will give)
-    and, when the network judges randomly transformed copies, that of the copy it saw at this step."""
+    and, when the network judges randomly transformed copies, that of the copy it saw at this step.
+    Presenting, the step and the picture's probability only: under the Paint button, in a quarter of the
+    page at projector size, the full line took seven lines and ran past the bottom of a 1440x900 screen
+    (the picture's caption names the run)."""
+    if present.is_on():
+        return f"step {step}/{steps} · p({class_label}) = {plain_probability(seen if clean is None else clean)}"
     text = f"{label}: step {step}/{steps}"
     if clean is not None:
         text += f" · p({class_label}) of this picture: {plain_probability(clean)}"
@@ -410,15 +415,17 @@ def _show_waiting():
 
 def _show_pair(main, plain, class_label, options):
     """The regularised image beside the plain-noise one, each with its curves."""
+    # anchor=False: a heading's link icon sits after its text; beside "Regularised" in a presenting half
+    # column it wrapped onto a line of its own, so that picture sat 45 px below "Plain noise"'s.
     columns = st.columns(2 if plain is not None else 1)
     width = "stretch" if plain is not None else present.px(PICTURE)
     with columns[0]:
-        st.subheader("Regularised")
+        st.subheader("Regularised", anchor=False)
         st.image(main.image, caption=_result_caption(main, "regularised", class_label), width=width)
         st.plotly_chart(_curves(main.history, main.losses), width="stretch", key="ideal_curve_main")
     if plain is not None:
         with columns[1]:
-            st.subheader("Plain noise")
+            st.subheader("Plain noise", anchor=False)
             st.image(plain.image, caption=_result_caption(plain, "no regularisers", class_label),
                      width=width)
             st.plotly_chart(_curves(plain.history, plain.losses), width="stretch", key="ideal_curve_plain")
@@ -478,12 +485,10 @@ def _show_several(done):
                "the p under each is for that picture itself.")
 
 
-def _controls():
-    """The control column: model, class, preset, the Paint button high up, settings folded below.
-    Returns (label, model, class names, target, Paint pressed)."""
-    # The button goes first, beside the picture it paints: under the model, class and preset it sat below
-    # the fold at 1440x900 (presenting and normally: issue 23's walk).
-    button_slot = st.container()
+def _controls(button_slot):
+    """The control column: model, class, preset, settings folded below; the Paint button, its Stop and
+    progress line go in ``button_slot`` (the top of the output column, right above the picture).
+    Returns (label, model, class names, target, Paint pressed, the Stop and progress place)."""
     first = model_params()
     links.restore(first)
     label, model, names = _model_picker()
@@ -498,7 +503,7 @@ def _controls():
         st.caption(f"Runs: {_described(_options(), st.session_state['ideal_steps'])}")
     run = button_slot.button("Paint the ideal image", type="primary", disabled=model is None or target is None,
                              icon=":material/brush:", width="stretch")
-    stop_place = button_slot.empty()  # a run's Stop and progress line, right under the button (on a phone too)
+    stop_place = button_slot.empty()  # a run's Stop and progress line, right under the button
     _settings()
     links.share(params, key="ideal_share")
     links.publish(params)
@@ -509,9 +514,17 @@ st.title("Ideal class image")
 st.markdown("What does the network think a **cat** is? Start from noise and change the pixels, step by step, in "
             "the direction that raises the network's probability for the class (gradient ascent on the image).")
 
+# The Paint button heads the output column, right above the picture it paints: under the model, class and
+# preset it sat below the fold at 1440x900 (issue 23's walk), and at the top of the controls a phone (columns
+# one under the other) drew the picture below every control, off screen. On a narrow screen the output column
+# goes first (CSS ``order``, from the width at which Streamlit stacks columns), so the Paint button, its
+# progress and the picture come right after the title and the controls follow.
+present.style("@media (max-width: 640px) { [data-testid=\"stColumn\"]:has(.st-key-ideal_output) "
+              "{ order: -1; } }", "ideal-phone-order")
 controls, output = st.columns([1.1, 1.4] if present.is_on() else [1, 1.7], gap="medium")
+output = output.container(key="ideal_output")
 with controls:
-    label, model, names, target, run, stop_place = _controls()
+    label, model, names, target, run, stop_place = _controls(output.container())
 
 with output:
     several = bool(st.session_state["ideal_several"])

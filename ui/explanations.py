@@ -222,18 +222,27 @@ def where_it_looks(model, model_title: str, photo_raw: np.ndarray, seen: np.ndar
         single(model, model_title, photo_raw, seen, probs)
         return
     names = classifier.class_names_of(model)
-    row = st.columns([3, 1.2]) if not present.is_on() else [st.container(), st.container()]
+    presenting = present.is_on()
+    row = [st.container(), st.container()] if presenting else st.columns([3, 1.2])
     with row[0]:
         target = class_picker(model, probs)
-    with row[1], present.details("Settings"):  # presenting: folded, so the pictures start on the first screen
+    # Presenting, the folded settings and the words about the pictures go under the pictures: above them
+    # (under the page's title, layer slider, tabs and the class picker) the wall began at the bottom of a
+    # 1440x900 screen. The teacher says what the pictures show; the projector shows them. The widgets are
+    # still made before the long work below, in containers placed where they show.
+    pictures = st.container()
+    below = st.container() if presenting else None
+    with (below if presenting else row[1]), present.details("Settings"):
         st.selectbox("Integrated gradients starts from", list(BASELINES), key=BASELINE,
                      format_func=lambda b: BASELINES[b],
                      help="The picture the photo is faded in from: black, a blur of the photo, or noise.")
     if shown == VIEWS[1]:
-        with present.details("What these pictures show"):
+        with (below if presenting else pictures), present.details("What these pictures show"):
             st.caption(f"Five ways to ask where {model_title} finds {names[target]} in this photo, drawn on what "
                        "it sees. Bright: what each method calls important. They disagree: *Which one can we "
                        "trust?* tests them.")
-        wall_section(model, photo_raw, seen, target)
+        with pictures:
+            wall_section(model, photo_raw, seen, target)
     else:
-        trust_section(model, photo_raw, seen, target)
+        with pictures:
+            trust_section(model, photo_raw, seen, target)

@@ -43,14 +43,36 @@ def title_of(choice: str) -> str:
     return choice if choice.startswith(USER_PREFIX) else zoo.VARIANTS[choice].title
 
 
+#: What a select box shows for a model whose title does not fit one: the select box shows its value in a
+#: one-line input, cut off at its edge ("MobileNet, alpha 0.25 (128 px, fastest" presenting, in the side bar,
+#: and on a phone). The full title goes in the caption under the picker (:func:`_full_name`).
+SHORT_TITLES = {"googlenet": "GoogLeNet", "mobilenet_0.75": "MobileNet 0.75 (192 px)",
+                "mobilenet_0.25": "MobileNet 0.25 (128 px)"}
+#: Longest user-model name shown whole in a picker (``Yours: `` and this many characters fit the 230 px
+#: select box of the side bar); a longer one shows its start and its end.
+USER_NAME_CHARS = 20
+
+
 def _title(choice: str, include_top: bool) -> str:
+    """The picker's short label: the short title and a one-word note (what the caption says in full)."""
     if choice.startswith(USER_PREFIX):
-        return choice
+        name = choice.removeprefix(USER_PREFIX)
+        if len(name) <= USER_NAME_CHARS:
+            return choice
+        # its start and its end, so "cat vs dog (MobileNetV2)" and "cat vs dog (MobileNet, alpha 0.25)" differ
+        return f"{USER_PREFIX}{name[:USER_NAME_CHARS - 8]}…{name[-7:]}"
     spec = zoo.VARIANTS[choice]
+    short = SHORT_TITLES.get(choice, spec.title)
     missing = spec.pretrained and not spec.weights_available(include_top)
     if missing:
-        return spec.title + "  (no weights here)"
-    return spec.title + (f" ({weights.BUNDLED_NOTE})" if spec.weights_bundled(include_top) else "")
+        return short + " (no weights)"
+    return short + (" (bundled)" if spec.weights_bundled(include_top) else "")
+
+
+def _full_name(choice: str, include_top: bool) -> str | None:
+    """The full name where the picker's label shortened it (caption under the picker), else None."""
+    full = choice if choice.startswith(USER_PREFIX) else zoo.VARIANTS[choice].title
+    return None if _title(choice, include_top).startswith(full) else full
 
 
 def choices(variants=zoo.MODEL_NAMES, exclude=(), user: bool = False) -> list[str]:
@@ -93,6 +115,9 @@ def model_select(label: str = "Model", key: str = "model", default="vgg16", *, v
     if st.session_state.get(key) not in options:
         st.session_state[key] = start
     choice = st.selectbox(label, options, key=key, format_func=lambda c: _title(c, include_top))
+    full = _full_name(choice, include_top)
+    if full is not None:
+        st.caption(full)
     if choice.startswith(USER_PREFIX):
         model = user_models()[choice.removeprefix(USER_PREFIX)]
         st.caption(f"Your classifier: {', '.join(classifier.class_names_of(model)[:20])}")

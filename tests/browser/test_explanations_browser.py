@@ -68,12 +68,17 @@ def _wall_width(browser, server: str, present: bool) -> float:
         assert "(out_relu)" in captions
         _no_missing_numbers(page)
         _shot(page, "explanations_wall" + ("_present" if present else ""))
-        return images.first.bounding_box()["width"]
+        first = images.first.bounding_box()
+        if present:  # the teacher sees the wall without scrolling: at least half of its first row on screen
+            assert page.evaluate("window.scrollY") == 0
+            assert HEIGHT - first["y"] >= first["height"] / 2, first  # it began at 886 px, a sliver
+        return first["width"]
     finally:
         context.close()
 
 
 def test_the_wall_shows_five_explanations_with_captions_bigger_when_presenting(server, browser):
+    """Presenting, the pictures are bigger (three a row) and the first row is on the first screen."""
     normal = _wall_width(browser, server, present=False)
     presenting = _wall_width(browser, server, present=True)
     assert presenting > 1.2 * normal, (normal, presenting)  # three a row instead of five
