@@ -159,6 +159,11 @@ def trust_section(model, photo_raw: np.ndarray, seen: np.ndarray, target: int) -
                        "order (dashed), the map points at what the network really uses. On this photo (mean over "
                        f"10% to 50% greyed, shaded): faster than random: {', '.join(good) or 'none'}; "
                        f"not faster: {', '.join(bad) or 'none'}.")
+            if next(iter(result.curves.values())).fragile:  # every curve shares the one random-order curve
+                st.warning(f"Here even a random order takes p({names[target]}) from "
+                           f"{plain_probability(float(result.probabilities[target]))} to almost nothing at once: "
+                           "the network is too unsure of this class for this test to tell the maps apart. "
+                           "Try a photo it is surer of.", icon=":material/warning:")
     with right:
         st.markdown("**Test 2: break the network, does the map change?**")
         sanity_part(model, photo_raw, seen, target, opts, names[target])
