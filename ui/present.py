@@ -30,9 +30,14 @@ html {{ font-size: {BODY_PX}px; }}
 [data-testid="stCaptionContainer"], [data-testid="stCaptionContainer"] p {{
   font-size: {CAPTION_PX}px !important; color: inherit !important; }}
 [data-testid="stMetricValue"] p, [data-testid="stMetricValue"] {{ font-size: 1.75rem !important; line-height: 1.25 !important; }}
-[data-testid="stSidebar"] {{ width: 340px !important; min-width: 340px !important; }}
+@media (min-width: 768px) {{  /* a phone folds the side bar away by its own width: a wider one left a strip */
+  [data-testid="stSidebar"] {{ width: 340px !important; min-width: 340px !important; }} }}
 [data-testid="stSidebarNav"] span {{ font-size: 20px !important; white-space: normal !important; }}
 [data-testid="stMainBlockContainer"] {{ padding-top: 2.5rem !important; }}
+@media (max-width: 767px) {{  /* a phone: the side bar keeps its narrower width, so menu and names keep their size */
+  [data-testid="stSidebar"] [data-testid="stSelectbox"] input, [data-testid="stSidebarNav"] span,
+  [data-testid="stSidebarNav"] [data-testid="stMarkdownContainer"] p {{
+    font-size: 16px !important; }} }}
 """
 
 

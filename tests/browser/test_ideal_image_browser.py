@@ -19,6 +19,15 @@ def _in_view(locator) -> dict:
     return box
 
 
+def _open(page, server: str, query: str) -> None:
+    """The page from a lesson link: the app shell first (a fresh server's first hit on a deep link can show
+    the pages-folder side bar), then the link."""
+    page.goto(server)
+    wait_for_app(page)
+    page.goto(f"{server}/ideal_image?{query}")
+    wait_for_app(page)
+
+
 def _paint_and_check_in_view(page, name: str, steps: int) -> None:
     paint = page.get_by_role("button", name="Paint the ideal image")
     _in_view(paint)
@@ -35,10 +44,7 @@ def _paint_and_check_in_view(page, name: str, steps: int) -> None:
 
 @pytest.mark.slow
 def test_a_link_restores_settings_and_the_run_plays_beside_the_button(server, page):
-    page.goto(server)  # a fresh server's first hit on a deep link can show the pages-folder sidebar
-    wait_for_app(page)
-    page.goto(f"{server}/ideal_image?model=mobilenet_0.25&steps=400&jitter=8")
-    wait_for_app(page)
+    _open(page, server, "model=mobilenet_0.25&steps=400&jitter=8")
     assert page.get_by_text("What the network sees").count() == 1  # the app's own navigation sections
     assert errors_on(page) == []
     # The link's changed sliders are restored: the recipe line says what the Paint button will run.
@@ -60,10 +66,7 @@ def test_a_link_restores_settings_and_the_run_plays_beside_the_button(server, pa
 
 @pytest.mark.slow
 def test_presentation_mode_keeps_the_run_on_one_screen(server, page):
-    page.goto(server)
-    wait_for_app(page)
-    page.goto(f"{server}/ideal_image?present=1&model=mobilenet_0.25&steps=1000")
-    wait_for_app(page)
+    _open(page, server, "present=1&model=mobilenet_0.25&steps=1000")
     assert errors_on(page) == []
     _paint_and_check_in_view(page, "ideal_image_running_present", 1000)
     page.wait_for_selector("text=Does another network also see it?", timeout=240_000)
@@ -79,10 +82,7 @@ def test_presentation_mode_keeps_the_run_on_one_screen(server, page):
 @pytest.mark.slow
 def test_several_images_pushed_apart_from_a_lesson_link(server, page):
     """Issue 10's diversity section in a real browser: a link turns it on, Paint shows n different images."""
-    page.goto(server)
-    wait_for_app(page)
-    page.goto(f"{server}/ideal_image?model=mobilenet_0.25&steps=10&several=1&images=2")
-    wait_for_app(page)
+    _open(page, server, "model=mobilenet_0.25&steps=10&several=1&images=2")
     assert errors_on(page) == []
     page.get_by_role("button", name="Paint the ideal image").click()
     page.wait_for_selector("text=/2 ideal images of .*, pushed apart/", timeout=240_000)
@@ -97,11 +97,8 @@ def test_several_images_pushed_apart_from_a_lesson_link(server, page):
 def test_stop_beside_the_picture_keeps_it_and_the_toolbar_stop_is_hidden_while_painting(server, page):
     """Issue 23: Streamlit's own Stop ended the script mid-run, freezing the page at "step n/300" with no
     word; while a run is watched it is hidden, and the page's Stop keeps the picture and says where."""
-    page.goto(server)
-    wait_for_app(page)
     # a seed no other test paints: a run another test already made would be replayed at once, with no Stop
-    page.goto(f"{server}/ideal_image?model=mobilenet_0.25&steps=1000&seed=23")
-    wait_for_app(page)
+    _open(page, server, "model=mobilenet_0.25&steps=1000&seed=23")
     page.get_by_role("button", name="Paint the ideal image").click()
     page.wait_for_selector("text=/regularised: step [0-9]+\\/1000/", timeout=120_000)
     toolbar_stop = page.locator('[data-testid="stStatusWidget"] button')
@@ -133,10 +130,7 @@ CUT_SELECTS = """() => Array.from(document.querySelectorAll('[data-testid="stSel
 def test_presenting_the_result_pictures_line_up(server, page):
     """Presenting, the regularised and the plain-noise pictures sit side by side at one height (the
     heading's link icon once wrapped under "Regularised", 45 px lower than "Plain noise")."""
-    page.goto(server)
-    wait_for_app(page)
-    page.goto(f"{server}/ideal_image?present=1&model=mobilenet_0.25&steps=20&seed=31")
-    wait_for_app(page)
+    _open(page, server, "present=1&model=mobilenet_0.25&steps=20&seed=31")
     page.get_by_role("button", name="Paint the ideal image").click()
     page.wait_for_selector("text=Does another network also see it?", timeout=240_000)
     wait_for_app(page)
@@ -161,11 +155,11 @@ def test_long_model_names_are_whole_in_the_pickers(server, browser):
             page.goto(server)
             wait_for_app(page)
             mode = "&present=1" if present else ""
-            # a phone presenting: not Feature maps, whose side bar cannot be opened there (the presenting side
-            # bar's fixed width leaves a strip over the open button; students' phones do not present)
-            for path in ("ideal_image",) if viewport is PHONE and present else ("ideal_image", "feature_maps"):
+            for path in ("ideal_image", "feature_maps"):
                 page.goto(f"{server}/{path}?model=mobilenet_0.25{mode}")
                 wait_for_app(page)
+                if viewport is PHONE:  # the folded side bar is wholly off screen (presenting's wider one left a strip)
+                    assert page.get_by_test_id("stSidebar").bounding_box()["width"] == 0
                 if viewport is PHONE and path == "feature_maps":  # its picker is in the folded side bar
                     page.get_by_test_id("stExpandSidebarButton").click()
                     wait_for_app(page)
@@ -185,10 +179,7 @@ def test_on_a_phone_the_picture_shows_right_under_the_paint_button(server, brows
     context = browser.new_context(viewport=PHONE)
     page = context.new_page()
     try:
-        page.goto(server)
-        wait_for_app(page)
-        page.goto(f"{server}/ideal_image?model=mobilenet_0.25&steps=1000&seed=390")  # a seed no other test paints
-        wait_for_app(page)
+        _open(page, server, "model=mobilenet_0.25&steps=1000&seed=390")  # a seed no other test paints
         paint = page.get_by_role("button", name="Paint the ideal image")
         paint.click()
         page.wait_for_selector("text=/regularised: step [0-9]+\\/1000/", timeout=120_000)
