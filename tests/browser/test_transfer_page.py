@@ -35,7 +35,7 @@ def test_a_lesson_link_then_training_on_the_demo_set_with_the_curves_beside_the_
     wait_for_app(page)
     page.get_by_text("Images per class").first.wait_for(timeout=60_000)
     backbone = page.get_by_role("combobox", name="Backbone (pretrained, frozen)")
-    assert backbone.input_value() == "MobileNet, alpha 0.25 (128 px, fastest)"  # restored from the link
+    assert backbone.input_value() == "MobileNet 0.25 (128 px)"  # restored from the link (its short label)
     assert page.locator(".st-key-tl_epochs input[type=range]").input_value() == "30"
     assert page.get_by_role("radio", name="Demo set").get_attribute("aria-checked") == "true"
     assert errors_on(page) == [] and page.locator('[data-testid="stAlertContentWarning"]').count() == 0
