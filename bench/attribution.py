@@ -33,13 +33,14 @@ from explorer.explain import METHODS, TITLES, explain, sanity  # noqa: E402
 from explorer.explain.base import log_prob, on_grid, scaled, subject  # noqa: E402
 from explorer.explain.deletion import cell_means, curve_of, random_curve  # noqa: E402
 from explorer.explain.gradcam import cams  # noqa: E402
+from explorer.explain.methods import CLASSROOM_OPTIONS  # noqa: E402
 from explorer.inspect.features import extractor  # noqa: E402
 
 FIXTURES = _offline.FIXTURES / "images"
 SAMPLES = _offline.ROOT / "assets" / "samples"
 PHOTOS = {"dog": FIXTURES / "dog.jpg", "parrot": FIXTURES / "parrot.jpg", "astronaut": SAMPLES / "astronaut.jpg",
           "coffee": SAMPLES / "coffee.jpg", "rocket": SAMPLES / "rocket.jpg"}
-PAGE = {"integrated_gradients": {"steps": 16}, "smoothgrad": {"samples": 16}, "occlusion": {"patch": 32, "stride": 16}}
+PAGE = CLASSROOM_OPTIONS  # the page's lighter settings
 
 
 def cost(model, photo, repeats: int) -> None:
@@ -143,8 +144,7 @@ def main() -> None:
                                                      "feature maps)")
     args = parser.parse_args()
     parts = set(args.parts.split(","))
-    spec = explorer.VARIANTS[args.model]
-    model = explorer.load_model(spec.model, **spec.kwargs(True))
+    model = explorer.VARIANTS[args.model].load()
     if "cost" in parts:
         cost(model, explorer.load_image(PHOTOS["dog"]), args.repeats)
     if "faithfulness" in parts:

@@ -96,9 +96,7 @@ def speed(model, steps: int, rounds: int = 2) -> None:
 
 
 CLASSES = {"tabby": explorer.TABBY, "Siamese cat": explorer.SIAMESE_CAT, "zebra": explorer.ZEBRA}
-NETWORKS = {"MobileNetV2": dict(name="mobilenet_v2"),
-            "MobileNet 0.75": dict(name="mobilenet", alpha=0.75, input_shape=(192, 192, 3)),
-            "MobileNet 0.25": dict(name="mobilenet", alpha=0.25, input_shape=(128, 128, 3))}
+NETWORKS = {"MobileNetV2": "mobilenet_v2", "MobileNet 0.75": "mobilenet_0.75", "MobileNet 0.25": "mobilenet_0.25"}
 
 
 def judged(painters: list[str], judges: list[str], nets: dict, steps: int, seeds) -> dict:
@@ -131,7 +129,7 @@ def quality(steps: int, seeds) -> None:
     """Do networks that did not paint a picture recognise it? The default recipe ("best looking"), painted
     on MobileNetV2 alone (the page's model on a fresh machine) and for every network here (the page's
     default where several have weights), each time judged only by networks left out of the painting."""
-    nets = {name: explorer.load_model(**kw) for name, kw in NETWORKS.items()}
+    nets = {name: explorer.VARIANTS[key].load() for name, key in NETWORKS.items()}
     print(f"== Quality: recipe 'best looking', {steps} steps, classes {', '.join(CLASSES)}, seeds {list(seeds)}")
     print("- one network paints:")
     judged(["MobileNetV2"], ["MobileNet 0.75", "MobileNet 0.25"], nets, steps, seeds)

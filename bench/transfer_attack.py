@@ -40,11 +40,8 @@ WAYS = {
     "make it transfer (momentum + input diversity)": dict(transfer=True),
 }
 TARGETS = {"tabby": 281, "goldfish": 1, "school bus": 779}
-NETWORKS = {
-    "MobileNetV2 224": dict(name="mobilenet_v2"),
-    "MobileNet 0.75 192": dict(name="mobilenet", alpha=0.75, input_shape=(192, 192, 3)),
-    "MobileNet 0.25 128": dict(name="mobilenet", alpha=0.25, input_shape=(128, 128, 3)),
-}
+NETWORKS = {"MobileNetV2 224": "mobilenet_v2", "MobileNet 0.75 192": "mobilenet_0.75",
+            "MobileNet 0.25 128": "mobilenet_0.25"}
 
 
 def photos(quick: bool) -> dict[str, np.ndarray]:
@@ -59,7 +56,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="one judge (MobileNet 0.25) and the fixture photos only")
     parser.add_argument("--single", action="store_true", help="also attack each of the two alone (plain PGD, 0.99)")
     args = parser.parse_args()
-    models = {label: explorer.load_model(**spec) for label, spec in NETWORKS.items()}
+    models = {label: explorer.VARIANTS[key].load() for label, key in NETWORKS.items()}
     images = photos(args.quick)
     judges = list(models)[-1:] if args.quick else list(models)
     print(f"epsilon = {EPSILON} pixel levels, up to {STEPS} steps; transfer mode: {dict(ensemble.TRANSFER)}; "

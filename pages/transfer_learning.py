@@ -18,7 +18,7 @@ from explorer.data.samples import SAMPLES
 from ui import links, present
 from ui.capture import class_capture
 from ui.models import GEOMETRY_NOTE, model_select, title_of, user_models
-from ui.phone_export import phone_download
+from ui.phone_export import model_downloads
 from ui.photo import photo_input, sample_param, wrap_choices
 from ui.runs import watch
 from ui.shell import require_shell
@@ -458,12 +458,7 @@ def _keep(result, name: str) -> None:
     st.markdown(f"The model is kept for this session as **{name}**: the Feature maps page and the "
                 "*What the network sees* pages can open it. It takes 0..255 pixels and outputs class probabilities.")
     file_name = "".join(c if c.isalnum() else "_" for c in name).strip("_")[:60] or "classifier"
-    keras_col, phone_col = st.columns(2)
-    keras_col.download_button("Download as .keras", data=lambda: transfer.classifier_bytes(result.model),
-                              file_name=f"{file_name}.keras", mime="application/octet-stream", on_click="ignore",
-                              icon=":material/download:", width="stretch")
-    with phone_col:
-        phone_download(result.model, file_name, key="tl_phone")
+    model_downloads(result.model, file_name, key="tl")
     with present.details("Loading it in Python"):
         st.caption("Reload it with `explorer.transfer.load_classifier(path)` (class names included) or "
                    "`keras.saving.load_model(path)` after `import explorer`.")

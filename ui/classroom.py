@@ -24,10 +24,10 @@ from explorer import serving
 from explorer.classroom import ClassStore, LimitReached, StoreBusy, normalise_code
 from explorer.classroom import training as class_training
 from explorer.data.images import SUPPORTED_TYPES
-from explorer.transfer import classifier_bytes, classify
+from explorer.transfer import classify
 from ui import links, present
 from ui.models import user_models
-from ui.phone_export import phone_download
+from ui.phone_export import model_downloads
 from ui.runs import watch
 
 WALL_SIZE = 48  # newest photos on the projector's wall
@@ -294,18 +294,7 @@ def results(code: str) -> None:
             st.image([w["image"] for w in wrong], width=present.px(120),
                      caption=[f"{w['true']}, said {w['predicted']} ({w['confidence']:.0%})" for w in wrong])
     st.caption(f"Open it on *Feature maps* or *Adversarial example* as \u201cYours: Class {code} v{stored.version}\u201d.")
-    model_downloads(code, stored.version, model)
-
-
-def model_downloads(code: str, version: int, model) -> None:
-    """The class model to keep: a ``.keras`` file and, beside it, the zip for phones (TensorFlow Lite)."""
-    file_name = f"class_{code}_v{version}"
-    keras_col, phone_col = st.columns(2)
-    keras_col.download_button("Download as .keras", data=lambda: classifier_bytes(model),
-                              file_name=f"{file_name}.keras", mime="application/octet-stream", on_click="ignore",
-                              icon=":material/download:", width="stretch", key="class_keras")
-    with phone_col:
-        phone_download(model, file_name, key="class_phone")
+    model_downloads(model, f"class_{code}_v{stored.version}", key="class")
 
 
 def end_section(code: str, token: str) -> None:

@@ -15,7 +15,8 @@ import streamlit as st
 
 from explorer.explain import TITLES, shared
 from explorer.explain.deletion import SCORED
-from explorer.explain.methods import METHODS, caption
+from explorer.explain.gradients import BASELINE_WORDS
+from explorer.explain.methods import CLASSROOM_OPTIONS, METHODS, caption
 from explorer.models import classifier
 from explorer.plain_numbers import plain_probability
 from ui import present
@@ -25,12 +26,8 @@ from ui.runs import watch
 VIEW = "fm_explain_view"
 VIEWS = ("Grad-CAM", "Every method", "Which one can we trust?")
 BASELINE = "fm_ig_baseline"
-BASELINES = {"black": "a black picture", "blurred": "a blurred copy", "noise": "random noise"}
+BASELINES = BASELINE_WORDS  # value -> words: the picker and its link
 SANITY = "fm_sanity_done"  # session: (model, photo, class, settings) -> SanityCheck
-# The page's settings: the library's defaults, lighter where a class shares one CPU server
-# (bench/attribution.py measures the cost of each against one Grad-CAM).
-PAGE_OPTIONS = {"integrated_gradients": {"steps": 16}, "smoothgrad": {"samples": 16, "noise": 0.15},
-                "occlusion": {"patch": 32, "stride": 16}}
 COLORS = {"gradcam": "#d62728", "gradcam++": "#ff7f0e", "integrated_gradients": "#1f77b4",
           "smoothgrad": "#2ca02c", "occlusion": "#9467bd"}
 SHOWN_STEPS = 3  # sanity check: pictures after this many of its steps (first, middle, last)
@@ -44,7 +41,7 @@ def view_choice() -> str:
 
 def options() -> dict:
     """The settings the page runs, with the integrated-gradients baseline the user chose."""
-    opts = {m: dict(o) for m, o in PAGE_OPTIONS.items()}
+    opts = {m: dict(o) for m, o in CLASSROOM_OPTIONS.items()}
     opts["integrated_gradients"]["baseline"] = st.session_state.get(BASELINE, "blurred")
     return opts
 

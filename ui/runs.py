@@ -19,6 +19,7 @@ import streamlit as st
 
 import explorer
 from explorer.serving.runs import shared_runs
+from ui import present
 
 
 @dataclass
@@ -91,7 +92,7 @@ def _status(place, snaps, started: float) -> None:
 #: While a run is watched, Streamlit's own toolbar Stop is hidden: it ends the script at once, so the page can
 #: no longer draw, and froze at "step 63/300" with no word of what happened (issue 23). The Stop beside the
 #: picture does the same and says so. The rule is drawn inside the run's place, so it goes with the run.
-_HIDE_TOOLBAR_STOP = '<style>[data-testid="stStatusWidget"] button { display: none !important; }</style>'
+_HIDE_TOOLBAR_STOP = '[data-testid="stStatusWidget"] button { display: none !important; }'
 
 
 def watch(subscriptions, draw, *, key: str, place=None, every: float = 0.4) -> list[Outcome]:
@@ -110,7 +111,8 @@ def watch(subscriptions, draw, *, key: str, place=None, every: float = 0.4) -> l
     box = (place if place is not None else st.empty()).container()
     stop_slot, line = box.empty(), box.empty()
     if not all(sub.run.finished for sub in subs):
-        box.html(_HIDE_TOOLBAR_STOP)
+        with box:
+            present.style(_HIDE_TOOLBAR_STOP, "hide-toolbar-stop")
         stop_slot.button("Stop", key=f"{key}_stop", icon=":material/stop_circle:", on_click=_stop, args=(subs, key),
                          help="Stops the run now; what it has drawn so far stays on the page.")
     drawn: dict = {}

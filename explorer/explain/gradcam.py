@@ -24,7 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from ..inspect.features import extractor
-from ..inspect.gradcam import last_conv_layer
+from ..inspect.gradcam import channel_weighted, last_conv_layer
 from ..runtime import WeakCache
 from .base import Attribution, Subject, finish, log_prob
 
@@ -47,7 +47,7 @@ def _compile(model: keras.Model, layer: str):
             score = tf.reduce_sum(log_prob(outs[1], cls))  # outs[1]: the (main) class output
         grads = tape.gradient(score, maps)
         grads = tf.where(tf.math.is_finite(grads), grads, 0.0)
-        cam = tf.reduce_sum(tf.reduce_mean(grads, axis=(1, 2), keepdims=True) * maps, axis=-1)[0]
+        cam = channel_weighted(maps, grads)[0]
         # Grad-CAM++ closed form for an exponential score (p = exp(log p)): alpha = g^2 / (2 g^2 + sum(A) g^3)
         g2, g3 = grads ** 2, grads ** 3
         denom = 2.0 * g2 + tf.reduce_sum(maps, axis=(1, 2), keepdims=True) * g3

@@ -19,7 +19,9 @@ import tensorflow as tf
 from ..runtime import WeakCache
 from .base import Attribution, Subject, chunks, finish, log_prob
 
-BASELINES = ("black", "blurred", "noise")
+#: The pictures integrated gradients can start from, in words (captions and the page's picker).
+BASELINE_WORDS = {"black": "a black picture", "blurred": "a blurred copy", "noise": "random noise"}
+BASELINES = tuple(BASELINE_WORDS)
 BLUR_SIGMA = 0.08  # the blurred baseline's Gaussian width, as a fraction of the image side
 
 _PATHS = WeakCache()  # model -> compiled gradient sum along a path

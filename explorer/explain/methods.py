@@ -9,7 +9,7 @@ import numpy as np
 
 from .base import Attribution, subject
 from .gradcam import gradcam, gradcam_plus_plus
-from .gradients import integrated_gradients, smoothgrad
+from .gradients import BASELINE_WORDS, integrated_gradients, smoothgrad
 from .occlusion import occlusion
 
 METHODS = {
@@ -19,6 +19,10 @@ METHODS = {
     "smoothgrad": smoothgrad,
     "occlusion": occlusion,
 }
+#: Lighter settings than the defaults, for a class sharing one CPU server (the page's; bench/attribution.py
+#: measures the cost of both against one Grad-CAM).
+CLASSROOM_OPTIONS = {"integrated_gradients": {"steps": 16}, "smoothgrad": {"samples": 16, "noise": 0.15},
+                     "occlusion": {"patch": 32, "stride": 16}}
 TITLES = {"gradcam": "Grad-CAM", "gradcam++": "Grad-CAM++", "integrated_gradients": "Integrated gradients",
           "smoothgrad": "SmoothGrad", "occlusion": "Occlusion"}
 
@@ -72,8 +76,7 @@ def caption(method: str, options: dict, class_name: str, facts: dict | None = No
         return (f"Grad-CAM where each place counts by its own positive evidence for {class_name}, so several "
                 "objects of the class can all light up.")
     if method == "integrated_gradients":
-        start = {"black": "a black picture", "blurred": "a blurred copy", "noise": "random noise"}
-        return (f"Fades the photo in from {start.get(options.get('baseline'), 'a baseline')} in "
+        return (f"Fades the photo in from {BASELINE_WORDS.get(options.get('baseline'), 'a baseline')} in "
                 f"{options.get('steps')} steps and adds up how much each pixel moved p({class_name}) on the way.")
     if method == "smoothgrad":
         return (f"How much each pixel nudges p({class_name}), averaged over {options.get('samples')} copies of "

@@ -47,6 +47,12 @@ def last_conv_layer(model: keras.Model) -> str:
     return name
 
 
+def channel_weighted(maps, grads):
+    """Grad-CAM's raw map (batch x H x W): each channel of ``maps`` weighted by its gradient averaged over
+    the places (one weight per channel), summed over channels."""
+    return tf.reduce_sum(tf.reduce_mean(grads, axis=(1, 2), keepdims=True) * maps, axis=-1)
+
+
 def _compile(model: keras.Model, layer: str):
     ext = extractor(model, (layer,))
     if not ext.has_top:
@@ -67,8 +73,7 @@ def _compile(model: keras.Model, layer: str):
             cls = tf.where(target < 0, tf.argmax(probs[0], output_type=tf.int32), target)
             score = tf.math.log(tf.maximum(probs[0, cls], _TINY))
         grads = tape.gradient(score, maps)
-        weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)  # one weight per channel
-        cam = tf.nn.relu(tf.reduce_sum(weights * maps, axis=-1))[0]
+        cam = tf.nn.relu(channel_weighted(maps, grads))[0]
         cam = tf.where(tf.math.is_finite(cam), cam, 0.0)
         peak = tf.reduce_max(cam)
         cam = tf.where(peak > 0, cam / tf.maximum(peak, _TINY), tf.zeros_like(cam))

@@ -21,7 +21,7 @@ import keras
 
 from .classifier import describe, input_size, main_output, metadata, num_classes
 from .folding import folded
-from .zoo import VARIANTS, load_model
+from .zoo import VARIANTS
 
 #: log p is taken of max(p, FLOOR): a member 100% sure against a class must not make the mean -inf.
 FLOOR = 1e-12
@@ -65,8 +65,8 @@ def ensemble_of(keys, load=None) -> keras.Model:
     """:func:`ensemble_classifier` of zoo variants (keys of :data:`~explorer.models.zoo.VARIANTS`, in the
     order given), each named by its title: "every network here" for the Ideal class image page and for
     ``python -m explorer.warm`` alike. ``load(variant)`` gives a variant's classifier (default
-    :func:`~explorer.models.zoo.load_model`; the page passes its shared model cache)."""
-    load = load or (lambda v: load_model(v.model, **v.kwargs()))
+    :meth:`~explorer.models.zoo.Variant.load`; the page passes its shared model cache)."""
+    load = load or (lambda v: v.load())
     variants = [VARIANTS[k] for k in keys]
     return ensemble_classifier([load(v) for v in variants], names=[v.title for v in variants])
 

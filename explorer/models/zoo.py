@@ -93,6 +93,10 @@ class Variant:
             out.update(include_top=False, pooling="avg")
         return out
 
+    def load(self, include_top: bool = True, weights: str | None = "imagenet") -> keras.Model:
+        """:func:`load_model` of this configuration (see :meth:`kwargs`)."""
+        return load_model(self.model, weights=weights, **self.kwargs(include_top))
+
     def weights_available(self, include_top: bool = True) -> bool:
         return self.pretrained and weights_available(self.model, **self.kwargs(include_top))
 

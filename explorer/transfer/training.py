@@ -21,7 +21,7 @@ import tensorflow as tf
 from ..models import classifier as clf
 from ..data.datasets import DatasetError, load_dataset
 from ..data.images import load_image
-from ..models.zoo import VARIANTS, Variant, load_model
+from ..models.zoo import VARIANTS, Variant
 from . import head
 from .embeddings import augmented_views, batches, embedding_size, embedding_step, extract_embeddings
 
@@ -38,7 +38,7 @@ def load_backbone(key: str = "mobilenet_v2", weights: str | None = "imagenet") -
         spec = BACKBONES[key]
     except KeyError:
         raise ValueError(f"Unknown backbone '{key}'. Choose one of: {', '.join(BACKBONES)}.") from None
-    return load_model(spec.model, weights=weights, **spec.kwargs(include_top=False))
+    return spec.load(include_top=False, weights=weights)
 
 
 @dataclass

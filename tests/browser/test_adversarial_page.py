@@ -27,17 +27,26 @@ def _in_view(locator) -> tuple[float, float]:
     raise AssertionError("not drawn")
 
 
-def _open(page, url):
-    page.goto(url)
+def _open(page, server: str, query: str = "") -> None:
+    """The page from a lesson link, the home page first: a fresh server's first request decides the
+    navigation mode."""
+    page.goto(server)
+    wait_for_app(page)
+    page.goto(f"{server}/adversarial{query}")
     page.wait_for_selector(".js-plotly-plot", timeout=60_000)
     wait_for_charts(page)  # plotly paints after the script run
 
 
+def _finished(page, timeout: float) -> None:
+    """Wait for the attack's headline (fooled or not) and the page's last run."""
+    page.wait_for_selector('[data-testid="stAlertContentSuccess"], [data-testid="stAlertContentWarning"]',
+                           timeout=timeout)
+    wait_for_app(page)
+
+
 @needs_fixtures
 def test_button_and_pictures_share_the_screen_and_the_default_makes_it_sure(server, wide):
-    wide.goto(server)  # the home page first: a fresh server's first request decides the navigation mode
-    wait_for_app(wide)
-    _open(wide, f"{server}/adversarial")
+    _open(wide, server)
     assert errors_on(wide) == []
     assert wide.query_selector_all('[data-testid="stAlertContentWarning"]') == []  # first view: no warning
     screenshot(wide, "adversarial_1440")
@@ -78,9 +87,7 @@ def test_button_and_pictures_share_the_screen_and_the_default_makes_it_sure(serv
 
 @needs_fixtures
 def test_a_lesson_link_restores_the_settings_in_presentation_mode(server, wide):
-    wide.goto(server)
-    wait_for_app(wide)
-    _open(wide, f"{server}/adversarial?present=1&eps=4&target=282&sure=0.75&model=mobilenet_0.25")
+    _open(wide, server, "?present=1&eps=4&target=282&sure=0.75&model=mobilenet_0.25")
     assert errors_on(wide) == []
     text = wide.inner_text('[data-testid="stMain"]')
     assert "at most 4 level(s) of 255 until it is 75% sure it sees 'tiger cat'" in text, text[:2000]
@@ -100,9 +107,7 @@ def test_a_lesson_link_restores_the_settings_in_presentation_mode(server, wide):
     for element in (button, pictures.nth(0), pictures.nth(2)):  # presenting, the pictures stay by the button
         top, bottom = _in_view(element)
         assert 0 <= top and bottom <= HEIGHT, (top, bottom)
-    wide.wait_for_selector('[data-testid="stAlertContentSuccess"], [data-testid="stAlertContentWarning"]',
-                           timeout=240_000)
-    wait_for_app(wide)
+    _finished(wide, 240_000)
     assert errors_on(wide) == []
     wait_for_charts(wide)
     screenshot(wide, "adversarial_present_done_1440")
@@ -111,9 +116,7 @@ def test_a_lesson_link_restores_the_settings_in_presentation_mode(server, wide):
 @needs_fixtures
 def test_make_it_transfer_runs_and_the_networks_it_never_saw_judge(server, wide):
     """Issue 24: the "Make it transfer" switch (on from a lesson link), its words, a run, its caption."""
-    wide.goto(server)
-    wait_for_app(wide)
-    _open(wide, f"{server}/adversarial?model=mobilenet_0.25&eps=8&transfer=1")
+    _open(wide, server, "?model=mobilenet_0.25&eps=8&transfer=1")
     assert errors_on(wide) == []
     wide.get_by_text("Method, steps, ensemble").click()
     switch = wide.get_by_role("switch", name="Make it transfer")
@@ -121,9 +124,7 @@ def test_make_it_transfer_runs_and_the_networks_it_never_saw_judge(server, wide)
     assert switch.is_checked()
     wide.get_by_text("keeps pushing past 90% sure").wait_for(timeout=30_000)
     wide.get_by_role("button", name="Fool the network").click()
-    wide.wait_for_selector('[data-testid="stAlertContentSuccess"], [data-testid="stAlertContentWarning"]',
-                           timeout=300_000)
-    wait_for_app(wide)
+    _finished(wide, 300_000)
     assert errors_on(wide) == []
     headline = wide.inner_text('[data-testid="stAlertContentSuccess"], [data-testid="stAlertContentWarning"]')
     assert "made to transfer (momentum + input diversity, " in headline and " steps, ε 8;" in headline, headline
